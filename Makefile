@@ -1,0 +1,79 @@
+# Allied: build, run, test and benchmark. `make run` and `make test` do their own set-up.
+CC      ?= cc
+PKGS    := libmicrohttpd jansson libpq uuid libcrypto
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wno-format-nonliteral
+CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(WARN) -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread -lm
+
+ifeq ($(SANITIZE),1)
+BUILD   := build-asan
+CFLAGS_ALL += -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+BUILD   := build
+CFLAGS_ALL += -O2 -g
+endif
+
+SERVER_SRC := server/main.c server/config.c server/log.c server/problem.c server/http.c \
+              server/router.c server/reply.c server/worker.c server/db.c server/auth.c \
+              server/json_in.c server/idempotency.c server/metrics.c server/migrate.c \
+              server/cli.c server/util.c server/pagination.c server/dispatch.c server/params.c
+API_SRC    := api/health.c api/api_keys.c api/partners.c
+CORE_SRC   := $(filter-out server/main.c,$(SERVER_SRC)) $(API_SRC) $(BUILD)/migrations.c
+UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json_in.c \
+              tests/unit/test_router.c tests/unit/test_pagination.c tests/unit/test_auth.c
+
+CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/migrations.c,$(CORE_SRC))) $(BUILD)/migrations.o
+MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+
+.PHONY: all deps run test unit bench clean format format-check lint-openapi
+all: $(BUILD)/allied
+
+$(BUILD)/allied: $(BUILD)/server/main.o $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit_tests: $(patsubst %.c,$(BUILD)/%.o,$(UNIT_SRC)) $(CORE_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c $(wildcard server/*.h api/*.h tests/unit/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -c -o $@ $<
+
+# Migrations are embedded in the binary so one file is the whole deployment.
+$(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed_migrations.sh
+	@mkdir -p $(BUILD)
+	sh scripts/embed_migrations.sh $(MIGRATIONS) > $@
+
+$(BUILD)/migrations.o: $(BUILD)/migrations.c
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -c -o $@ $<
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory $(BUILD)/allied
+	@BUILD=$(BUILD) sh scripts/run.sh
+
+test: deps
+	@$(MAKE) --no-print-directory $(BUILD)/allied $(BUILD)/unit_tests
+	@BUILD=$(BUILD) SANITIZE=$(SANITIZE) sh scripts/test.sh
+
+unit: $(BUILD)/unit_tests
+	$(BUILD)/unit_tests
+
+bench: deps
+	@$(MAKE) --no-print-directory $(BUILD)/allied
+	@BUILD=$(BUILD) sh scripts/bench.sh
+
+lint-openapi:
+	npx --yes @redocly/cli@1.34.5 lint openapi.yaml
+
+format:
+	clang-format -i server/*.[ch] api/*.[ch] tests/unit/*.[ch]
+
+format-check:
+	clang-format --dry-run --Werror server/*.[ch] api/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,127 @@
+/* /v1/api-keys: create (the secret is returned once), list, get, revoke. Admin keys only. */
+#include "api/api.h"
+#include "server/auth.h"
+#include "server/db.h"
+#include "server/json_in.h"
+#include "server/pagination.h"
+#include "server/params.h"
+#include "server/reply.h"
+#include "server/util.h"
+#include <stdio.h>
+#include <string.h>
+
+static const char *const ROLES[] = {"admin", "staff", "partner", "readonly", NULL};
+
+static const struct field KEY_FIELDS[] = {
+    {"role", FT_ENUM, F_REQUIRED, 0, 0, ROLES},
+    {"partner_id", FT_UUID, F_NULLABLE, 0, 0, NULL},
+    {"name", FT_STRING, F_NULLABLE, 200, 0, NULL},
+    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
+    {"prefix", FT_STRING, F_READONLY, 0, 0, NULL},
+    {"key", FT_STRING, F_READONLY, 0, 0, NULL},
+    {"created_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    {"revoked_at", FT_STRING, F_READONLY, 0, 0, NULL},
+};
+
+DB_STMT(st_insert,
+        "INSERT INTO api_keys AS k (tenant_id, id, role, partner_id, name, prefix, secret_hash) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING api_key_json(k)");
+DB_STMT(st_get, "SELECT api_key_json(k) FROM api_keys k WHERE tenant_id = $1 AND id = $2");
+DB_STMT(st_list_first,
+        "SELECT api_key_json(k), api_ts(created_at), id FROM api_keys k WHERE tenant_id = $1 "
+        "  AND ($2::text IS NULL OR role = $2) "
+        "  AND ($3::boolean IS NULL OR (revoked_at IS NOT NULL) = $3) "
+        "ORDER BY created_at, id LIMIT $4");
+DB_STMT(st_list_after,
+        "SELECT api_key_json(k), api_ts(created_at), id FROM api_keys k WHERE tenant_id = $1 "
+        "  AND ($2::text IS NULL OR role = $2) "
+        "  AND ($3::boolean IS NULL OR (revoked_at IS NOT NULL) = $3) "
+        "  AND (created_at, id) > ($5::timestamptz, $6::uuid) "
+        "ORDER BY created_at, id LIMIT $4");
+/* Revoking twice is harmless: the first revocation time stands. */
+DB_STMT(st_revoke,
+        "UPDATE api_keys k SET revoked_at = coalesce(revoked_at, now()) "
+        "WHERE tenant_id = $1 AND id = $2 RETURNING api_key_json(k)");
+
+void api_keys_create(struct request *rq) {
+    if (json_fields_or_reply(rq, rq->json, KEY_FIELDS, 8, false)) return;
+    const char *role = json_string_value(json_object_get(rq->json, "role"));
+    const char *partner = json_string_value(json_object_get(rq->json, "partner_id"));
+    const char *name = json_string_value(json_object_get(rq->json, "name"));
+    if (!strcmp(role, "partner") != !partner) {
+        reply_field_error(rq, "partner_id", partner ? "is only allowed for role partner"
+                                                    : "is required for role partner");
+        return;
+    }
+    char id[37], key[KEY_LEN + 1], prefix[KEY_PREFIX_LEN + 1], hash[65];
+    uuid_new(id);
+    auth_key_generate(key, prefix, hash);
+    const char *p[] = {rq->auth.tenant_id, id, role, partner, name, prefix, hash};
+    PGresult *r = db_exec(rq, &st_insert, 7, p);
+    if (!r) {
+        if (db_violated(rq, "api_keys_partner_fk"))
+            reply_field_error(rq, "partner_id", "no such partner");
+        else
+            db_reply_failure(rq);
+        return;
+    }
+    json_error_t err;
+    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, &err);
+    PQclear(r);
+    json_object_set_new(o, "key", json_string(key));
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/api-keys/%s", id);
+    reply_json(rq, 201, o);
+    reply_header(rq, "Location", loc);
+}
+
+void api_keys_list(struct request *rq) {
+    static const char *const allowed[] = {"limit", "cursor", "role", "revoked", NULL};
+    static const char *const BOOLS[] = {"true", "false", NULL};
+    struct page pg;
+    const char *role, *revoked;
+    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
+        query_enum_or_reply(rq, "role", ROLES, &role) ||
+        query_enum_or_reply(rq, "revoked", BOOLS, &revoked))
+        return;
+    const char *p[] = {rq->auth.tenant_id, role, revoked, pg.limit_plus_one, pg.after_ts, pg.after_id};
+    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 6 : 4, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    reply_page(rq, r, &pg);
+    PQclear(r);
+}
+
+void api_keys_get(struct request *rq) {
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id) return;
+    const char *p[] = {rq->auth.tenant_id, id};
+    PGresult *r = db_exec(rq, &st_get, 2, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        reply_not_found(rq, "API key", id);
+    else
+        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    PQclear(r);
+}
+
+void api_keys_revoke(struct request *rq) {
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id) return;
+    const char *p[] = {rq->auth.tenant_id, id};
+    PGresult *r = db_exec(rq, &st_revoke, 2, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        reply_not_found(rq, "API key", id);
+    else
+        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    PQclear(r);
+}

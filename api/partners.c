@@ -1,0 +1,228 @@
+/* /v1/partners: create, list (keyset, filters), get, update (If-Match), delete.
+ * A partner key sees only its own record; readonly and partner keys cannot write (route table). */
+#include "api/api.h"
+#include "server/db.h"
+#include "server/json_in.h"
+#include "server/pagination.h"
+#include "server/params.h"
+#include "server/reply.h"
+#include "server/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const KINDS[] = {"referral", "promotional", "collaboration", "extension",
+                                    "expert",   "joint_venture", NULL};
+static const char *const STATUSES[] = {"prospect", "active", "paused", "ended", NULL};
+
+static const struct field PARTNER_FIELDS[] = {
+    {"name", FT_STRING, F_REQUIRED, 200, 0, NULL},
+    {"company", FT_STRING, F_NULLABLE, 200, 0, NULL},
+    {"email", FT_EMAIL, F_NULLABLE, 254, 0, NULL},
+    {"phone", FT_STRING, F_NULLABLE, 50, 0, NULL},
+    {"website", FT_URL, F_NULLABLE, 2048, 0, NULL},
+    {"kind", FT_ENUM, 0, 0, 0, KINDS},
+    {"status", FT_ENUM, 0, 0, 0, STATUSES},
+    {"ideal_client", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+    {"tags", FT_TAGS, 0, 50, 0, NULL},
+    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
+    {"metadata", FT_OBJECT, 0, 16384, 0, NULL},
+    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
+    {"version", FT_INT, F_READONLY, 0, 0, NULL},
+    {"created_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    {"updated_at", FT_STRING, F_READONLY, 0, 0, NULL},
+};
+#define NFIELDS (int)(sizeof PARTNER_FIELDS / sizeof PARTNER_FIELDS[0])
+
+/* The validated body is passed whole as jsonb; SQL picks the fields. */
+DB_STMT(st_insert,
+        "INSERT INTO partners AS p (tenant_id, id, name, company, email, phone, website, kind, "
+        "  status, ideal_client, tags, external_id, metadata) "
+        "SELECT $1, $2, b->>'name', b->>'company', b->>'email', b->>'phone', b->>'website', "
+        "  coalesce(b->>'kind', 'referral'), coalesce(b->>'status', 'prospect'), b->>'ideal_client', "
+        "  ARRAY(SELECT jsonb_array_elements_text(b->'tags')), b->>'external_id', "
+        "  coalesce(b->'metadata', '{}') "
+        "FROM (SELECT $3::jsonb AS b) x RETURNING partner_json(p), p.version");
+DB_STMT(st_get,
+        "SELECT partner_json(p), p.version FROM partners p "
+        "WHERE p.tenant_id = $1 AND p.id = $2 AND ($3::uuid IS NULL OR p.id = $3)");
+DB_STMT(st_update,
+        "UPDATE partners p SET "
+        "  name = CASE WHEN b ? 'name' THEN b->>'name' ELSE p.name END, "
+        "  company = CASE WHEN b ? 'company' THEN b->>'company' ELSE p.company END, "
+        "  email = CASE WHEN b ? 'email' THEN b->>'email' ELSE p.email END, "
+        "  phone = CASE WHEN b ? 'phone' THEN b->>'phone' ELSE p.phone END, "
+        "  website = CASE WHEN b ? 'website' THEN b->>'website' ELSE p.website END, "
+        "  kind = CASE WHEN b ? 'kind' THEN b->>'kind' ELSE p.kind END, "
+        "  status = CASE WHEN b ? 'status' THEN b->>'status' ELSE p.status END, "
+        "  ideal_client = CASE WHEN b ? 'ideal_client' THEN b->>'ideal_client' ELSE p.ideal_client END, "
+        "  tags = CASE WHEN b ? 'tags' THEN ARRAY(SELECT jsonb_array_elements_text(b->'tags')) "
+        "         ELSE p.tags END, "
+        "  external_id = CASE WHEN b ? 'external_id' THEN b->>'external_id' ELSE p.external_id END, "
+        "  metadata = CASE WHEN b ? 'metadata' THEN b->'metadata' ELSE p.metadata END, "
+        "  version = p.version + 1, updated_at = now() "
+        "FROM (SELECT $4::jsonb AS b) x "
+        "WHERE p.tenant_id = $1 AND p.id = $2 AND ($3::bigint IS NULL OR p.version = $3) "
+        "RETURNING partner_json(p), p.version");
+DB_STMT(st_delete,
+        "DELETE FROM partners WHERE tenant_id = $1 AND id = $2 "
+        "AND ($3::bigint IS NULL OR version = $3) RETURNING id");
+DB_STMT(st_exists, "SELECT version FROM partners WHERE tenant_id = $1 AND id = $2");
+
+/* Filters shared by both list statements: $1 tenant, $2 status, $3 kind, $4 external_id,
+ * $5 updated_since, $6 q (ILIKE pattern), $7 partner scope, $8 limit. */
+#define LIST_SELECT                                                                                \
+    "SELECT partner_json(p), api_ts(p.created_at), p.id FROM partners p "                         \
+    "WHERE p.tenant_id = $1 AND ($2::text IS NULL OR p.status = $2) "                             \
+    "  AND ($3::text IS NULL OR p.kind = $3) AND ($4::text IS NULL OR p.external_id = $4) "       \
+    "  AND ($5::timestamptz IS NULL OR p.updated_at >= $5) "                                      \
+    "  AND ($6::text IS NULL OR p.name ILIKE $6 OR p.company ILIKE $6) "                          \
+    "  AND ($7::uuid IS NULL OR p.id = $7) "
+DB_STMT(st_list_first, LIST_SELECT "ORDER BY p.created_at, p.id LIMIT $8");
+DB_STMT(st_list_after, LIST_SELECT "AND (p.created_at, p.id) > ($9::timestamptz, $10::uuid) "
+                                   "ORDER BY p.created_at, p.id LIMIT $8");
+
+static void reply_partner(struct request *rq, int status, PGresult *r) {
+    reply_json_text(rq, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+}
+
+/* After a conditional write matched nothing: 404 if absent, else 412 (stale If-Match). */
+static void reply_missing_or_stale(struct request *rq, const char *id) {
+    const char *p[] = {rq->auth.tenant_id, id};
+    PGresult *r = db_exec(rq, &st_exists, 2, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        reply_not_found(rq, "partner", id);
+    else {
+        reply_problem(rq, P_PRECONDITION_FAILED, "the partner is at version %s",
+                      PQgetvalue(r, 0, 0));
+        reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
+    }
+    PQclear(r);
+}
+
+static bool write_failed(struct request *rq) {
+    if (db_violated(rq, "partners_external_id_unique"))
+        reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another partner already has this external_id");
+    else if (db_violated(rq, "api_keys_partner_fk"))
+        reply_problem(rq, P_IN_USE, "API keys are bound to this partner; it cannot be deleted");
+    else
+        db_reply_failure(rq);
+    return true;
+}
+
+void api_partners_create(struct request *rq) {
+    if (json_fields_or_reply(rq, rq->json, PARTNER_FIELDS, NFIELDS, false)) return;
+    char id[37];
+    uuid_new(id);
+    const char *p[] = {rq->auth.tenant_id, id, rq->body};
+    PGresult *r = db_exec(rq, &st_insert, 3, p);
+    if (!r) {
+        write_failed(rq);
+        return;
+    }
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/partners/%s", id);
+    reply_partner(rq, 201, r);
+    reply_header(rq, "Location", loc);
+    PQclear(r);
+}
+
+void api_partners_get(struct request *rq) {
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id) return;
+    const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
+    PGresult *r = db_exec(rq, &st_get, 3, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        reply_not_found(rq, "partner", id);
+    else
+        reply_partner(rq, 200, r);
+    PQclear(r);
+}
+
+/* Escapes LIKE wildcards in `q` and wraps it in %...%; caller frees. */
+static char *like_pattern(const char *q) {
+    char *out = malloc(strlen(q) * 2 + 3), *w = out;
+    if (!out) abort();
+    *w++ = '%';
+    for (; *q; q++) {
+        if (*q == '%' || *q == '_' || *q == '\\') *w++ = '\\';
+        *w++ = *q;
+    }
+    *w++ = '%';
+    *w = '\0';
+    return out;
+}
+
+void api_partners_list(struct request *rq) {
+    static const char *const allowed[] = {"limit", "cursor", "status", "kind", "external_id",
+                                          "updated_since", "q", NULL};
+    struct page pg;
+    const char *status, *kind, *ext, *since, *q;
+    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
+        query_enum_or_reply(rq, "status", STATUSES, &status) ||
+        query_enum_or_reply(rq, "kind", KINDS, &kind) ||
+        query_text_or_reply(rq, "external_id", 200, &ext) ||
+        query_timestamp_or_reply(rq, "updated_since", &since) ||
+        query_text_or_reply(rq, "q", 200, &q))
+        return;
+    char *pattern = q ? like_pattern(q) : NULL;
+    const char *p[] = {rq->auth.tenant_id, status, kind, ext, since, pattern, partner_scope(rq),
+                       pg.limit_plus_one, pg.after_ts, pg.after_id};
+    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first,
+                          pg.has_cursor ? 10 : 8, p);
+    free(pattern);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    reply_page(rq, r, &pg);
+    PQclear(r);
+}
+
+void api_partners_update(struct request *rq) {
+    char version[24];
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || if_match_or_reply(rq, version)) return;
+    if (json_fields_or_reply(rq, rq->json, PARTNER_FIELDS, NFIELDS, true)) return;
+    if (json_object_size(rq->json) == 0) {
+        reply_problem(rq, P_VALIDATION, "the body names no field to change");
+        return;
+    }
+    const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, rq->body};
+    PGresult *r = db_exec(rq, &st_update, 4, p);
+    if (!r) {
+        write_failed(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        reply_missing_or_stale(rq, id);
+    else
+        reply_partner(rq, 200, r);
+    PQclear(r);
+}
+
+void api_partners_delete(struct request *rq) {
+    char version[24];
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || if_match_or_reply(rq, version)) return;
+    const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL};
+    PGresult *r = db_exec(rq, &st_delete, 3, p);
+    if (!r) {
+        write_failed(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        reply_missing_or_stale(rq, id);
+    else
+        reply_no_content(rq);
+    PQclear(r);
+}

@@ -1,0 +1,21 @@
+/* API keys: format, generation, hashing, and authenticating a request. */
+#ifndef ALLIED_AUTH_H
+#define ALLIED_AUTH_H
+#include "server/request.h"
+#include <stdbool.h>
+
+/* "ak_" + 12 hex (the lookup prefix) + "_" + 43 base64url chars (256-bit secret). */
+#define KEY_PREFIX_LEN 15
+#define KEY_LEN 59
+
+/* Makes a new key: `key` (KEY_LEN+1), its `prefix` (KEY_PREFIX_LEN+1), its SHA-256 `hash` (65). */
+void auth_key_generate(char *key, char *prefix, char *hash);
+/* Extracts the prefix of a well-formed key into `prefix`; false if `key` is malformed. */
+bool auth_key_prefix(const char *key, char *prefix);
+/* Parses a role name; 0 if unknown. */
+enum role auth_role_parse(const char *s);
+
+/* Authenticates from `Authorization: Bearer`, fills rq->auth and points the connection's
+ * tenant setting (row-level security) at the caller's tenant. Returns 0, or -1 after 401/503. */
+int auth_or_reply(struct request *rq);
+#endif

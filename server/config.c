@@ -1,0 +1,68 @@
+/* Reads Allied's settings from the environment; every option is declared once in a table. */
+#include "server/config.h"
+#include "server/log.h"
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct config cfg;
+
+const struct config_option config_options[] = {
+    {"DATABASE_URL", "", "PostgreSQL connection URI or conninfo (required)"},
+    {"ALLIED_LISTEN", "127.0.0.1:8080", "address and port to serve on"},
+    {"ALLIED_THREADS", "2", "HTTP event threads (libmicrohttpd thread pool)"},
+    {"ALLIED_DB_POOL", "8", "database workers, each with one PostgreSQL connection"},
+    {"ALLIED_MAX_BODY_BYTES", "1048576", "largest accepted request body (413 above)"},
+    {"ALLIED_LOG", "info", "log level: debug, info, warn, error or off"},
+    {"ALLIED_DB_ROLE", "allied_app", "role to SET after connecting (non-owner); empty = none"},
+    {"ALLIED_CONN_TIMEOUT", "30", "seconds an idle HTTP connection is kept"},
+    {"ALLIED_MAX_CONNECTIONS", "1024", "total concurrent HTTP connections"},
+    {"ALLIED_PER_IP_CONNECTIONS", "256", "concurrent HTTP connections per client address"},
+    {"ALLIED_DRAIN_SECONDS", "20", "on SIGTERM, how long in-flight requests may finish"},
+    {"ALLIED_MIGRATE_ON_START", "0", "1: `allied serve` applies pending migrations first"},
+};
+const int config_options_count = sizeof config_options / sizeof config_options[0];
+
+static const char *get(const char *name) {
+    for (int i = 0; i < config_options_count; i++)
+        if (strcmp(config_options[i].env, name) == 0) {
+            const char *v = getenv(name);
+            return v ? v : config_options[i].fallback;
+        }
+    return "";
+}
+
+static int get_int(const char *name, long lo, long hi, int *out) {
+    const char *s = get(name);
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || v < lo || v > hi) {
+        fprintf(stderr, "allied: %s must be an integer in %ld..%ld (got \"%s\")\n", name, lo, hi, s);
+        return -1;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int config_load(void) {
+    int body;
+    cfg.database_url = get("DATABASE_URL");
+    cfg.listen = get("ALLIED_LISTEN");
+    cfg.db_role = get("ALLIED_DB_ROLE");
+    if (get_int("ALLIED_THREADS", 1, 64, &cfg.threads) || get_int("ALLIED_DB_POOL", 1, 256, &cfg.db_pool) ||
+        get_int("ALLIED_MAX_BODY_BYTES", 1024, 64 << 20, &body) ||
+        get_int("ALLIED_CONN_TIMEOUT", 1, 3600, &cfg.conn_timeout_s) ||
+        get_int("ALLIED_MAX_CONNECTIONS", 4, 100000, &cfg.max_conns) ||
+        get_int("ALLIED_PER_IP_CONNECTIONS", 1, 100000, &cfg.per_ip_conns) ||
+        get_int("ALLIED_DRAIN_SECONDS", 0, 600, &cfg.drain_s) ||
+        get_int("ALLIED_MIGRATE_ON_START", 0, 1, &cfg.migrate_on_start))
+        return -1;
+    cfg.max_body_bytes = (size_t)body;
+    cfg.log_level = log_level_parse(get("ALLIED_LOG"));
+    if (cfg.log_level < 0) {
+        fprintf(stderr, "allied: ALLIED_LOG must be debug, info, warn, error or off\n");
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,147 @@
+/* PostgreSQL access: connecting, preparing on first use, and classifying errors once. */
+#include "server/db.h"
+#include "server/config.h"
+#include "server/log.h"
+#include "server/reply.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+atomic_long db_errors_total;
+static atomic_int next_stmt_id;
+
+struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
+    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
+    const char *vals[] = {cfg.database_url, "3", "allied", NULL};
+    if (!cfg.database_url || !*cfg.database_url) {
+        snprintf(err, errlen, "DATABASE_URL is not set");
+        return NULL;
+    }
+    PGconn *pg = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        snprintf(err, errlen, "%s", PQerrorMessage(pg));
+        char *nl = strchr(err, '\n');
+        if (nl && nl[1] == '\0') *nl = '\0';
+        PQfinish(pg);
+        return NULL;
+    }
+    if (app_role && cfg.db_role && *cfg.db_role) {
+        /* The role name comes from the operator's config; quote it as an identifier. */
+        char *ident = PQescapeIdentifier(pg, cfg.db_role, strlen(cfg.db_role));
+        char sql[300];
+        snprintf(sql, sizeof sql, "SET ROLE %s", ident ? ident : "\"\"");
+        PQfreemem(ident);
+        PGresult *r = PQexec(pg, sql);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            snprintf(err, errlen, "cannot SET ROLE %s: %s", cfg.db_role,
+                     PQresultErrorMessage(r));
+            PQclear(r);
+            PQfinish(pg);
+            return NULL;
+        }
+        PQclear(r);
+    }
+    struct db_conn *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->pg = pg;
+    return c;
+}
+
+void db_close(struct db_conn *c) {
+    if (!c) return;
+    PQfinish(c->pg);
+    free(c);
+}
+
+bool db_ok(struct db_conn *c) {
+    return c && PQstatus(c->pg) == CONNECTION_OK;
+}
+
+static int stmt_id(struct db_stmt *st) {
+    int id = atomic_load(&st->id);
+    if (id) return id;
+    int fresh = atomic_fetch_add(&next_stmt_id, 1) + 1;
+    if (fresh > DB_MAX_STMTS) abort(); /* raise DB_MAX_STMTS */
+    int expected = 0;
+    if (atomic_compare_exchange_strong(&st->id, &expected, fresh)) return fresh;
+    return expected; /* another thread won; its id stands (ours is simply unused) */
+}
+
+/* Prepares if needed and runs; returns the raw result (never NULL). */
+static PGresult *run(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals) {
+    int id = stmt_id(st);
+    char name[16];
+    snprintf(name, sizeof name, "s%d", id);
+    if (!c->prepared[id]) {
+        PGresult *p = PQprepare(c->pg, name, st->sql, 0, NULL);
+        if (PQresultStatus(p) != PGRES_COMMAND_OK) return p;
+        PQclear(p);
+        c->prepared[id] = 1;
+    }
+    return PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
+}
+
+static bool result_ok(PGresult *r) {
+    ExecStatusType s = PQresultStatus(r);
+    return s == PGRES_TUPLES_OK || s == PGRES_COMMAND_OK;
+}
+
+static enum db_fail classify(PGconn *pg, PGresult *r, const char *state) {
+    if (PQstatus(pg) != CONNECTION_OK || !state || !*state) return DBF_CONNECTION;
+    if (!strcmp(state, "40001") || !strcmp(state, "40P01")) return DBF_RETRY;
+    if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)) return DBF_CONNECTION;
+    if (!strncmp(state, "23", 2)) return DBF_CONSTRAINT;
+    if (!strncmp(state, "22", 2)) return DBF_DATA;
+    (void)r;
+    return DBF_HARD;
+}
+
+PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
+    struct db_conn *c = (struct db_conn *)rq->db;
+    PGresult *r = run(c, st, n, vals);
+    if (result_ok(r)) return r;
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    const char *cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+    rq->db_fail = classify(c->pg, r, state);
+    snprintf(rq->sqlstate, sizeof rq->sqlstate, "%s", state ? state : "");
+    snprintf(rq->constraint, sizeof rq->constraint, "%s", cons ? cons : "");
+    atomic_fetch_add(&db_errors_total, 1);
+    if (rq->db_fail == DBF_HARD)
+        LOG_BUG("SQL failed (%s) request_id=%s: %s", rq->sqlstate, rq->request_id,
+                PQresultErrorMessage(r));
+    else if (rq->db_fail == DBF_CONNECTION)
+        log_msg(LOG_WARN, NULL, "database connection failed: %s", PQerrorMessage(c->pg));
+    PQclear(r);
+    return NULL;
+}
+
+PGresult *db_exec_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals) {
+    PGresult *r = run(c, st, n, vals);
+    if (result_ok(r)) return r;
+    fprintf(stderr, "allied: database error: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    return NULL;
+}
+
+void db_reply_failure(struct request *rq) {
+    switch (rq->db_fail) {
+    case DBF_CONNECTION:
+    case DBF_RETRY:
+        reply_problem(rq, P_UNAVAILABLE, "the database is unavailable; retry shortly");
+        return;
+    case DBF_CONSTRAINT:
+        reply_problem(rq, P_CONFLICT, "the change conflicts with existing data (%s)", rq->constraint);
+        return;
+    case DBF_DATA:
+        reply_problem(rq, P_VALIDATION, "a value is out of range or malformed");
+        return;
+    case DBF_NONE:
+    case DBF_HARD:
+        break;
+    }
+    reply_problem(rq, P_INTERNAL, "request %s failed; the error was logged", rq->request_id);
+}
+
+bool db_violated(struct request *rq, const char *name) {
+    return rq->db_fail == DBF_CONSTRAINT && strcmp(rq->constraint, name) == 0;
+}

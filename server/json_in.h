@@ -1,0 +1,54 @@
+/* Strict JSON input: one call parses the body, another validates it against a field table. */
+#ifndef ALLIED_JSON_IN_H
+#define ALLIED_JSON_IN_H
+#include "server/request.h"
+#include <stdbool.h>
+
+#define JSON_MAX_DEPTH 16
+
+enum ftype {
+    FT_STRING,   /* UTF-8 text, 1..max characters */
+    FT_TEXT,     /* like FT_STRING but may be empty */
+    FT_EMAIL,    /* a@b form */
+    FT_URL,      /* http(s)://... */
+    FT_ENUM,     /* one of `choices` */
+    FT_UUID,     /* canonical UUID string */
+    FT_DATE,     /* YYYY-MM-DD */
+    FT_INT,      /* integer in [min,max] */
+    FT_BOOL,     /* true/false */
+    FT_OBJECT,   /* a JSON object, serialised size <= max bytes */
+    FT_TAGS,     /* array of up to `max` distinct non-empty strings of <= 64 chars */
+};
+
+#define F_REQUIRED 1u /* must be present on create */
+#define F_NULLABLE 2u /* null is accepted (clears the value) */
+#define F_READONLY 4u /* set by the server: presence is an error */
+
+struct field {
+    const char *name;
+    enum ftype type;
+    unsigned flags;
+    long long max; /* max length, items, bytes or value depending on the type */
+    long long min; /* for FT_INT */
+    const char *const *choices; /* for FT_ENUM, NULL-terminated */
+};
+
+enum { JIN_OK = 0, JIN_REPLIED = -1 };
+
+/* Checks Content-Type, parses rq->body strictly into rq->json (an object). Replies on failure. */
+int json_body_or_reply(struct request *rq);
+
+/* Validates `obj` against `fields`: unknown/read-only keys, types, limits, required ones
+ * (unless `partial`, as for PATCH). Collects every error into one 400. */
+int json_fields_or_reply(struct request *rq, json_t *obj, const struct field *fields, int n,
+                         bool partial);
+
+/* Pure check of one value against one field; returns NULL or a static message. */
+const char *json_field_check(const struct field *f, json_t *v);
+
+/* Checks that every query argument is in `allowed` (NULL-terminated). Replies 400 if not. */
+int query_known_or_reply(struct request *rq, const char *const *allowed);
+
+/* Nesting depth of a JSON value (a scalar is 0). */
+int json_depth(json_t *v);
+#endif

@@ -1,0 +1,46 @@
+/* Structured JSON logging: messages are escaped by jansson, lines written atomically. */
+#include "server/log.h"
+#include "server/config.h"
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const names[] = {"debug", "info", "warn", "error", "off"};
+
+int log_level_parse(const char *s) {
+    for (int i = 0; i <= LOG_OFF; i++)
+        if (strcmp(s, names[i]) == 0) return i;
+    return -1;
+}
+
+int log_enabled(int level) {
+    return level >= cfg.log_level && level < LOG_OFF;
+}
+
+void log_json_line(int level, const char *json) {
+    if (!log_enabled(level)) return;
+    flockfile(stderr);
+    fputs(json, stderr);
+    fputc('\n', stderr);
+    funlockfile(stderr);
+}
+
+void log_msg(int level, const char *where, const char *fmt, ...) {
+    if (!log_enabled(level)) return;
+    char text[1024], ts[32];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", names[level], "msg", text);
+    if (where) json_object_set_new(o, "where", json_string(where));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    log_json_line(level, line);
+    free(line);
+    json_decref(o);
+}

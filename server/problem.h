@@ -1,0 +1,42 @@
+/* The error registry: every problem+json the API can return, declared once. */
+#ifndef ALLIED_PROBLEM_H
+#define ALLIED_PROBLEM_H
+
+/* X(name, http status, type slug, title) */
+#define PROBLEMS(X)                                                                                \
+    X(P_BAD_REQUEST, 400, "bad-request", "Bad request")                                            \
+    X(P_MALFORMED_JSON, 400, "malformed-json", "Malformed JSON body")                              \
+    X(P_VALIDATION, 400, "validation-error", "Invalid request")                                    \
+    X(P_UNAUTHORIZED, 401, "unauthorized", "Missing or invalid API key")                           \
+    X(P_FORBIDDEN, 403, "forbidden", "This API key may not do that")                               \
+    X(P_NOT_FOUND, 404, "not-found", "Not found")                                                  \
+    X(P_METHOD_NOT_ALLOWED, 405, "method-not-allowed", "Method not allowed")                       \
+    X(P_NOT_ACCEPTABLE, 406, "not-acceptable", "Not acceptable")                                   \
+    X(P_CONFLICT, 409, "conflict", "Conflict")                                                     \
+    X(P_EXTERNAL_ID_TAKEN, 409, "external-id-conflict", "external_id already in use")              \
+    X(P_IN_USE, 409, "resource-in-use", "Resource is still referenced")                            \
+    X(P_PRECONDITION_FAILED, 412, "stale-version", "If-Match does not match the current version")  \
+    X(P_TOO_LARGE, 413, "body-too-large", "Request body too large")                                \
+    X(P_UNSUPPORTED_MEDIA, 415, "unsupported-media-type", "Content-Type must be application/json") \
+    X(P_IDEMPOTENCY_MISMATCH, 422, "idempotency-key-reused",                                       \
+      "Idempotency-Key was used with another request")                                             \
+    X(P_INTERNAL, 500, "internal-error", "Internal server error")                                  \
+    X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")
+
+enum problem {
+#define X(name, status, slug, title) name,
+    PROBLEMS(X)
+#undef X
+        P_COUNT
+};
+
+struct problem_info {
+    int status;
+    const char *slug;
+    const char *title;
+};
+extern const struct problem_info problems[P_COUNT];
+
+/* Prefix of every problem `type` URI; the slug follows. */
+#define PROBLEM_TYPE_PREFIX "https://allied.dev/problems/"
+#endif

@@ -1,0 +1,92 @@
+/* One HTTP request from first byte to completion: owned by server/http.c, freed at completion. */
+#ifndef ALLIED_REQUEST_H
+#define ALLIED_REQUEST_H
+#include "server/problem.h"
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <microhttpd.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UUID_LEN 36
+#define MAX_PATH_PARAMS 4
+#define MAX_RESP_HEADERS 8
+
+enum role { ROLE_ADMIN = 1, ROLE_STAFF = 2, ROLE_PARTNER = 4, ROLE_READONLY = 8 };
+#define ROLES_ANY (ROLE_ADMIN | ROLE_STAFF | ROLE_PARTNER | ROLE_READONLY)
+#define ROLES_STAFF (ROLE_ADMIN | ROLE_STAFF)
+
+struct auth {
+    bool ok;
+    enum role role;
+    char key_id[UUID_LEN + 1];
+    char tenant_id[UUID_LEN + 1];
+    char partner_id[UUID_LEN + 1]; /* "" unless role is partner */
+};
+
+/* Why the last database call failed (set by db_exec when it returns NULL). */
+enum db_fail {
+    DBF_NONE,
+    DBF_RETRY,      /* serialization failure or deadlock: the transaction runner retries */
+    DBF_CONNECTION, /* connection lost: 503, the worker reconnects */
+    DBF_CONSTRAINT, /* unique/foreign-key/check violation: the handler decides */
+    DBF_DATA,       /* invalid input value caught by PostgreSQL: 400 */
+    DBF_HARD,       /* anything else: a bug, 500 */
+};
+
+struct resp_header {
+    const char *name; /* static string */
+    char *value;      /* owned */
+};
+
+struct route;
+struct worker;
+struct db_conn;
+
+struct request {
+    struct MHD_Connection *conn;
+    const struct route *route;
+    const char *method; /* MHD's string, valid for the request */
+    char *url;          /* owned copy of the path */
+    char *params[MAX_PATH_PARAMS]; /* path parameters, owned */
+    int nparams;
+    char request_id[130];
+    uint64_t start_ns;
+    int state; /* see http.c */
+    struct request *next_job; /* worker queue link */
+
+    /* body */
+    char *body;
+    size_t body_len, body_cap;
+    bool body_too_large;
+    bool early_reply; /* the answer was decided before the body was read */
+    json_t *json;     /* parsed body (object), or NULL */
+
+    /* who is calling */
+    struct auth auth;
+
+    /* database, while a worker runs the request */
+    struct worker *worker;
+    struct db_conn *db;
+    enum db_fail db_fail;
+    char sqlstate[6];
+    char constraint[64];
+
+    /* the response being built */
+    int status;
+    char *resp_body;
+    size_t resp_len;
+    const char *content_type;
+    struct resp_header headers[MAX_RESP_HEADERS];
+    int nheaders;
+};
+
+/* Current monotonic time in nanoseconds. */
+uint64_t now_ns(void);
+
+/* Request header value (case-insensitive name), or NULL. Borrowed from MHD. */
+const char *req_header(struct request *rq, const char *name);
+/* Query argument value, or NULL. Borrowed from MHD. */
+const char *req_query(struct request *rq, const char *name);
+#endif

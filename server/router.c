@@ -1,0 +1,80 @@
+/* The API's table of contents: every route, who may call it, and the matcher. */
+#include "server/router.h"
+#include "api/api.h"
+#include <stdlib.h>
+#include <string.h>
+
+const struct route routes[] = {
+    /* operations */
+    {"GET", "/healthz", api_healthz, 0, RF_PUBLIC | RF_INLINE},
+    {"GET", "/readyz", api_readyz, 0, RF_PUBLIC},
+    {"GET", "/metrics", api_metrics, 0, RF_PUBLIC | RF_INLINE},
+    /* API keys (admin only) */
+    {"POST", "/v1/api-keys", api_keys_create, ROLE_ADMIN, RF_BODY},
+    {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, 0},
+    {"GET", "/v1/api-keys/{id}", api_keys_get, ROLE_ADMIN, 0},
+    {"DELETE", "/v1/api-keys/{id}", api_keys_revoke, ROLE_ADMIN, 0},
+    /* partners */
+    {"POST", "/v1/partners", api_partners_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/partners", api_partners_list, ROLES_ANY, 0},
+    {"GET", "/v1/partners/{id}", api_partners_get, ROLES_ANY, 0},
+    {"PATCH", "/v1/partners/{id}", api_partners_update, ROLES_STAFF, RF_BODY},
+    {"DELETE", "/v1/partners/{id}", api_partners_delete, ROLES_STAFF, 0},
+};
+const int routes_count = sizeof routes / sizeof routes[0];
+
+int route_index(const struct route *r) {
+    return r ? (int)(r - routes) : routes_count;
+}
+
+/* Matches `path` against `pattern`; on success fills params (owned copies). */
+static bool path_match(const char *pattern, const char *path, char **params, int *nparams) {
+    int n = 0;
+    const char *p = pattern, *s = path;
+    while (*p && *s) {
+        if (*p == '{') {
+            const char *close = strchr(p, '}');
+            size_t len = strcspn(s, "/");
+            if (len == 0 || n == MAX_PATH_PARAMS) goto fail;
+            if (params) params[n] = strndup(s, len);
+            n++;
+            p = close + 1;
+            s += len;
+        } else if (*p == *s) {
+            p++;
+            s++;
+        } else
+            goto fail;
+    }
+    if (*p || *s) goto fail;
+    if (nparams) *nparams = n;
+    return true;
+fail:
+    if (params)
+        for (int i = 0; i < n; i++) {
+            free(params[i]);
+            params[i] = NULL;
+        }
+    return false;
+}
+
+enum match router_match(const char *method, const char *path, const struct route **out,
+                        char **params, int *nparams, char *allow, size_t allowlen) {
+    bool path_known = false;
+    allow[0] = '\0';
+    for (int i = 0; i < routes_count; i++) {
+        if (!path_match(routes[i].pattern, path, NULL, NULL)) continue;
+        path_known = true;
+        if (strcmp(routes[i].method, method) == 0) {
+            path_match(routes[i].pattern, path, params, nparams);
+            *out = &routes[i];
+            return MATCH_OK;
+        }
+        if (strstr(allow, routes[i].method) == NULL &&
+            strlen(allow) + strlen(routes[i].method) + 3 < allowlen) {
+            if (allow[0]) strcat(allow, ", ");
+            strcat(allow, routes[i].method);
+        }
+    }
+    return path_known ? MATCH_NO_METHOD : MATCH_NO_PATH;
+}
