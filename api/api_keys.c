@@ -8,6 +8,7 @@
 #include "server/reply.h"
 #include "server/util.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const ROLES[] = {"admin", "staff", "partner", "readonly", NULL};
@@ -48,7 +49,7 @@ void api_keys_create(struct request *rq) {
     const char *role = json_string_value(json_object_get(rq->json, "role"));
     const char *partner = json_string_value(json_object_get(rq->json, "partner_id"));
     const char *name = json_string_value(json_object_get(rq->json, "name"));
-    if (!strcmp(role, "partner") != !partner) {
+    if ((strcmp(role, "partner") == 0) != (partner != NULL)) {
         reply_field_error(rq, "partner_id", partner ? "is only allowed for role partner"
                                                     : "is required for role partner");
         return;
@@ -68,6 +69,10 @@ void api_keys_create(struct request *rq) {
     json_error_t err;
     json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, &err);
     PQclear(r);
+    /* An Idempotency-Key replay must not reveal the secret: only its hash is ever stored. */
+    json_object_set_new(o, "key", json_null());
+    free(rq->idem_body);
+    rq->idem_body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_object_set_new(o, "key", json_string(key));
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/api-keys/%s", id);

@@ -177,6 +177,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (rq->state != ST_RECEIVING) return MHD_YES;
     /* The whole request is here. */
     if (rq->body_too_large) {
+        rq->early_reply = true; /* close: the client may still be sending */
         reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
         return send_response(rq);
     }
@@ -222,6 +223,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (rq->db) LOG_BUG("request %s completed while holding a database connection", rq->request_id);
     reply_reset(rq);
+    free(rq->idem_body);
     json_decref(rq->json);
     free(rq->body);
     free(rq->url);

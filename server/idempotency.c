@@ -85,7 +85,7 @@ int idempotency_store(struct request *rq, const char *key) {
     char status[8];
     snprintf(status, sizeof status, "%d", rq->status);
     const char *p[] = {rq->auth.tenant_id,        rq->auth.key_id, key, status,
-                       rq->resp_body ? rq->resp_body : "", rq->content_type,
+                       rq->idem_body ? rq->idem_body : rq->resp_body ? rq->resp_body : "", rq->content_type,
                        header_value(rq, "ETag"),   header_value(rq, "Location")};
     PGresult *r = db_exec(rq, &st_store, 8, p);
     PQclear(r);

@@ -80,6 +80,7 @@ struct request {
     const char *content_type;
     struct resp_header headers[MAX_RESP_HEADERS];
     int nheaders;
+    char *idem_body; /* owned; if set, stored for Idempotency-Key replays instead of resp_body */
 };
 
 /* Current monotonic time in nanoseconds. */

@@ -1,0 +1,208 @@
+"""Test harness: real `allied serve` processes on loopback, a tiny HTTP client, assertions."""
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+BIN = os.environ.get("ALLIED_BIN", "build/allied")
+LOGDIR = os.environ.get("ALLIED_TEST_LOGDIR", "build/test-logs")
+TESTS = []
+
+
+def test(fn):
+    """Registers a test; its name is its docstring (a sentence) or function name."""
+    TESTS.append(fn)
+    return fn
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Server:
+    """One `allied serve` on a free loopback port, logging to a file."""
+    count = 0
+
+    def __init__(self, **env):
+        Server.count += 1
+        self.port = free_port()
+        os.makedirs(LOGDIR, exist_ok=True)
+        self.log_path = os.path.join(LOGDIR, "server-%d-%d.log" % (os.getpid(), Server.count))
+        e = dict(os.environ)
+        e.update({"ALLIED_LISTEN": "127.0.0.1:%d" % self.port, "ALLIED_LOG": "info",
+                  "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
+                  "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=24"})
+        e.update({k: str(v) for k, v in env.items()})
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen([BIN, "serve"], env=e, stdout=self.log, stderr=self.log,
+                                     stdin=subprocess.DEVNULL)
+        deadline = time.time() + 15
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        raise RuntimeError("server did not start; see " + self.log_path)
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.log.close()
+        return rc
+
+    def log_text(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = {k.lower(): v for k, v in headers}
+        self.body = body
+        try:
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def h(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+class Client:
+    def __init__(self, port, key=None):
+        self.port = port
+        self.key = key
+
+    def req(self, method, path, body=None, headers=None, key=None, raw=None, ctype="application/json"):
+        h = {}
+        k = key if key is not None else self.key
+        if k:
+            h["Authorization"] = "Bearer " + k
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None and ctype:
+            h["Content-Type"] = ctype
+        h.update(headers or {})
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            c.request(method, path, body=data, headers=h)
+            r = c.getresponse()
+            return Resp(r.status, r.getheaders(), r.read())
+        finally:
+            c.close()
+
+    def get(self, path, **kw):
+        return self.req("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.req("POST", path, body, **kw)
+
+    def patch(self, path, body=None, **kw):
+        return self.req("PATCH", path, body, **kw)
+
+    def delete(self, path, **kw):
+        return self.req("DELETE", path, **kw)
+
+
+def raw_http(port, data, timeout=5):
+    """Sends raw bytes, returns everything the server sends back until it closes or times out.
+    Returns (bytes, closed) where closed says the server closed the connection."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        s.sendall(data)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered early and closed; read what it said
+    out = b""
+    closed = False
+    try:
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                chunk = b""
+            if not chunk:
+                closed = True
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    s.close()
+    return out, closed
+
+
+def cli(*args):
+    out = subprocess.run([BIN] + list(args), capture_output=True, text=True, timeout=30)
+    if out.returncode != 0:
+        raise RuntimeError("allied %s failed: %s" % (" ".join(args), out.stderr))
+    return json.loads(out.stdout)
+
+
+def new_tenant(name="test tenant"):
+    """Returns (tenant_id, admin_key)."""
+    t = cli("tenant", "create", "--name", name)
+    return t["tenant_id"], t["api_key"]["key"]
+
+
+def expect(cond, msg="", *args):
+    if not cond:
+        raise AssertionError((msg % args) if args else msg)
+
+
+def expect_status(r, status):
+    expect(r.status == status, "expected %d, got %r", status, r)
+
+
+def expect_problem(r, status, slug=None, field=None):
+    """The response is an RFC 9457 problem of `status` (and type slug / errors field)."""
+    expect_status(r, status)
+    ct = r.h("content-type") or ""
+    expect(ct.startswith("application/problem+json"), "content-type %r for %r", ct, r)
+    j = r.json
+    expect(isinstance(j, dict) and j.get("status") == status and j.get("title") and
+           j.get("type", "").startswith("https://allied.dev/problems/"), "not a problem: %r", r)
+    if slug:
+        expect(j["type"].endswith("/" + slug), "expected type %s, got %s", slug, j["type"])
+    if field:
+        fields = [e.get("field") for e in j.get("errors", [])]
+        expect(field in fields, "expected error on %s, got %r", field, j)
+    expect(r.h("x-request-id"), "no X-Request-Id")
+
+
+def parallel(n, fn):
+    """Runs fn(i) for i in range(n) on n threads released together; returns results in order."""
+    results = [None] * n
+    barrier = threading.Barrier(n)
+
+    def run(i):
+        barrier.wait()
+        try:
+            results[i] = fn(i)
+        except Exception as e:  # noqa: BLE001 - reported by the caller
+            results[i] = e
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results

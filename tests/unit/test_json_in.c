@@ -1,0 +1,53 @@
+/* Unit tests for the declarative field checks in server/json_in.c. */
+#include "server/json_in.h"
+#include "tests/unit/unit.h"
+
+static const char *check(const struct field *f, const char *json) {
+    json_error_t e;
+    json_t *v = json_loads(json, JSON_DECODE_ANY, &e);
+    const char *msg = json_field_check(f, v);
+    json_decref(v);
+    return msg;
+}
+
+void test_json_in(void) {
+    static const char *const colors[] = {"red", "green", NULL};
+    struct field s = {"s", FT_STRING, 0, 3, 0, NULL};
+    CHECK(!check(&s, "\"abc\"") && check(&s, "\"abcd\"") && check(&s, "\"\"") && check(&s, "1"));
+    CHECK(!check(&s, "\"\xc3\xa9\xc3\xa9\xc3\xa9\"")); /* 3 characters, 6 bytes */
+    CHECK(check(&s, "\"a\\nb\"") && check(&s, "null"));
+    struct field sn = {"s", FT_STRING, F_NULLABLE, 3, 0, NULL};
+    CHECK(!check(&sn, "null"));
+    struct field t = {"t", FT_TEXT, 0, 5, 0, NULL};
+    CHECK(!check(&t, "\"\"") && !check(&t, "\"a\\nb\""));
+    struct field e = {"e", FT_EMAIL, 0, 254, 0, NULL};
+    CHECK(!check(&e, "\"a@b.co\"") && check(&e, "\"a@b\"") && check(&e, "\"@b.co\"") &&
+          check(&e, "\"a@@b.co\"") && check(&e, "\"a b@c.co\"") && check(&e, "\"a@b.\""));
+    struct field u = {"u", FT_URL, 0, 2048, 0, NULL};
+    CHECK(!check(&u, "\"https://x.example/a\"") && !check(&u, "\"HTTP://x\"") &&
+          check(&u, "\"ftp://x\"") && check(&u, "\"https://\"") && check(&u, "\"https://a b\""));
+    struct field en = {"c", FT_ENUM, 0, 0, 0, colors};
+    CHECK(!check(&en, "\"red\"") && check(&en, "\"Red\"") && check(&en, "3"));
+    struct field id = {"id", FT_UUID, 0, 0, 0, NULL};
+    CHECK(!check(&id, "\"00000000-0000-0000-0000-000000000000\"") && check(&id, "\"x\""));
+    struct field d = {"d", FT_DATE, 0, 0, 0, NULL};
+    CHECK(!check(&d, "\"2024-02-29\"") && check(&d, "\"2023-02-29\""));
+    struct field i = {"i", FT_INT, 0, 10, -1, NULL};
+    CHECK(!check(&i, "10") && !check(&i, "-1") && check(&i, "11") && check(&i, "-2") &&
+          check(&i, "1.0") && check(&i, "\"1\"") && check(&i, "true"));
+    struct field b = {"b", FT_BOOL, 0, 0, 0, NULL};
+    CHECK(!check(&b, "false") && check(&b, "0"));
+    struct field o = {"o", FT_OBJECT, 0, 10, 0, NULL};
+    CHECK(!check(&o, "{\"a\":1}") && check(&o, "{\"abcdef\":12345}") && check(&o, "[]"));
+    struct field tg = {"t", FT_TAGS, 0, 2, 0, NULL};
+    CHECK(!check(&tg, "[]") && !check(&tg, "[\"a\",\"b\"]") && check(&tg, "[\"a\",\"b\",\"c\"]") &&
+          check(&tg, "[\"a\",\"a\"]") && check(&tg, "[1]") && check(&tg, "[\"\"]") && check(&tg, "{}"));
+
+    json_error_t err;
+    json_t *deep = json_loads("{\"a\":{\"b\":[1,[2]]}}", 0, &err);
+    CHECK(json_depth(deep) == 4);
+    json_decref(deep);
+    json_t *flat = json_loads("{}", 0, &err);
+    CHECK(json_depth(flat) == 1);
+    json_decref(flat);
+}

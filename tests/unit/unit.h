@@ -1,0 +1,20 @@
+/* A minimal unit-test harness: CHECK records failures, each test is a function. */
+#ifndef ALLIED_UNIT_H
+#define ALLIED_UNIT_H
+#include <stdio.h>
+
+extern int unit_checks_failed;
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "    check failed at %s:%d: %s\n", __FILE__, __LINE__, #cond);         \
+            unit_checks_failed++;                                                                  \
+        }                                                                                          \
+    } while (0)
+
+void test_util(void);
+void test_json_in(void);
+void test_router(void);
+void test_pagination(void);
+void test_auth(void);
+#endif
