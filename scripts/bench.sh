@@ -1,0 +1,14 @@
+#!/bin/sh
+# `make bench`: wrk against the server on loopback and pgbench running the same SQL directly.
+set -eu
+BUILD=${BUILD:-build}
+top=$(pwd)
+if [ -z "${DATABASE_URL:-}" ]; then
+  pgdir="$top/.pg/bench-$$"
+  cleanup() { sh "$top/scripts/pg.sh" stop "$pgdir"; rm -rf "$pgdir"; }
+  trap cleanup EXIT INT TERM
+  DATABASE_URL=$(sh scripts/pg.sh start "$pgdir")
+fi
+export DATABASE_URL
+"$BUILD/allied" migrate >/dev/null 2>&1
+ALLIED_BIN="$top/$BUILD/allied" python3 tests/bench/bench.py "$@" </dev/null
