@@ -18,7 +18,7 @@ endif
 SERVER_SRC := server/main.c server/config.c server/log.c server/problem.c server/http.c \
               server/router.c server/reply.c server/worker.c server/db.c server/auth.c \
               server/json_in.c server/idempotency.c server/metrics.c server/migrate.c \
-              server/cli.c server/util.c server/pagination.c server/dispatch.c server/params.c
+              server/cli.c server/util.c server/pagination.c server/dispatch.c server/params.c server/currency.c
 API_SRC    := api/health.c api/api_keys.c api/partners.c
 CORE_SRC   := $(filter-out server/main.c,$(SERVER_SRC)) $(API_SRC) $(BUILD)/migrations.c
 UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json_in.c \

@@ -67,6 +67,9 @@ DB_STMT(st_update,
 DB_STMT(st_delete,
         "DELETE FROM partners WHERE tenant_id = $1 AND id = $2 "
         "AND ($3::bigint IS NULL OR version = $3) RETURNING id");
+/* Revoked keys have no further use; only live keys keep a partner from being deleted. */
+DB_STMT(st_drop_revoked_keys,
+        "DELETE FROM api_keys WHERE tenant_id = $1 AND partner_id = $2 AND revoked_at IS NOT NULL");
 DB_STMT(st_exists, "SELECT version FROM partners WHERE tenant_id = $1 AND id = $2");
 
 /* Filters shared by both list statements: $1 tenant, $2 status, $3 kind, $4 external_id,
@@ -109,7 +112,7 @@ static bool write_failed(struct request *rq) {
     if (db_violated(rq, "partners_external_id_unique"))
         reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another partner already has this external_id");
     else if (db_violated(rq, "api_keys_partner_fk"))
-        reply_problem(rq, P_IN_USE, "API keys are bound to this partner; it cannot be deleted");
+        reply_problem(rq, P_IN_USE, "live API keys are bound to this partner; revoke them first");
     else
         db_reply_failure(rq);
     return true;
@@ -194,7 +197,7 @@ void api_partners_update(struct request *rq) {
     if (!id || if_match_or_reply(rq, version)) return;
     if (json_fields_or_reply(rq, rq->json, PARTNER_FIELDS, NFIELDS, true)) return;
     if (json_object_size(rq->json) == 0) {
-        reply_problem(rq, P_VALIDATION, "the body names no field to change");
+        reply_field_error(rq, "body", "names no field to change");
         return;
     }
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, rq->body};
@@ -215,7 +218,13 @@ void api_partners_delete(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || if_match_or_reply(rq, version)) return;
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL};
-    PGresult *r = db_exec(rq, &st_delete, 3, p);
+    PGresult *r = db_exec(rq, &st_drop_revoked_keys, 2, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    PQclear(r);
+    r = db_exec(rq, &st_delete, 3, p);
     if (!r) {
         write_failed(rq);
         return;

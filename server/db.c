@@ -99,7 +99,10 @@ static enum db_fail classify(PGconn *pg, PGresult *r, const char *state) {
 PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
     struct db_conn *c = (struct db_conn *)rq->db;
     PGresult *r = run(c, st, n, vals);
-    if (result_ok(r)) return r;
+    if (result_ok(r)) {
+        rq->db_ok_calls++;
+        return r;
+    }
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     const char *cons = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
     rq->db_fail = classify(c->pg, r, state);

@@ -101,6 +101,7 @@ void dispatch_run(struct request *rq) {
             return;
         }
     }
+    if (!(r->flags & RF_QUERY) && query_known_or_reply(rq, NULL) != JIN_OK) return;
     if (r->flags & RF_BODY) {
         if (json_body_or_reply(rq) != JIN_OK) return;
     } else if (rq->body_len > 0) {

@@ -1,5 +1,6 @@
 /* Strict JSON input: Content-Type, parsing with jansson, and declarative field validation. */
 #include "server/json_in.h"
+#include "server/currency.h"
 #include "server/reply.h"
 #include "server/util.h"
 #include <stdio.h>
@@ -117,6 +118,7 @@ const char *json_field_check(const struct field *f, json_t *v) {
     case FT_ENUM:
     case FT_UUID:
     case FT_DATE:
+    case FT_CURRENCY:
         if (!json_is_string(v)) return "must be a string";
         break;
     default:
@@ -142,6 +144,8 @@ const char *json_field_check(const struct field *f, json_t *v) {
         return uuid_valid(s) ? NULL : "must be a UUID";
     case FT_DATE:
         return date_valid(s) ? NULL : "must be a date YYYY-MM-DD";
+    case FT_CURRENCY:
+        return currency_exponent(s) >= 0 ? NULL : "must be an ISO 4217 currency code such as EUR";
     case FT_INT:
         if (!json_is_integer(v)) return "must be an integer";
         if (json_integer_value(v) < f->min || json_integer_value(v) > f->max) return "is out of range";
@@ -174,9 +178,14 @@ const char *json_field_check(const struct field *f, json_t *v) {
     return "has an unsupported type";
 }
 
-int json_fields_or_reply(struct request *rq, json_t *obj, const struct field *fields, int n,
-                         bool partial) {
-    json_t *errors = json_array();
+static void add_error(json_t *errors, const char *prefix, const char *key, const char *msg) {
+    char field[256];
+    snprintf(field, sizeof field, "%s%s", prefix ? prefix : "", key);
+    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+}
+
+void json_fields_collect(json_t *errors, const char *prefix, json_t *obj, const struct field *fields,
+                         int n, bool partial) {
     const char *key;
     json_t *val;
     json_object_foreach(obj, key, val) {
@@ -186,19 +195,28 @@ int json_fields_or_reply(struct request *rq, json_t *obj, const struct field *fi
         const char *msg = !f                        ? "is not a known field"
                           : (f->flags & F_READONLY) ? "is read-only"
                                                     : json_field_check(f, val);
-        if (msg) json_array_append_new(errors, json_pack("{s:s, s:s}", "field", key, "message", msg));
+        if (msg) add_error(errors, prefix, key, msg);
     }
     if (!partial)
         for (int i = 0; i < n; i++)
             if ((fields[i].flags & F_REQUIRED) && !json_object_get(obj, fields[i].name))
-                json_array_append_new(errors, json_pack("{s:s, s:s}", "field", fields[i].name,
-                                                        "message", "is required"));
+                add_error(errors, prefix, fields[i].name, "is required");
+}
+
+int json_errors_or_ok(struct request *rq, json_t *errors) {
     if (json_array_size(errors) == 0) {
         json_decref(errors);
         return JIN_OK;
     }
     reply_validation(rq, errors);
     return JIN_REPLIED;
+}
+
+int json_fields_or_reply(struct request *rq, json_t *obj, const struct field *fields, int n,
+                         bool partial) {
+    json_t *errors = json_array();
+    json_fields_collect(errors, NULL, obj, fields, n, partial);
+    return json_errors_or_ok(rq, errors);
 }
 
 struct qcheck {

@@ -18,6 +18,7 @@ enum ftype {
     FT_BOOL,     /* true/false */
     FT_OBJECT,   /* a JSON object, serialised size <= max bytes */
     FT_TAGS,     /* array of up to `max` distinct non-empty strings of <= 64 chars */
+    FT_CURRENCY, /* an active ISO 4217 code, upper case */
 };
 
 #define F_REQUIRED 1u /* must be present on create */
@@ -42,6 +43,13 @@ int json_body_or_reply(struct request *rq);
  * (unless `partial`, as for PATCH). Collects every error into one 400. */
 int json_fields_or_reply(struct request *rq, json_t *obj, const struct field *fields, int n,
                          bool partial);
+
+/* Appends to `errors` one {field, message} per problem in `obj`; field names get `prefix`
+ * (e.g. "terms.compensation.") so nested objects name their fields exactly. */
+void json_fields_collect(json_t *errors, const char *prefix, json_t *obj, const struct field *fields,
+                         int n, bool partial);
+/* JIN_OK if `errors` is empty (and frees it), else replies 400 with them (stealing it). */
+int json_errors_or_ok(struct request *rq, json_t *errors);
 
 /* Pure check of one value against one field; returns NULL or a static message. */
 const char *json_field_check(const struct field *f, json_t *v);

@@ -14,7 +14,7 @@ int page_params_or_reply(struct request *rq, struct page *p) {
     if (l) {
         char *end;
         long v = strtol(l, &end, 10);
-        if (*l == '\0' || *end != '\0' || v < 1 || v > PAGE_MAX) {
+        if (*l < '0' || *l > '9' || *end != '\0' || v < 1 || v > PAGE_MAX) {
             reply_field_error(rq, "limit", "must be an integer from 1 to 200");
             return JIN_REPLIED;
         }

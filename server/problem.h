@@ -11,7 +11,6 @@
     X(P_FORBIDDEN, 403, "forbidden", "This API key may not do that")                               \
     X(P_NOT_FOUND, 404, "not-found", "Not found")                                                  \
     X(P_METHOD_NOT_ALLOWED, 405, "method-not-allowed", "Method not allowed")                       \
-    X(P_NOT_ACCEPTABLE, 406, "not-acceptable", "Not acceptable")                                   \
     X(P_CONFLICT, 409, "conflict", "Conflict")                                                     \
     X(P_EXTERNAL_ID_TAKEN, 409, "external-id-conflict", "external_id already in use")              \
     X(P_IN_USE, 409, "resource-in-use", "Resource is still referenced")                            \

@@ -70,6 +70,7 @@ struct request {
     struct worker *worker;
     struct db_conn *db;
     enum db_fail db_fail;
+    int db_ok_calls; /* statements that succeeded for this request */
     char sqlstate[6];
     char constraint[64];
 

@@ -11,12 +11,12 @@ const struct route routes[] = {
     {"GET", "/metrics", api_metrics, 0, RF_PUBLIC | RF_INLINE},
     /* API keys (admin only) */
     {"POST", "/v1/api-keys", api_keys_create, ROLE_ADMIN, RF_BODY},
-    {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, 0},
+    {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, RF_QUERY},
     {"GET", "/v1/api-keys/{id}", api_keys_get, ROLE_ADMIN, 0},
     {"DELETE", "/v1/api-keys/{id}", api_keys_revoke, ROLE_ADMIN, 0},
     /* partners */
     {"POST", "/v1/partners", api_partners_create, ROLES_STAFF, RF_BODY},
-    {"GET", "/v1/partners", api_partners_list, ROLES_ANY, 0},
+    {"GET", "/v1/partners", api_partners_list, ROLES_ANY, RF_QUERY},
     {"GET", "/v1/partners/{id}", api_partners_get, ROLES_ANY, 0},
     {"PATCH", "/v1/partners/{id}", api_partners_update, ROLES_STAFF, RF_BODY},
     {"DELETE", "/v1/partners/{id}", api_partners_delete, ROLES_STAFF, 0},

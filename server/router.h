@@ -8,6 +8,7 @@ typedef void (*handler_fn)(struct request *rq);
 #define RF_PUBLIC 1u /* no API key needed */
 #define RF_INLINE 2u /* no database: runs on the HTTP thread */
 #define RF_BODY 4u   /* takes a JSON object body */
+#define RF_QUERY 8u  /* takes query parameters (the handler checks which) */
 
 struct route {
     const char *method;

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct worker {
     pthread_t thread;
@@ -51,7 +52,8 @@ static struct request *take(void) {
     return rq;
 }
 
-static void run_one(struct worker *w, struct request *rq) {
+/* Makes sure the worker has a live connection; false (and a 503 in rq) if it cannot. */
+static bool ensure_connection(struct worker *w, struct request *rq) {
     if (w->db && !db_ok(w->db)) {
         db_close(w->db);
         w->db = NULL;
@@ -66,11 +68,29 @@ static void run_one(struct worker *w, struct request *rq) {
     }
     if (!w->db) {
         reply_problem(rq, P_UNAVAILABLE, "the database is unavailable; retry shortly");
-        return;
+        return false;
     }
+    return true;
+}
+
+static void run_one(struct worker *w, struct request *rq) {
+    if (!ensure_connection(w, rq)) return;
     rq->worker = w;
     rq->db = w->db;
     dispatch_run(rq);
+    /* A connection that died while idle (e.g. PostgreSQL restarted) fails on the request's first
+     * statement, before anything was read or written: reconnect and run the request once more. */
+    if (rq->db_fail == DBF_CONNECTION && rq->db_ok_calls == 0) {
+        db_close(w->db);
+        w->db = NULL;
+        rq->db = NULL;
+        if (!ensure_connection(w, rq)) return;
+        rq->db = w->db;
+        rq->db_fail = DBF_NONE;
+        memset(&rq->auth, 0, sizeof rq->auth);
+        reply_reset(rq);
+        dispatch_run(rq);
+    }
     /* A transaction can only be open here through a bug; never hand it to the next request. */
     if (PQtransactionStatus(w->db->pg) != PQTRANS_IDLE && db_ok(w->db)) {
         LOG_BUG("request %s left a transaction open", rq->request_id);

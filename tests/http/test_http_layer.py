@@ -172,6 +172,16 @@ def malformed_json(ctx):
 
 
 @test
+def query_on_routes_without_parameters(ctx):
+    """query parameters on a route that takes none are 400"""
+    c = admin(ctx)
+    p = c.post("/v1/partners", {"name": "Q"}).json
+    expect_problem(c.get("/v1/partners/" + p["id"] + "?expand=all"), 400, "validation-error", "expand")
+    expect_problem(c.delete("/v1/partners/" + p["id"] + "?force=1"), 400, "validation-error", "force")
+    expect_status(c.get("/v1/partners/" + p["id"]), 200)
+
+
+@test
 def empty_body(ctx):
     """a POST that needs a body and has none is 400"""
     expect_problem(admin(ctx).post("/v1/partners", raw=b""), 400, "bad-request")

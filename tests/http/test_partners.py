@@ -112,9 +112,11 @@ def delete_rules(ctx):
     expect_problem(c.get("/v1/partners/" + p["id"]), 404, "not-found")
     expect_problem(c.delete("/v1/partners/" + p["id"]), 404, "not-found")
     q = c.post("/v1/partners", {"name": "Keyed"}).json
-    c.post("/v1/api-keys", {"role": "partner", "partner_id": q["id"]})
+    k = c.post("/v1/api-keys", {"role": "partner", "partner_id": q["id"]}).json
     expect_problem(c.delete("/v1/partners/" + q["id"]), 409, "resource-in-use")
     expect_status(c.get("/v1/partners/" + q["id"]), 200)
+    c.delete("/v1/api-keys/" + k["id"])
+    expect_status(c.delete("/v1/partners/" + q["id"]), 204)
 
 
 @test
@@ -141,7 +143,8 @@ def list_filters(ctx):
     expect(ids("updated_since=2000-01-01T00:00:00%2B02:00") == [a["id"], b["id"], d["id"]], "offset form")
     for bad, field in (("status=gone", "status"), ("kind=x", "kind"), ("updated_since=yesterday", "updated_since"),
                        ("updated_since=2026-02-30T00:00:00Z", "updated_since"), ("limit=0", "limit"),
-                       ("limit=201", "limit"), ("limit=abc", "limit"), ("cursor=abc", "cursor"),
+                       ("limit=201", "limit"), ("limit=abc", "limit"), ("limit=%2B5", "limit"),
+                       ("limit=%205", "limit"), ("limit=5x", "limit"), ("cursor=abc", "cursor"),
                        ("cursor=", "cursor"), ("sort=name", "sort"), ("q=", "q")):
         expect_problem(c.get("/v1/partners?" + bad), 400, "validation-error", field)
 
