@@ -20,4 +20,39 @@ void api_partners_list(struct request *rq);
 void api_partners_get(struct request *rq);
 void api_partners_update(struct request *rq);
 void api_partners_delete(struct request *rq);
+/* api/agreements.c */
+void api_agreements_create(struct request *rq);
+void api_agreements_list(struct request *rq);
+void api_agreements_get(struct request *rq);
+void api_agreements_update(struct request *rq);
+void api_agreements_sign(struct request *rq);
+void api_agreements_suspend(struct request *rq);
+void api_agreements_resume(struct request *rq);
+void api_agreements_terminate(struct request *rq);
+void api_agreements_amend(struct request *rq);
+
+/* api/referrals.c, api/referral_actions.c */
+void api_referrals_create(struct request *rq);
+void api_referrals_list(struct request *rq);
+void api_referrals_get(struct request *rq);
+void api_referrals_update(struct request *rq);
+void api_referrals_events(struct request *rq);
+void api_referrals_act(struct request *rq);
+
+/* api/commissions.c */
+void api_commissions_list(struct request *rq);
+void api_commissions_get(struct request *rq);
+void api_commissions_reverse(struct request *rq);
+
+/* api/invoices.c */
+void api_invoices_create(struct request *rq);
+void api_invoices_list(struct request *rq);
+void api_invoices_get(struct request *rq);
+void api_invoices_approve(struct request *rq);
+void api_invoices_pay(struct request *rq);
+void api_invoices_reject(struct request *rq);
+void api_invoices_void(struct request *rq);
+
+/* api/feed.c */
+void api_events_list(struct request *rq);
 #endif

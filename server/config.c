@@ -12,7 +12,7 @@ const struct config_option config_options[] = {
     {"DATABASE_URL", "", "PostgreSQL connection URI or conninfo (required)"},
     {"ALLIED_LISTEN", "127.0.0.1:8080", "address and port to serve on"},
     {"ALLIED_THREADS", "2", "HTTP event threads (libmicrohttpd thread pool)"},
-    {"ALLIED_DB_POOL", "8", "database workers, each with one PostgreSQL connection"},
+    {"ALLIED_DB_POOL", "4", "database workers, each with one PostgreSQL connection"},
     {"ALLIED_MAX_BODY_BYTES", "1048576", "largest accepted request body (413 above)"},
     {"ALLIED_LOG", "info", "log level: debug, info, warn, error or off"},
     {"ALLIED_DB_ROLE", "allied_app", "role to SET after connecting (non-owner); empty = none"},

@@ -103,7 +103,8 @@ void dispatch_run(struct request *rq) {
     }
     if (!(r->flags & RF_QUERY) && query_known_or_reply(rq, NULL) != JIN_OK) return;
     if (r->flags & RF_BODY) {
-        if (json_body_or_reply(rq) != JIN_OK) return;
+        bool may_skip = (r->flags & RF_BODY_OPTIONAL) && rq->body_len == 0;
+        if (!may_skip && json_body_or_reply(rq) != JIN_OK) return;
     } else if (rq->body_len > 0) {
         reply_problem(rq, P_BAD_REQUEST, "%s %s takes no request body", r->method, r->pattern);
         return;

@@ -159,6 +159,9 @@ const char *json_field_check(const struct field *f, json_t *v) {
         free(text);
         return (long long)len > f->max ? "is too large" : NULL;
     }
+    case FT_ARRAY:
+        if (!json_is_array(v)) return "must be an array";
+        return (long long)json_array_size(v) > f->max ? "has too many items" : NULL;
     case FT_TAGS: {
         if (!json_is_array(v)) return "must be an array of strings";
         if ((long long)json_array_size(v) > f->max) return "has too many items";

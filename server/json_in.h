@@ -19,6 +19,7 @@ enum ftype {
     FT_OBJECT,   /* a JSON object, serialised size <= max bytes */
     FT_TAGS,     /* array of up to `max` distinct non-empty strings of <= 64 chars */
     FT_CURRENCY, /* an active ISO 4217 code, upper case */
+    FT_ARRAY,    /* a JSON array of at most `max` items (the handler checks the items) */
 };
 
 #define F_REQUIRED 1u /* must be present on create */

@@ -19,4 +19,6 @@ int log_enabled(int level);
 #define LOG_STR(x) LOG_STR2(x)
 /* A bug in our code: logged with its location. */
 #define LOG_BUG(...) log_msg(LOG_ERROR, __FILE__ ":" LOG_STR(__LINE__), __VA_ARGS__)
+/* A bug noticed while serving a request: logged with its location and the request id. */
+#define LOG_BUG_RQ(rq, msg) LOG_BUG("%s (request_id=%s)", msg, (rq)->request_id)
 #endif

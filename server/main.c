@@ -1,5 +1,8 @@
 /* allied: the command line — serve, migrate, tenant create, key create, version. */
+#include "api/workflow.h"
 #include "server/cli.h"
+#include <jansson.h>
+#include <stdlib.h>
 #include "server/config.h"
 #include "server/db.h"
 #include "server/http.h"
@@ -25,6 +28,7 @@ static void usage(FILE *f) {
                "  key create --tenant UUID --role ROLE [--partner UUID] [--name TEXT]\n"
                "                                 create an API key; prints it once\n"
                "  routes                         print the route table (method, path, roles)\n"
+               "  workflow                       print the referral workflow table as JSON\n"
                "  version                        print the version\n\n"
                "environment:\n");
     for (int i = 0; i < config_options_count; i++)
@@ -74,6 +78,20 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("allied %s (schema %d)\n", ALLIED_VERSION, migrate_latest());
+        return 0;
+    }
+    if (!strcmp(argv[1], "workflow")) {
+        json_t *t = json_array();
+        for (int i = 0; i < workflow_table_len; i++)
+            json_array_append_new(t, json_pack("{s:s, s:s, s:s, s:s}", "from",
+                                               workflow_status_name(workflow_table[i].from), "action",
+                                               workflow_action_name(workflow_table[i].action), "to",
+                                               workflow_status_name(workflow_table[i].to), "by",
+                                               workflow_table[i].by == SIDE_RECEIVER ? "receiver" : "referrer"));
+        char *s = json_dumps(t, JSON_INDENT(1));
+        puts(s);
+        free(s);
+        json_decref(t);
         return 0;
     }
     if (!strcmp(argv[1], "routes")) {

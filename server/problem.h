@@ -14,9 +14,16 @@
     X(P_CONFLICT, 409, "conflict", "Conflict")                                                     \
     X(P_EXTERNAL_ID_TAKEN, 409, "external-id-conflict", "external_id already in use")              \
     X(P_IN_USE, 409, "resource-in-use", "Resource is still referenced")                            \
+    X(P_INVALID_STATE, 409, "invalid-state", "Not allowed in the resource's current state")        \
+    X(P_INVALID_TRANSITION, 409, "invalid-transition", "Action not allowed from the current status") \
+    X(P_AGREEMENT_CONFLICT, 409, "agreement-conflict",                                             \
+      "Another agreement already covers this partner and direction")                               \
+    X(P_DUPLICATE_REFERRAL, 409, "duplicate-referral", "This prospect was already introduced")     \
     X(P_PRECONDITION_FAILED, 412, "stale-version", "If-Match does not match the current version")  \
     X(P_TOO_LARGE, 413, "body-too-large", "Request body too large")                                \
     X(P_UNSUPPORTED_MEDIA, 415, "unsupported-media-type", "Content-Type must be application/json") \
+    X(P_CURRENCY_MISMATCH, 422, "currency-mismatch", "Currencies do not match")                    \
+    X(P_INVOICE_INVALID, 422, "invoice-invalid", "These commissions cannot be invoiced together")  \
     X(P_IDEMPOTENCY_MISMATCH, 422, "idempotency-key-reused",                                       \
       "Idempotency-Key was used with another request")                                             \
     X(P_INTERNAL, 500, "internal-error", "Internal server error")                                  \

@@ -44,13 +44,16 @@ void reply_no_content(struct request *rq) {
     set_body(rq, 204, NULL, NULL, 0);
 }
 
-static void problem_with(struct request *rq, enum problem p, const char *detail, json_t *errors) {
+static void problem_with(struct request *rq, enum problem p, const char *detail, json_t *errors,
+                         json_t *extra) {
     const struct problem_info *pi = &problems[p];
     char type[128];
     snprintf(type, sizeof type, "%s%s", PROBLEM_TYPE_PREFIX, pi->slug);
     json_t *o = json_pack("{s:s, s:s, s:i}", "type", type, "title", pi->title, "status", pi->status);
     if (detail) json_object_set_new(o, "detail", json_string(detail));
     if (errors) json_object_set_new(o, "errors", errors);
+    if (extra) json_object_update(o, extra);
+    json_decref(extra);
     json_object_set_new(o, "request_id", json_string(rq->request_id));
     char *text = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
@@ -68,7 +71,16 @@ void reply_problem(struct request *rq, enum problem p, const char *detail, ...) 
         vsnprintf(buf, sizeof buf, detail, ap);
         va_end(ap);
     }
-    problem_with(rq, p, detail ? buf : NULL, NULL);
+    problem_with(rq, p, detail ? buf : NULL, NULL, NULL);
+}
+
+void reply_problem_extra(struct request *rq, enum problem p, json_t *extra, const char *detail, ...) {
+    char buf[512];
+    va_list ap;
+    va_start(ap, detail);
+    vsnprintf(buf, sizeof buf, detail, ap);
+    va_end(ap);
+    problem_with(rq, p, buf, NULL, extra);
 }
 
 void reply_validation(struct request *rq, json_t *errors) {
@@ -79,7 +91,7 @@ void reply_validation(struct request *rq, json_t *errors) {
     snprintf(detail, sizeof detail, "%s: %s",
              e0 ? json_string_value(json_object_get(e0, "field")) : "request",
              first ? first : "invalid");
-    problem_with(rq, P_VALIDATION, detail, errors);
+    problem_with(rq, P_VALIDATION, detail, errors, NULL);
 }
 
 void reply_field_error(struct request *rq, const char *field, const char *message) {

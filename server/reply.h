@@ -12,6 +12,9 @@ void reply_no_content(struct request *rq);
 /* Replies with a problem+json; `detail` is printf-style and may be NULL. */
 void reply_problem(struct request *rq, enum problem p, const char *detail, ...)
     __attribute__((format(printf, 3, 4)));
+/* Like reply_problem, plus the members of `extra` (an object; stolen) as extension members. */
+void reply_problem_extra(struct request *rq, enum problem p, json_t *extra, const char *detail, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Replies 400 validation-error with `errors`, a list of {field, message}; steals it. */
 void reply_validation(struct request *rq, json_t *errors);
 /* Replies 400 validation-error naming one field. */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define OPT_BODY (RF_BODY | RF_BODY_OPTIONAL)
+
 const struct route routes[] = {
     /* operations */
     {"GET", "/healthz", api_healthz, 0, RF_PUBLIC | RF_INLINE},
@@ -20,6 +22,43 @@ const struct route routes[] = {
     {"GET", "/v1/partners/{id}", api_partners_get, ROLES_ANY, 0},
     {"PATCH", "/v1/partners/{id}", api_partners_update, ROLES_STAFF, RF_BODY},
     {"DELETE", "/v1/partners/{id}", api_partners_delete, ROLES_STAFF, 0},
+    /* agreements */
+    {"POST", "/v1/agreements", api_agreements_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/agreements", api_agreements_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/agreements/{id}", api_agreements_get, ROLES_ANY, 0},
+    {"PATCH", "/v1/agreements/{id}", api_agreements_update, ROLES_STAFF, RF_BODY},
+    {"POST", "/v1/agreements/{id}/sign", api_agreements_sign, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"POST", "/v1/agreements/{id}/suspend", api_agreements_suspend, ROLES_STAFF, OPT_BODY},
+    {"POST", "/v1/agreements/{id}/resume", api_agreements_resume, ROLES_STAFF, OPT_BODY},
+    {"POST", "/v1/agreements/{id}/terminate", api_agreements_terminate, ROLES_STAFF, RF_BODY},
+    {"POST", "/v1/agreements/{id}/amend", api_agreements_amend, ROLES_STAFF, OPT_BODY},
+    /* referrals: the workflow actions all go through api_referrals_act (api/workflow.c) */
+    {"POST", "/v1/referrals", api_referrals_create, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/referrals", api_referrals_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/referrals/{id}", api_referrals_get, ROLES_ANY, 0},
+    {"PATCH", "/v1/referrals/{id}", api_referrals_update, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/referrals/{id}/events", api_referrals_events, ROLES_ANY, RF_QUERY},
+    {"POST", "/v1/referrals/{id}/acknowledge", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/engage", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/update", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/win", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/lose", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/decline", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/withdraw", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    /* commissions: created by `win`; partner keys read their own */
+    {"GET", "/v1/commissions", api_commissions_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/commissions/{id}", api_commissions_get, ROLES_ANY, 0},
+    {"POST", "/v1/commissions/{id}/reverse", api_commissions_reverse, ROLES_STAFF, RF_BODY},
+    /* invoices: staff, or a partner for what it is owed */
+    {"POST", "/v1/invoices", api_invoices_create, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/invoices", api_invoices_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/invoices/{id}", api_invoices_get, ROLES_ANY, 0},
+    {"POST", "/v1/invoices/{id}/approve", api_invoices_approve, ROLES_STAFF, OPT_BODY},
+    {"POST", "/v1/invoices/{id}/pay", api_invoices_pay, ROLES_STAFF, RF_BODY},
+    {"POST", "/v1/invoices/{id}/reject", api_invoices_reject, ROLES_STAFF, RF_BODY},
+    {"POST", "/v1/invoices/{id}/void", api_invoices_void, ROLES_STAFF, OPT_BODY},
+    /* the change feed */
+    {"GET", "/v1/events", api_events_list, ROLES_ANY, RF_QUERY},
 };
 const int routes_count = sizeof routes / sizeof routes[0];
 

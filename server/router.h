@@ -9,6 +9,7 @@ typedef void (*handler_fn)(struct request *rq);
 #define RF_INLINE 2u /* no database: runs on the HTTP thread */
 #define RF_BODY 4u   /* takes a JSON object body */
 #define RF_QUERY 8u  /* takes query parameters (the handler checks which) */
+#define RF_BODY_OPTIONAL 16u /* with RF_BODY: an empty body is allowed (rq->json stays NULL) */
 
 struct route {
     const char *method;

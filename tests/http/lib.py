@@ -2,6 +2,7 @@
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -162,6 +163,18 @@ def new_tenant(name="test tenant"):
     """Returns (tenant_id, admin_key)."""
     t = cli("tenant", "create", "--name", name)
     return t["tenant_id"], t["api_key"]["key"]
+
+
+PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
+
+
+def psql(sql, url=None, check=True):
+    """Runs SQL as the database owner (tests use it only to simulate the passage of time)."""
+    out = subprocess.run([PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url or os.environ["DATABASE_URL"],
+                          "-c", sql], capture_output=True, text=True, timeout=60)
+    if check and out.returncode != 0:
+        raise RuntimeError(out.stderr)
+    return out.stdout.strip()
 
 
 def expect(cond, msg="", *args):

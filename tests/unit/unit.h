@@ -17,4 +17,7 @@ void test_json_in(void);
 void test_router(void);
 void test_pagination(void);
 void test_auth(void);
+void test_workflow(void);
+void test_terms(void);
+void test_money(void);
 #endif

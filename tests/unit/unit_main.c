@@ -13,6 +13,9 @@ static const struct {
     {"router: matching, 404, 405 and Allow", test_router},
     {"pagination: cursors round-trip and reject forgeries", test_pagination},
     {"auth: key format, prefix parsing, roles", test_auth},
+    {"workflow: every status x action pair and every actor against the brief", test_workflow},
+    {"terms and prospects: validation, defaults, normalisation", test_terms},
+    {"money: half-up rounding at ties and limits, largest-remainder splits, overflow, JPY/USD/KWD", test_money},
 };
 
 int main(void) {

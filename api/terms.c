@@ -1,0 +1,98 @@
+/* Agreement terms (DESIGN.md "Agreement terms"): scope, compensation, discount, payment terms,
+ * holding and protection windows, acknowledgement deadline, guidelines, termination, disclosure. */
+#include "api/terms.h"
+#include "server/json_in.h"
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+static const char *const MODELS[] = {"percentage", "fixed", "none", NULL};
+
+static const struct field TERMS[] = {
+    {"scope", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+    {"compensation", FT_OBJECT, F_REQUIRED, 4096, 0, NULL},
+    {"client_discount_bps", FT_INT, 0, 10000, 0, NULL},
+    {"payment_terms", FT_OBJECT, 0, 4096, 0, NULL},
+    {"holding_days", FT_INT, 0, 365, 0, NULL},
+    {"acknowledge_within_hours", FT_INT, 0, 720, 1, NULL},
+    {"protection_days", FT_INT, 0, 730, 0, NULL},
+    {"guidelines", FT_TEXT, F_NULLABLE, 10000, 0, NULL},
+    {"termination", FT_OBJECT, 0, 8192, 0, NULL},
+    {"disclosure_required", FT_BOOL, 0, 0, 0, NULL},
+};
+static const struct field COMPENSATION[] = {
+    {"model", FT_ENUM, F_REQUIRED, 0, 0, MODELS},
+    {"rate_bps", FT_INT, 0, 10000, 0, NULL},
+    {"amount", FT_INT, 0, LLONG_MAX, 0, NULL},
+    {"currency", FT_CURRENCY, 0, 0, 0, NULL},
+    {"cap", FT_OBJECT, F_NULLABLE, 1024, 0, NULL},
+};
+static const struct field MONEY[] = {
+    {"amount", FT_INT, F_REQUIRED, LLONG_MAX, 0, NULL},
+    {"currency", FT_CURRENCY, F_REQUIRED, 0, 0, NULL},
+};
+static const struct field PAYMENT[] = {
+    {"net_days", FT_INT, F_REQUIRED, 365, 0, NULL},
+    {"method", FT_TEXT, F_NULLABLE, 100, 0, NULL},
+};
+static const struct field TERMINATION[] = {
+    {"notice_days", FT_INT, 0, 365, 0, NULL},
+    {"conditions", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+};
+#define N(a) (int)(sizeof a / sizeof a[0])
+
+static void err(json_t *errors, const char *prefix, const char *field, const char *msg) {
+    char name[512];
+    snprintf(name, sizeof name, "%s%s", prefix, field);
+    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", name, "message", msg));
+}
+
+static void nested(json_t *errors, const char *prefix, const char *key, json_t *obj,
+                   const struct field *f, int n) {
+    char p[300];
+    snprintf(p, sizeof p, "%.200s%s.", prefix, key);
+    if (json_is_object(obj)) json_fields_collect(errors, p, obj, f, n, false);
+}
+
+static void compensation_rules(json_t *errors, const char *prefix, json_t *c) {
+    const char *model = json_string_value(json_object_get(c, "model"));
+    if (!model) return;
+    bool pct = !strcmp(model, "percentage"), fixed = !strcmp(model, "fixed");
+    char p[300];
+    snprintf(p, sizeof p, "%.200scompensation.", prefix);
+    if (pct && !json_object_get(c, "rate_bps")) err(errors, p, "rate_bps", "is required for percentage");
+    if (!pct && json_object_get(c, "rate_bps")) err(errors, p, "rate_bps", "is only for percentage");
+    if (!pct && json_object_get(c, "cap")) err(errors, p, "cap", "is only for percentage");
+    if (fixed && !json_object_get(c, "amount")) err(errors, p, "amount", "is required for fixed");
+    if (fixed && !json_object_get(c, "currency")) err(errors, p, "currency", "is required for fixed");
+    if (!fixed && json_object_get(c, "amount")) err(errors, p, "amount", "is only for fixed");
+    if (!fixed && json_object_get(c, "currency")) err(errors, p, "currency", "is only for fixed");
+    json_t *cap = json_object_get(c, "cap");
+    if (json_is_object(cap)) nested(errors, p, "cap", cap, MONEY, N(MONEY));
+}
+
+static void default_int(json_t *o, const char *key, long long v) {
+    if (!json_object_get(o, key)) json_object_set_new(o, key, json_integer(v));
+}
+
+void terms_check(json_t *errors, const char *prefix, json_t *terms) {
+    size_t before = json_array_size(errors);
+    json_fields_collect(errors, prefix, terms, TERMS, N(TERMS), false);
+    json_t *c = json_object_get(terms, "compensation");
+    if (json_is_object(c)) {
+        nested(errors, prefix, "compensation", c, COMPENSATION, N(COMPENSATION));
+        compensation_rules(errors, prefix, c);
+    }
+    nested(errors, prefix, "payment_terms", json_object_get(terms, "payment_terms"), PAYMENT, N(PAYMENT));
+    nested(errors, prefix, "termination", json_object_get(terms, "termination"), TERMINATION,
+           N(TERMINATION));
+    if (json_array_size(errors) != before) return;
+    default_int(terms, "client_discount_bps", 0);
+    default_int(terms, "holding_days", 0);
+    default_int(terms, "acknowledge_within_hours", 48);
+    default_int(terms, "protection_days", 90);
+    if (!json_object_get(terms, "disclosure_required"))
+        json_object_set_new(terms, "disclosure_required", json_false());
+    if (!json_object_get(terms, "payment_terms"))
+        json_object_set_new(terms, "payment_terms", json_pack("{s:i}", "net_days", 30));
+}
