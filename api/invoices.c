@@ -176,7 +176,10 @@ void api_invoices_create(struct request *rq) {
     int64_t total = 0;
     int net_days = 0, real = 0;
     bool overflow = false, mixed = false;
-    const char *kind = n ? PQgetvalue(r, 0, 3) : "", *currency = n ? PQgetvalue(r, 0, 4) : "";
+    /* Copied: they outlive `r`. */
+    char kind[16], currency[4];
+    snprintf(kind, sizeof kind, "%s", n ? PQgetvalue(r, 0, 3) : "");
+    snprintf(currency, sizeof currency, "%s", n ? PQgetvalue(r, 0, 4) : "");
     for (int k = 0; k < n; k++) {
         const char *id = PQgetvalue(r, k, 0);
         if (strcmp(PQgetvalue(r, k, 2), partner) != 0) json_array_append_new(other, json_string(id));
