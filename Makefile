@@ -1,6 +1,6 @@
 # Allied: build, run, test and benchmark. `make run` and `make test` do their own set-up.
 CC      ?= cc
-PKGS    := libmicrohttpd jansson libpq uuid libcrypto
+PKGS    := libmicrohttpd jansson libpq uuid libcrypto libcurl
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wno-format-nonliteral
 CFLAGS_ALL = -std=c17 -D_GNU_SOURCE $(WARN) -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -18,14 +18,16 @@ endif
 SERVER_SRC := server/main.c server/config.c server/log.c server/problem.c server/http.c \
               server/router.c server/reply.c server/worker.c server/db.c server/auth.c \
               server/json_in.c server/idempotency.c server/metrics.c server/migrate.c \
-              server/cli.c server/util.c server/pagination.c server/dispatch.c server/params.c server/currency.c server/money.c
+              server/cli.c server/util.c server/pagination.c server/dispatch.c server/params.c server/currency.c server/money.c \
+              server/webhook_sign.c server/dispatcher.c
 API_SRC    := api/health.c api/api_keys.c api/partners.c api/terms.c api/feed.c api/agreements.c \
               api/prospect.c api/referrals.c api/referral_actions.c api/workflow.c \
-              api/commission_calc.c api/commissions.c api/invoices.c api/invoice_html.c
+              api/commission_calc.c api/commissions.c api/invoices.c api/invoice_html.c \
+              api/webhooks.c
 CORE_SRC   := $(filter-out server/main.c,$(SERVER_SRC)) $(API_SRC) $(BUILD)/migrations.c
 UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json_in.c \
               tests/unit/test_router.c tests/unit/test_pagination.c tests/unit/test_auth.c \
-              tests/unit/test_workflow.c tests/unit/test_terms.c tests/unit/test_money.c
+              tests/unit/test_workflow.c tests/unit/test_terms.c tests/unit/test_money.c tests/unit/test_webhook.c
 
 CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/migrations.c,$(CORE_SRC))) $(BUILD)/migrations.o
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))

@@ -20,6 +20,7 @@ void api_partners_list(struct request *rq);
 void api_partners_get(struct request *rq);
 void api_partners_update(struct request *rq);
 void api_partners_delete(struct request *rq);
+void api_partners_put(struct request *rq);
 /* api/agreements.c */
 void api_agreements_create(struct request *rq);
 void api_agreements_list(struct request *rq);
@@ -38,6 +39,7 @@ void api_referrals_get(struct request *rq);
 void api_referrals_update(struct request *rq);
 void api_referrals_events(struct request *rq);
 void api_referrals_act(struct request *rq);
+void api_referrals_put(struct request *rq);
 
 /* api/commissions.c */
 void api_commissions_list(struct request *rq);
@@ -52,6 +54,16 @@ void api_invoices_approve(struct request *rq);
 void api_invoices_pay(struct request *rq);
 void api_invoices_reject(struct request *rq);
 void api_invoices_void(struct request *rq);
+
+/* api/webhooks.c */
+void api_webhooks_create(struct request *rq);
+void api_webhooks_list(struct request *rq);
+void api_webhooks_get(struct request *rq);
+void api_webhooks_update(struct request *rq);
+void api_webhooks_delete(struct request *rq);
+void api_webhooks_rotate(struct request *rq);
+void api_webhooks_deliveries(struct request *rq);
+void api_webhooks_retry(struct request *rq);
 
 /* api/feed.c */
 void api_events_list(struct request *rq);

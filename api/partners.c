@@ -238,3 +238,73 @@ void api_partners_delete(struct request *rq) {
         reply_no_content(rq);
     PQclear(r);
 }
+
+/* PUT replaces the partner named by the CRM's id, creating it if needed. A repeat with the same
+ * body changes nothing (no new version), so CRMs can replay it safely. */
+DB_STMT(st_upsert,
+        "INSERT INTO partners AS p (tenant_id, id, name, company, email, phone, website, kind, status, "
+        "  ideal_client, tags, external_id, metadata) "
+        "SELECT $1, $2, b->>'name', b->>'company', b->>'email', b->>'phone', b->>'website', "
+        "  coalesce(b->>'kind', 'referral'), coalesce(b->>'status', 'prospect'), b->>'ideal_client', "
+        "  ARRAY(SELECT jsonb_array_elements_text(b->'tags')), $3, coalesce(b->'metadata', '{}') "
+        "FROM (SELECT $4::jsonb AS b) x "
+        "ON CONFLICT ON CONSTRAINT partners_external_id_unique DO UPDATE SET "
+        "  name = EXCLUDED.name, company = EXCLUDED.company, email = EXCLUDED.email, phone = EXCLUDED.phone, "
+        "  website = EXCLUDED.website, kind = EXCLUDED.kind, status = EXCLUDED.status, "
+        "  ideal_client = EXCLUDED.ideal_client, tags = EXCLUDED.tags, metadata = EXCLUDED.metadata, "
+        "  version = p.version + 1, updated_at = now() "
+        "WHERE ($5::bigint IS NULL OR p.version = $5) AND (p.name, p.company, p.email, p.phone, p.website, p.kind, "
+        "  p.status, p.ideal_client, p.tags, p.metadata) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.company, "
+        "  EXCLUDED.email, EXCLUDED.phone, EXCLUDED.website, EXCLUDED.kind, EXCLUDED.status, "
+        "  EXCLUDED.ideal_client, EXCLUDED.tags, EXCLUDED.metadata) "
+        "RETURNING partner_json(p), p.version, p.created_at = p.updated_at AND p.version = 1");
+DB_STMT(st_by_external,
+        "SELECT partner_json(p), p.version FROM partners p WHERE p.tenant_id = $1 AND p.external_id = $2");
+
+void api_partners_put(struct request *rq) {
+    char version[24];
+    const char *ext = rq->params[0];
+    if (strlen(ext) > 200 || !printable_ascii(ext, 200)) {
+        reply_field_error(rq, "external_id", "must be 1 to 200 printable characters");
+        return;
+    }
+    if (if_match_or_reply(rq, version) ||
+        json_fields_or_reply(rq, rq->json, PARTNER_FIELDS, NFIELDS, false))
+        return;
+    const char *body_ext = json_string_value(json_object_get(rq->json, "external_id"));
+    if (json_object_get(rq->json, "external_id") && (!body_ext || strcmp(body_ext, ext) != 0)) {
+        reply_field_error(rq, "external_id", "must match the external_id in the path (or be left out)");
+        return;
+    }
+    char id[37];
+    uuid_new(id);
+    const char *p[] = {rq->auth.tenant_id, id, ext, rq->body, *version ? version : NULL};
+    PGresult *r = db_exec(rq, &st_upsert, 5, p);
+    if (!r) {
+        write_failed(rq);
+        return;
+    }
+    if (PQntuples(r) == 1) {
+        bool created = PQgetvalue(r, 0, 2)[0] == 't' && !strcmp(PQgetvalue(r, 0, 1), "1");
+        reply_partner(rq, created ? 201 : 200, r);
+        if (created) {
+            char loc[64];
+            snprintf(loc, sizeof loc, "/v1/partners/%s", id);
+            reply_header(rq, "Location", loc);
+        }
+        PQclear(r);
+        return;
+    }
+    PQclear(r); /* nothing changed, or If-Match is stale */
+    const char *q[] = {rq->auth.tenant_id, ext};
+    if (!(r = db_exec(rq, &st_by_external, 2, q))) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (*version && strcmp(version, PQgetvalue(r, 0, 1)) != 0) {
+        reply_problem(rq, P_PRECONDITION_FAILED, "the partner is at version %s", PQgetvalue(r, 0, 1));
+        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+    } else
+        reply_partner(rq, 200, r);
+    PQclear(r);
+}

@@ -464,3 +464,81 @@ void api_referrals_events(struct request *rq) {
     free(buf);
     PQclear(r);
 }
+
+DB_STMT(st_find_external,
+        "SELECT id, partner_id, direction, version FROM referrals "
+        "WHERE tenant_id = $1 AND external_id = $2 AND ($3::uuid IS NULL OR partner_id = $3) FOR UPDATE");
+DB_STMT(st_replace_prospect,
+        "UPDATE referrals r SET prospect = $3::jsonb, prospect_email = nullif($4, ''), "
+        "  prospect_domain = nullif($5, ''), version = r.version + 1, updated_at = now() "
+        "WHERE r.tenant_id = $1 AND r.id = $2 AND r.prospect IS DISTINCT FROM $3::jsonb "
+        "RETURNING referral_json(r), r.version, r.status, r.partner_id");
+
+/* PUT /v1/referrals/by-external-id/{external_id}: submits the referral the first time (with every
+ * rule of POST), afterwards replaces its prospect details; repeating it changes nothing. */
+void api_referrals_put(struct request *rq) {
+    const char *ext = rq->params[0];
+    if (strlen(ext) > 200 || !printable_ascii(ext, 200)) {
+        reply_field_error(rq, "external_id", "must be 1 to 200 printable characters");
+        return;
+    }
+    json_t *body_ext = json_object_get(rq->json, "external_id");
+    if (body_ext && (!json_is_string(body_ext) || strcmp(json_string_value(body_ext), ext) != 0)) {
+        reply_field_error(rq, "external_id", "must match the external_id in the path (or be left out)");
+        return;
+    }
+    const char *partner, *direction;
+    if (create_valid_or_reply(rq, &partner, &direction) != JIN_OK) return;
+    const char *f[] = {rq->auth.tenant_id, ext, partner_scope(rq)};
+    PGresult *r = db_exec(rq, &st_find_external, 3, f);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        json_object_set_new(rq->json, "external_id", json_string(ext));
+        api_referrals_create(rq);
+        /* Another PUT created it meanwhile: run again, now as an update. */
+        if (rq->status == 409 && db_violated(rq, "referrals_external_id_unique")) rq->db_fail = DBF_RETRY;
+        return;
+    }
+    char id[37];
+    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    bool same = !strcmp(PQgetvalue(r, 0, 1), partner) && !strcmp(PQgetvalue(r, 0, 2), direction);
+    PQclear(r);
+    if (!same) {
+        reply_problem(rq, P_INVALID_STATE, "referral %s has another partner or direction; those never change", id);
+        return;
+    }
+    json_t *prospect = json_object_get(rq->json, "prospect");
+    char email[256], domain[256];
+    prospect_email_key(json_string_value(json_object_get(prospect, "email")), email, sizeof email);
+    prospect_domain_key(json_string_value(json_object_get(prospect, "email")), domain, sizeof domain);
+    char *ptext = json_dumps(prospect, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    const char *u[] = {rq->auth.tenant_id, id, ptext, email, domain};
+    r = db_exec(rq, &st_replace_prospect, 5, u);
+    free(ptext);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0) { /* nothing changed */
+        PQclear(r);
+        const char *g[] = {rq->auth.tenant_id, id, NULL};
+        if (!(r = db_exec(rq, &st_get, 3, g))) {
+            db_reply_failure(rq);
+            return;
+        }
+        reply_referral(rq, 200, r);
+        PQclear(r);
+        return;
+    }
+    const char *status = PQgetvalue(r, 0, 2);
+    if (referral_event_append(rq, id, "edited", status, status, NULL, NULL) ||
+        feed_append(rq, "referral.edited", "referral", id, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0)))
+        db_reply_failure(rq);
+    else
+        reply_referral(rq, 200, r);
+    PQclear(r);
+}

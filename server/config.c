@@ -21,6 +21,10 @@ const struct config_option config_options[] = {
     {"ALLIED_PER_IP_CONNECTIONS", "256", "concurrent HTTP connections per client address"},
     {"ALLIED_DRAIN_SECONDS", "20", "on SIGTERM, how long in-flight requests may finish"},
     {"ALLIED_MIGRATE_ON_START", "0", "1: `allied serve` applies pending migrations first"},
+    {"ALLIED_WEBHOOK_WORKERS", "1", "webhook dispatcher threads in `allied serve` (0 = none)"},
+    {"ALLIED_WEBHOOK_TIMEOUT_MS", "10000", "timeout of one webhook attempt (connect + response)"},
+    {"ALLIED_WEBHOOK_ALLOW_PRIVATE", "0", "1: allow webhook URLs on loopback/private networks (dev, tests)"},
+    {"ALLIED_WEBHOOK_RETRY_SCALE", "100", "percent of the ~3-day retry schedule (tests shorten it)"},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 
@@ -56,7 +60,11 @@ int config_load(void) {
         get_int("ALLIED_MAX_CONNECTIONS", 4, 100000, &cfg.max_conns) ||
         get_int("ALLIED_PER_IP_CONNECTIONS", 1, 100000, &cfg.per_ip_conns) ||
         get_int("ALLIED_DRAIN_SECONDS", 0, 600, &cfg.drain_s) ||
-        get_int("ALLIED_MIGRATE_ON_START", 0, 1, &cfg.migrate_on_start))
+        get_int("ALLIED_MIGRATE_ON_START", 0, 1, &cfg.migrate_on_start) ||
+        get_int("ALLIED_WEBHOOK_WORKERS", 0, 16, &cfg.webhook_workers) ||
+        get_int("ALLIED_WEBHOOK_TIMEOUT_MS", 100, 60000, &cfg.webhook_timeout_ms) ||
+        get_int("ALLIED_WEBHOOK_ALLOW_PRIVATE", 0, 1, &cfg.webhook_allow_private) ||
+        get_int("ALLIED_WEBHOOK_RETRY_SCALE", 1, 100, &cfg.webhook_retry_scale))
         return -1;
     cfg.max_body_bytes = (size_t)body;
     cfg.log_level = log_level_parse(get("ALLIED_LOG"));

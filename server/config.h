@@ -16,6 +16,10 @@ struct config {
     int per_ip_conns;         /* ALLIED_PER_IP_CONNECTIONS */
     int drain_s;              /* ALLIED_DRAIN_SECONDS: how long SIGTERM waits for in-flight */
     int migrate_on_start;     /* ALLIED_MIGRATE_ON_START: 1 = `serve` migrates first */
+    int webhook_workers;      /* ALLIED_WEBHOOK_WORKERS: dispatcher threads (0 = none) */
+    int webhook_timeout_ms;   /* ALLIED_WEBHOOK_TIMEOUT_MS */
+    int webhook_allow_private; /* ALLIED_WEBHOOK_ALLOW_PRIVATE: 1 = allow loopback/private URLs */
+    int webhook_retry_scale;  /* ALLIED_WEBHOOK_RETRY_SCALE: percent of the real retry schedule */
 };
 
 /* One row per environment variable: the table is the documentation's source. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include "server/config.h"
 #include "server/db.h"
+#include "server/dispatcher.h"
 #include "server/http.h"
 #include "server/log.h"
 #include "server/migrate.h"
@@ -59,13 +60,14 @@ static int serve(void) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (workers_start(cfg.db_pool) != 0 || http_start() != 0) return 1;
+    if (workers_start(cfg.db_pool) != 0 || http_start() != 0 || dispatcher_start() != 0) return 1;
     log_msg(LOG_INFO, NULL, "allied %s listening on %s (%d HTTP threads, %d database workers)",
             ALLIED_VERSION, cfg.listen, cfg.threads, cfg.db_pool);
     int sig = 0;
     sigwait(&set, &sig);
     log_msg(LOG_INFO, NULL, "received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_stop();
+    dispatcher_stop();
     workers_stop();
     log_msg(LOG_INFO, NULL, "stopped");
     return 0;

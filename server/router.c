@@ -22,6 +22,7 @@ const struct route routes[] = {
     {"GET", "/v1/partners/{id}", api_partners_get, ROLES_ANY, 0},
     {"PATCH", "/v1/partners/{id}", api_partners_update, ROLES_STAFF, RF_BODY},
     {"DELETE", "/v1/partners/{id}", api_partners_delete, ROLES_STAFF, 0},
+    {"PUT", "/v1/partners/by-external-id/{external_id}", api_partners_put, ROLES_STAFF, RF_BODY},
     /* agreements */
     {"POST", "/v1/agreements", api_agreements_create, ROLES_STAFF, RF_BODY},
     {"GET", "/v1/agreements", api_agreements_list, ROLES_ANY, RF_QUERY},
@@ -38,6 +39,7 @@ const struct route routes[] = {
     {"GET", "/v1/referrals/{id}", api_referrals_get, ROLES_ANY, 0},
     {"PATCH", "/v1/referrals/{id}", api_referrals_update, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
     {"GET", "/v1/referrals/{id}/events", api_referrals_events, ROLES_ANY, RF_QUERY},
+    {"PUT", "/v1/referrals/by-external-id/{external_id}", api_referrals_put, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
     {"POST", "/v1/referrals/{id}/acknowledge", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
     {"POST", "/v1/referrals/{id}/engage", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
     {"POST", "/v1/referrals/{id}/update", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
@@ -57,6 +59,15 @@ const struct route routes[] = {
     {"POST", "/v1/invoices/{id}/pay", api_invoices_pay, ROLES_STAFF, RF_BODY},
     {"POST", "/v1/invoices/{id}/reject", api_invoices_reject, ROLES_STAFF, RF_BODY},
     {"POST", "/v1/invoices/{id}/void", api_invoices_void, ROLES_STAFF, OPT_BODY},
+    /* webhooks: a partner key manages endpoints that receive only its own events */
+    {"POST", "/v1/webhook-endpoints", api_webhooks_create, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/webhook-endpoints", api_webhooks_list, ROLES_STAFF | ROLE_PARTNER | ROLE_READONLY, RF_QUERY},
+    {"GET", "/v1/webhook-endpoints/{id}", api_webhooks_get, ROLES_STAFF | ROLE_PARTNER | ROLE_READONLY, 0},
+    {"PATCH", "/v1/webhook-endpoints/{id}", api_webhooks_update, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"DELETE", "/v1/webhook-endpoints/{id}", api_webhooks_delete, ROLES_STAFF | ROLE_PARTNER, 0},
+    {"POST", "/v1/webhook-endpoints/{id}/rotate-secret", api_webhooks_rotate, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"GET", "/v1/webhook-endpoints/{id}/deliveries", api_webhooks_deliveries, ROLES_STAFF | ROLE_PARTNER | ROLE_READONLY, RF_QUERY},
+    {"POST", "/v1/webhook-deliveries/{id}/retry", api_webhooks_retry, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
     /* the change feed */
     {"GET", "/v1/events", api_events_list, ROLES_ANY, RF_QUERY},
 };

@@ -39,6 +39,7 @@ class Server:
         self.log_path = os.path.join(LOGDIR, "server-%d-%d.log" % (os.getpid(), Server.count))
         e = dict(os.environ)
         e.update({"ALLIED_LISTEN": "127.0.0.1:%d" % self.port, "ALLIED_LOG": "info",
+                  "ALLIED_WEBHOOK_WORKERS": "0",  # webhook tests start their own dispatchers
                   "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:exitcode=23",
                   "UBSAN_OPTIONS": "print_stacktrace=1:halt_on_error=1:exitcode=24"})
         e.update({k: str(v) for k, v in env.items()})

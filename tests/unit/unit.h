@@ -20,4 +20,5 @@ void test_auth(void);
 void test_workflow(void);
 void test_terms(void);
 void test_money(void);
+void test_webhook(void);
 #endif

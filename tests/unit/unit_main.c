@@ -16,6 +16,7 @@ static const struct {
     {"workflow: every status x action pair and every actor against the brief", test_workflow},
     {"terms and prospects: validation, defaults, normalisation", test_terms},
     {"money: half-up rounding at ties and limits, largest-remainder splits, overflow, JPY/USD/KWD", test_money},
+    {"webhooks: signature vector, private addresses (v4, v6, mapped), retry schedule", test_webhook},
 };
 
 int main(void) {

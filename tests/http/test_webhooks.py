@@ -1,0 +1,448 @@
+"""Webhooks: a real receiver on loopback; signatures checked by our verifier and by the
+standardwebhooks npm package; retries, 410, hangs, crashes, two dispatchers, SSRF refusals."""
+import base64
+import hashlib
+import hmac
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql
+
+FAST = {"ALLIED_WEBHOOK_WORKERS": 1, "ALLIED_WEBHOOK_ALLOW_PRIVATE": 1, "ALLIED_WEBHOOK_RETRY_SCALE": 1,
+        "ALLIED_WEBHOOK_TIMEOUT_MS": 2000}
+
+
+class Receiver:
+    """Records every POST; behaviour per path: /ok, /fail/N (N failures then 200), /gone (410),
+    /hang (sleeps past the timeout), /slow (1.5 s then 200), /busy (429 Retry-After: 1 once)."""
+    def __init__(self):
+        self.calls = []
+        self.lock = threading.Lock()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
+                with receiver.lock:
+                    receiver.calls.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                           "body": body, "at": time.time()})
+                    seen = sum(1 for c in receiver.calls if c["path"] == self.path and
+                               c["headers"]["webhook-id"] == self.headers["webhook-id"])
+                code, extra = 200, {}
+                if self.path.startswith("/fail/") and seen <= int(self.path.split("/")[2]):
+                    code = 500
+                elif self.path == "/gone":
+                    code = 410
+                elif self.path == "/hang":
+                    time.sleep(5)
+                elif self.path == "/slow":
+                    time.sleep(1.5)
+                elif self.path == "/busy" and seen == 1:
+                    code, extra = 429, {"Retry-After": "1"}
+                try:
+                    self.send_response(code)
+                    for k, v in extra.items():
+                        self.send_header(k, v)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:
+                    pass
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def url(self, path):
+        return "http://127.0.0.1:%d%s" % (self.port, path)
+
+    def on(self, path):
+        with self.lock:
+            return [c for c in self.calls if c["path"] == path]
+
+    def wait(self, path, n, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if len(self.on(path)) >= n:
+                return self.on(path)
+            time.sleep(0.05)
+        raise AssertionError("%s: got %d of %d calls" % (path, len(self.on(path)), n))
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def verify(secret, call):
+    """Our own Standard Webhooks verifier."""
+    h = call["headers"]
+    key = base64.b64decode(secret.split("_", 1)[1])
+    msg = ("%s.%s.%s" % (h["webhook-id"], h["webhook-timestamp"], call["body"])).encode()
+    want = base64.b64encode(hmac.new(key, msg, hashlib.sha256).digest()).decode()
+    return any(hmac.compare_digest(s.split(",", 1)[1], want) for s in h["webhook-signature"].split(" "))
+
+
+def node_verify(items):
+    d = os.path.join(os.path.dirname(__file__), "..", "webhooks")
+    if not os.path.isdir(os.path.join(d, "node_modules", "standardwebhooks")):
+        subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent"], cwd=d, check=True,
+                       capture_output=True, timeout=300, stdin=subprocess.DEVNULL)
+    out = subprocess.run(["node", "verify.js"], cwd=d, input=json.dumps(items), capture_output=True, text=True, timeout=60)
+    return out.stdout.split("\n")[:len(items)]
+
+
+def setup(srv, name="webhooks"):
+    c = Client(srv.port, new_tenant(name)[1])
+    p = c.post("/v1/partners", {"name": "Pia"}).json
+    return c, p
+
+
+def endpoint(c, url, events=None, client=None):
+    body = {"url": url}
+    if events:
+        body["events"] = events
+    r = (client or c).post("/v1/webhook-endpoints", body)
+    expect_status(r, 201)
+    return r.json
+
+
+def drive_everything(c, p):
+    """Produces every event type at least once."""
+    a = c.post("/v1/agreements", {"partner_id": p["id"], "direction": "inbound", "starts_on": "2026-01-01",
+                                  "terms": {"compensation": {"model": "fixed", "amount": 1000, "currency": "EUR"}}}).json
+    c.patch("/v1/agreements/" + a["id"], {"auto_renew": True})
+    c.post("/v1/agreements/%s/sign" % a["id"], {"party": "vendor", "signer_name": "V"})
+    c.post("/v1/agreements/%s/sign" % a["id"], {"party": "partner", "signer_name": "P"})
+    c.post("/v1/agreements/%s/suspend" % a["id"])
+    c.post("/v1/agreements/%s/resume" % a["id"])
+    new = c.post("/v1/agreements/%s/amend" % a["id"]).json
+    c.post("/v1/agreements/%s/sign" % new["id"], {"party": "vendor", "signer_name": "V"})
+    c.post("/v1/agreements/%s/sign" % new["id"], {"party": "partner", "signer_name": "P"})
+    refs = [c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound",
+                                     "prospect": {"name": "R%d" % i, "email": "r@wh%d-%d.example" % (os.getpid(), i)}}).json
+            for i in range(5)]
+    r0, r1, r2, r3, r4 = refs
+    c.patch("/v1/referrals/" + r0["id"], {"external_id": "wh-%d" % os.getpid()})
+    for r in (r0, r1, r2):
+        c.post("/v1/referrals/%s/acknowledge" % r["id"])
+    c.post("/v1/referrals/%s/engage" % r0["id"])
+    c.post("/v1/referrals/%s/update" % r0["id"], {"note": "demo"})
+    c.post("/v1/referrals/%s/win" % r0["id"], {"deal": {"amount": 1, "currency": "EUR"}})
+    c.post("/v1/referrals/%s/win" % r2["id"], {"deal": {"amount": 1, "currency": "EUR"}})
+    c.post("/v1/referrals/%s/lose" % r1["id"], {"reason": "budget"})
+    c.post("/v1/referrals/%s/decline" % r3["id"], {"reason": "other"})
+    c.post("/v1/referrals/%s/withdraw" % r4["id"])
+    cs = c.get("/v1/commissions?partner_id=" + p["id"]).json["data"]
+    inv = c.post("/v1/invoices", {"partner_id": p["id"], "commission_ids": [cs[0]["id"]]}).json
+    c.post("/v1/invoices/%s/approve" % inv["id"])
+    c.post("/v1/invoices/%s/pay" % inv["id"], {"reference": "T"})
+    c.post("/v1/commissions/%s/reverse" % cs[0]["id"], {"reason": "refund"})
+    c.post("/v1/commissions/%s/reverse" % cs[1]["id"], {"reason": "refund"})
+    inv2 = c.post("/v1/invoices", {"partner_id": p["id"], "commission_ids": [cs[0]["id"]]}).json
+    del inv2
+    b = c.post("/v1/agreements", {"partner_id": p["id"], "direction": "outbound", "starts_on": "2026-01-01",
+                                  "terms": {"compensation": {"model": "none"}}}).json
+    c.post("/v1/agreements/%s/sign" % b["id"], {"party": "vendor", "signer_name": "V"})
+    c.post("/v1/agreements/%s/sign" % b["id"], {"party": "partner", "signer_name": "P"})
+    c.post("/v1/agreements/%s/terminate" % b["id"], {"reason": "done"})
+    ref = c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "Inv"}}).json
+    c.post("/v1/referrals/%s/acknowledge" % ref["id"])
+    c.post("/v1/referrals/%s/win" % ref["id"], {"deal": {"amount": 1, "currency": "EUR"}})
+    more = [x for x in c.get("/v1/commissions?status=payable&partner_id=" + p["id"]).json["data"] if x["type"] == "commission"]
+    i3 = c.post("/v1/invoices", {"partner_id": p["id"], "commission_ids": [more[0]["id"]]}).json
+    c.post("/v1/invoices/%s/reject" % i3["id"], {"reason": "x"})
+    i4 = c.post("/v1/invoices", {"partner_id": p["id"], "commission_ids": [more[0]["id"]]}).json
+    c.post("/v1/invoices/%s/void" % i4["id"])
+
+
+ALL_TYPES = {"agreement.created", "agreement.updated", "agreement.signed", "agreement.activated", "agreement.suspended",
+             "agreement.resumed", "agreement.terminated", "agreement.superseded", "referral.submitted",
+             "referral.acknowledged", "referral.engaged", "referral.updated", "referral.won", "referral.lost",
+             "referral.declined", "referral.withdrawn", "referral.edited", "commission.created", "commission.reversed",
+             "commission.clawed_back", "invoice.created", "invoice.approved", "invoice.paid", "invoice.rejected",
+             "invoice.void"}
+
+
+@test
+def every_event_arrives_signed(ctx):
+    """every event type arrives, signed so that our verifier and the standardwebhooks package both accept it"""
+    rx, srv = Receiver(), Server(**FAST)
+    try:
+        c, p = setup(srv)
+        ep = endpoint(c, rx.url("/ok"))
+        expect(ep["secret"].startswith("whsec_") and ep["events"] == ["*"] and ep["enabled"], "%r", ep)
+        expect("secret" not in c.get("/v1/webhook-endpoints/" + ep["id"]).json, "secret shown again")
+        drive_everything(c, p)
+        total = len([e for e in c.get("/v1/events?limit=1000").json["data"]])
+        calls = rx.wait("/ok", total)
+        types = {json.loads(x["body"])["type"] for x in calls}
+        expect(types >= ALL_TYPES, "missing %r", ALL_TYPES - types)
+        expect(all(verify(ep["secret"], x) for x in calls), "our verifier rejected a signature")
+        results = node_verify([{"secret": ep["secret"], "headers": x["headers"], "body": x["body"]} for x in calls[:40]])
+        expect(results == ["ok"] * min(40, len(calls)), "standardwebhooks: %r", results[:3])
+        tampered = dict(calls[0], body=calls[0]["body"].replace('"', "'", 1))
+        expect(node_verify([{"secret": ep["secret"], "headers": tampered["headers"], "body": tampered["body"]}])[0] != "ok",
+               "a tampered body must not verify")
+        body = json.loads(calls[0]["body"])
+        expect(set(body) == {"type", "timestamp", "data"} and calls[0]["headers"]["content-type"] == "application/json", "%r", body)
+        ids = [x["headers"]["webhook-id"] for x in calls]
+        expect(len(set(ids)) == len(ids) == total, "each event delivered once: %d ids, %d events", len(set(ids)), total)
+    finally:
+        srv.stop()
+        rx.close()
+
+
+@test
+def retries_keep_the_webhook_id(ctx):
+    """a receiver that fails 3 times then succeeds gets the same webhook-id each time; the log shows every attempt"""
+    rx, srv = Receiver(), Server(**FAST)
+    try:
+        c, p = setup(srv)
+        ep = endpoint(c, rx.url("/fail/3"), ["agreement.created"])
+        c.post("/v1/agreements", {"partner_id": p["id"], "direction": "inbound", "starts_on": "2026-01-01",
+                                  "terms": {"compensation": {"model": "none"}}})
+        calls = rx.wait("/fail/3", 4, timeout=30)
+        expect(len({x["headers"]["webhook-id"] for x in calls}) == 1, "webhook-id changed across retries")
+        time.sleep(0.5)
+        d = c.get("/v1/webhook-endpoints/%s/deliveries" % ep["id"]).json["data"]
+        expect(len(d) == 1 and d[0]["status"] == "succeeded" and d[0]["attempts"] == 4 and
+               [a["status_code"] for a in d[0]["attempt_log"]] == [500, 500, 500, 200] and d[0]["id"] ==
+               calls[0]["headers"]["webhook-id"], "%r", d)
+        gaps = [calls[i + 1]["at"] - calls[i]["at"] for i in range(3)]
+        expect(gaps[0] < gaps[2], "backoff grows: %r", gaps)
+        r = c.post("/v1/webhook-deliveries/%s/retry" % d[0]["id"])
+        expect(r.status == 202 and r.json["status"] == "pending", "%r", r)
+        rx.wait("/fail/3", 5)
+        expect_problem(c.post("/v1/webhook-deliveries/00000000-0000-0000-0000-000000000000/retry"), 404)
+    finally:
+        srv.stop()
+        rx.close()
+
+
+@test
+def gone_disables_and_429_waits(ctx):
+    """410 Gone disables the endpoint and says why; 429 is retried after Retry-After"""
+    rx, srv = Receiver(), Server(**FAST)
+    try:
+        c, p = setup(srv)
+        gone = endpoint(c, rx.url("/gone"), ["referral.submitted"])
+        busy = endpoint(c, rx.url("/busy"), ["referral.submitted"])
+        c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "G"}})
+        rx.wait("/gone", 1)
+        calls = rx.wait("/busy", 2, timeout=10)
+        expect(calls[1]["at"] - calls[0]["at"] >= 0.9, "Retry-After honoured: %.2f", calls[1]["at"] - calls[0]["at"])
+        time.sleep(0.5)
+        g = c.get("/v1/webhook-endpoints/" + gone["id"]).json
+        expect(g["enabled"] is False and "410" in g["disabled_reason"], "%r", g)
+        d = c.get("/v1/webhook-endpoints/%s/deliveries" % gone["id"]).json["data"]
+        expect(d[0]["status"] == "failed" and d[0]["last_status"] == 410, "%r", d)
+        c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "H"}})
+        time.sleep(0.5)
+        expect(len(rx.on("/gone")) == 1, "a disabled endpoint gets nothing")
+        r = c.patch("/v1/webhook-endpoints/" + gone["id"], {"enabled": True})
+        expect(r.json["enabled"] and r.json["disabled_reason"] is None, "%r", r.json)
+        expect(busy["id"] != gone["id"], "")
+    finally:
+        srv.stop()
+        rx.close()
+
+
+@test
+def hanging_receiver_does_not_stall(ctx):
+    """a receiver that hangs does not delay deliveries to another"""
+    rx, srv = Receiver(), Server(**FAST)
+    try:
+        c, p = setup(srv)
+        endpoint(c, rx.url("/hang"), ["referral.submitted"])
+        endpoint(c, rx.url("/ok"), ["referral.submitted"])
+        t0 = time.time()
+        c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "S"}})
+        fast = rx.wait("/ok", 1)
+        expect(fast[0]["at"] - t0 < 1.5, "delivery waited for the hanging one: %.2fs", fast[0]["at"] - t0)
+        rx.wait("/hang", 1)
+    finally:
+        srv.stop()
+        rx.close()
+
+
+@test
+def crash_mid_delivery_loses_nothing(ctx):
+    """kill -9 the server while deliveries are in flight, restart: every committed event is delivered"""
+    rx = Receiver()
+    srv = Server(**dict(FAST, ALLIED_WEBHOOK_TIMEOUT_MS=3000))
+    try:
+        c, p = setup(srv)
+        endpoint(c, rx.url("/slow"), ["referral.submitted"])
+        ids = [c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound",
+                                        "prospect": {"name": "K%d" % i}}).json["id"] for i in range(20)]
+        rx.wait("/slow", 1)
+        srv.proc.send_signal(signal.SIGKILL)
+        srv.stop()
+        srv = Server(**dict(FAST, ALLIED_WEBHOOK_TIMEOUT_MS=3000))
+        deadline = time.time() + 40
+        got = set()
+        while time.time() < deadline:
+            got = {json.loads(x["body"])["data"]["id"] for x in rx.on("/slow")}
+            if got >= set(ids):
+                break
+            time.sleep(0.2)
+        expect(got >= set(ids), "undelivered: %d of %d", len(set(ids) - got), len(ids))
+    finally:
+        srv.stop()
+        rx.close()
+
+
+@test
+def two_dispatchers_never_double_send(ctx):
+    """two instances dispatching from one database never send one attempt twice"""
+    rx = Receiver()
+    a, b = Server(**FAST), Server(**FAST)
+    try:
+        c, p = setup(a)
+        endpoint(c, rx.url("/ok"), ["referral.submitted"])
+        cb = Client(b.port, c.key)
+        for i in range(60):
+            (c if i % 2 else cb).post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound",
+                                                        "prospect": {"name": "D%d" % i}})
+        calls = rx.wait("/ok", 60)
+        ids = [x["headers"]["webhook-id"] for x in rx.on("/ok")]
+        inlist = ",".join("'%s'" % i for i in ids)
+        deadline = time.time() + 10
+        while time.time() < deadline and psql("SELECT count(*) FROM webhook_deliveries WHERE status = 'succeeded' "
+                                              "AND id IN (%s)" % inlist) != "60":
+            time.sleep(0.1)
+        time.sleep(0.5)
+        ids = [x["headers"]["webhook-id"] for x in rx.on("/ok")]
+        expect(len(ids) == 60 and len(set(ids)) == 60, "%d calls, %d distinct", len(ids), len(set(ids)))
+        n = psql("SELECT count(*), sum(attempts) FROM webhook_deliveries WHERE id IN (%s)" % inlist)
+        expect(n == "60|60", "deliveries|attempts: %s", n)
+        del calls
+    finally:
+        a.stop()
+        b.stop()
+        rx.close()
+
+
+@test
+def ssrf_refusals(ctx):
+    """loopback, private, link-local and metadata URLs are refused at registration and at send time"""
+    c = Client(ctx.MAIN.port, new_tenant("ssrf")[1])
+    for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/", "http://172.16.0.1/",
+                "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data", "http://[::1]/",
+                "http://[fd00::1]/", "http://0.0.0.0/", "http://100.64.0.1/", "ftp://example.com/", "http:///x"):
+        expect_problem(c.post("/v1/webhook-endpoints", {"url": url}), 400, "validation-error", "url")
+    rx = Receiver()
+    lax = Server(**FAST)
+    strict = None
+    try:
+        cl = Client(lax.port, c.key)
+        p = cl.post("/v1/partners", {"name": "P"}).json
+        ep = endpoint(cl, rx.url("/ok"), ["referral.submitted"])
+        lax.stop()
+        strict = Server(ALLIED_WEBHOOK_WORKERS=1, ALLIED_WEBHOOK_RETRY_SCALE=1, ALLIED_WEBHOOK_TIMEOUT_MS=2000)
+        Client(strict.port, c.key).post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "S"}})
+        deadline, d = time.time() + 10, []
+        while time.time() < deadline:
+            d = Client(strict.port, c.key).get("/v1/webhook-endpoints/%s/deliveries" % ep["id"]).json["data"]
+            if d and d[0]["attempts"] >= 1 and d[0]["last_error"]:
+                break
+            time.sleep(0.1)
+        expect(d and "private" in (d[0]["last_error"] or "") and rx.on("/ok") == [], "send-time refusal: %r", d)
+    finally:
+        if strict:
+            strict.stop()
+        rx.close()
+
+
+@test
+def endpoint_api(ctx):
+    """endpoints validate their fields, rotate secrets (both signatures for 24 h), and are scoped per tenant and partner"""
+    rx, srv = Receiver(), Server(**FAST)
+    try:
+        c, p = setup(srv)
+        for body, field in (({}, "url"), ({"url": "nope"}, "url"), ({"url": rx.url("/ok"), "events": []}, "events"),
+                            ({"url": rx.url("/ok"), "events": ["referral.exploded"]}, "events"),
+                            ({"url": rx.url("/ok"), "events": "*"}, "events"), ({"url": rx.url("/ok"), "secret": "x"}, "secret"),
+                            ({"url": rx.url("/ok"), "enabled": "yes"}, "enabled")):
+            expect_problem(c.post("/v1/webhook-endpoints", body), 400, "validation-error", field)
+        ep = endpoint(c, rx.url("/ok"), ["referral.submitted"])
+        r = c.post("/v1/webhook-endpoints/%s/rotate-secret" % ep["id"])
+        expect(r.status == 200 and r.json["secret"] != ep["secret"] and r.json["previous_secret_until"], "%r", r)
+        c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "Rot"}})
+        call = rx.wait("/ok", 1)[0]
+        expect(len(call["headers"]["webhook-signature"].split(" ")) == 2, "two signatures during rotation")
+        expect(verify(ep["secret"], call) and verify(r.json["secret"], call), "old and new secrets both verify")
+        q = c.post("/v1/partners", {"name": "Q"}).json
+        pk = Client(srv.port, c.post("/v1/api-keys", {"role": "partner", "partner_id": q["id"]}).json["key"])
+        mine = endpoint(c, rx.url("/partner"), ["*"], client=pk)
+        expect(mine["partner_id"] == q["id"], "%r", mine)
+        c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "NotQ"}})
+        c.post("/v1/referrals", {"partner_id": q["id"], "direction": "inbound", "prospect": {"name": "ForQ"}})
+        calls = rx.wait("/partner", 1)
+        time.sleep(0.5)
+        names = [json.loads(x["body"])["data"].get("prospect", {}).get("name") for x in rx.on("/partner")]
+        expect(names == ["ForQ"], "a partner endpoint gets only its own events: %r", names)
+        expect([x["id"] for x in pk.get("/v1/webhook-endpoints").json["data"]] == [mine["id"]], "partner list scope")
+        expect_problem(pk.get("/v1/webhook-endpoints/" + ep["id"]), 404)
+        expect_problem(c.patch("/v1/webhook-endpoints/" + ep["id"], {"url": rx.url("/x")}, headers={"If-Match": '"1"'}), 412)
+        expect_status(c.patch("/v1/webhook-endpoints/" + ep["id"], {"description": "CRM"}), 200)
+        other = Client(srv.port, new_tenant("wh other")[1])
+        for method, url in (("GET", "/v1/webhook-endpoints/" + ep["id"]), ("DELETE", "/v1/webhook-endpoints/" + ep["id"]),
+                            ("GET", "/v1/webhook-endpoints/%s/deliveries" % ep["id"]),
+                            ("POST", "/v1/webhook-endpoints/%s/rotate-secret" % ep["id"])):
+            expect_problem(other.req(method, url), 404)
+        expect_status(c.delete("/v1/webhook-endpoints/" + ep["id"]), 204)
+        expect_problem(c.get("/v1/webhook-endpoints/" + ep["id"]), 404)
+        del calls
+    finally:
+        srv.stop()
+        rx.close()
+
+
+@test
+def sync_partners_by_external_id(ctx):
+    """PUT /v1/partners/by-external-id creates, then updates, and a repeat changes nothing"""
+    c = Client(ctx.MAIN.port, new_tenant("sync")[1])
+    url = "/v1/partners/by-external-id/crm-42"
+    r = c.req("PUT", url, {"name": "Ada", "company": "A Ltd"})
+    expect(r.status == 201 and r.json["external_id"] == "crm-42" and r.json["version"] == 1 and r.h("location"), "%r", r)
+    again = c.req("PUT", url, {"name": "Ada", "company": "A Ltd"})
+    expect(again.status == 200 and again.json == r.json, "a repeat is a no-op: %r", again)
+    upd = c.req("PUT", url, {"name": "Ada L", "external_id": "crm-42"})
+    expect(upd.status == 200 and upd.json["version"] == 2 and upd.json["company"] is None and upd.json["id"] == r.json["id"],
+           "PUT replaces: %r", upd)
+    expect_problem(c.req("PUT", url, {"name": "x", "external_id": "other"}), 400, "validation-error", "external_id")
+    expect_problem(c.req("PUT", url, {"company": "no name"}), 400, "validation-error", "name")
+    expect_problem(c.req("PUT", url, {"name": "B"}, headers={"If-Match": '"1"'}), 412)
+    expect_status(Client(ctx.MAIN.port, new_tenant("sync 2")[1]).req("PUT", url, {"name": "Other tenant"}), 201)
+    expect(len(c.get("/v1/partners?external_id=crm-42").json["data"]) == 1, "one partner")
+    expect_problem(c.get(url), 405)
+
+
+@test
+def sync_referrals_by_external_id(ctx):
+    """PUT /v1/referrals/by-external-id submits once, then replaces the prospect; concurrent PUTs make one referral"""
+    from lib import parallel
+    c = Client(ctx.MAIN.port, new_tenant("sync ref")[1])
+    p = c.post("/v1/partners", {"name": "P"}).json
+    url = "/v1/referrals/by-external-id/deal-7"
+    body = {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "Zoe", "email": "zoe@zoe-co.example"}}
+    r = c.req("PUT", url, body)
+    expect(r.status == 201 and r.json["external_id"] == "deal-7" and r.json["status"] == "submitted", "%r", r)
+    same = c.req("PUT", url, body)
+    expect(same.status == 200 and same.json["version"] == 1, "repeat: %r", same)
+    body["prospect"]["company"] = "Zoe Co"
+    upd = c.req("PUT", url, body)
+    expect(upd.status == 200 and upd.json["version"] == 2 and upd.json["prospect"]["company"] == "Zoe Co", "%r", upd)
+    types = [e["type"] for e in c.get("/v1/referrals/%s/events" % r.json["id"]).json["data"]]
+    expect(types == ["submitted", "edited"], "%r", types)
+    expect_problem(c.req("PUT", url, dict(body, direction="outbound")), 409, "invalid-state")
+    res = parallel(10, lambda i: c.req("PUT", "/v1/referrals/by-external-id/race-1",
+                                       {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "Race"}}))
+    codes = sorted(x.status for x in res)
+    expect(codes.count(201) == 1 and codes.count(200) == 9, "%r", codes)
+    expect(len(c.get("/v1/referrals?external_id=race-1").json["data"]) == 1, "one referral")
