@@ -23,7 +23,7 @@ SERVER_SRC := server/main.c server/config.c server/log.c server/problem.c server
 API_SRC    := api/health.c api/api_keys.c api/partners.c api/terms.c api/feed.c api/agreements.c \
               api/prospect.c api/referrals.c api/referral_actions.c api/workflow.c \
               api/commission_calc.c api/commissions.c api/invoices.c api/invoice_html.c \
-              api/webhooks.c
+              api/webhooks.c api/relationship.c api/reports.c
 CORE_SRC   := $(filter-out server/main.c,$(SERVER_SRC)) $(API_SRC) $(BUILD)/migrations.c
 UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json_in.c \
               tests/unit/test_router.c tests/unit/test_pagination.c tests/unit/test_auth.c \

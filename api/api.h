@@ -65,6 +65,21 @@ void api_webhooks_rotate(struct request *rq);
 void api_webhooks_deliveries(struct request *rq);
 void api_webhooks_retry(struct request *rq);
 
+/* api/relationship.c */
+void api_commitments_create(struct request *rq);
+void api_commitments_list(struct request *rq);
+void api_commitments_update(struct request *rq);
+void api_commitments_delete(struct request *rq);
+void api_commitments_all(struct request *rq);
+void api_checkins_create(struct request *rq);
+void api_checkins_list(struct request *rq);
+void api_checkins_due(struct request *rq);
+
+/* api/reports.c */
+void api_reports_partners(struct request *rq);
+void api_reports_partner(struct request *rq);
+void api_reports_summary(struct request *rq);
+
 /* api/feed.c */
 void api_events_list(struct request *rq);
 #endif

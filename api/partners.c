@@ -27,6 +27,8 @@ static const struct field PARTNER_FIELDS[] = {
     {"tags", FT_TAGS, 0, 50, 0, NULL},
     {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
     {"metadata", FT_OBJECT, 0, 16384, 0, NULL},
+    {"qualification", FT_OBJECT, F_NULLABLE, 16384, 0, NULL},
+    {"qualification_score", FT_INT, F_READONLY, 0, 0, NULL},
     {"id", FT_UUID, F_READONLY, 0, 0, NULL},
     {"version", FT_INT, F_READONLY, 0, 0, NULL},
     {"created_at", FT_STRING, F_READONLY, 0, 0, NULL},
@@ -34,14 +36,34 @@ static const struct field PARTNER_FIELDS[] = {
 };
 #define NFIELDS (int)(sizeof PARTNER_FIELDS / sizeof PARTNER_FIELDS[0])
 
+/* The questions to ask of a partner (do they share customers and values, do what they say,
+ * refer back, answer), each yes/no/unknown, plus notes. */
+static const struct field QUALIFICATION[] = {
+    {"shared_customers", FT_BOOL, F_NULLABLE, 0, 0, NULL},
+    {"shared_values", FT_BOOL, F_NULLABLE, 0, 0, NULL},
+    {"delivers_on_promises", FT_BOOL, F_NULLABLE, 0, 0, NULL},
+    {"refers_back", FT_BOOL, F_NULLABLE, 0, 0, NULL},
+    {"reachable", FT_BOOL, F_NULLABLE, 0, 0, NULL},
+    {"notes", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+};
+
+static int partner_valid_or_reply(struct request *rq, bool partial) {
+    json_t *errors = json_array();
+    json_fields_collect(errors, NULL, rq->json, PARTNER_FIELDS, NFIELDS, partial);
+    json_t *q = json_object_get(rq->json, "qualification");
+    if (json_is_object(q)) json_fields_collect(errors, "qualification.", q, QUALIFICATION, 6, false);
+    return json_errors_or_ok(rq, errors);
+}
+
 /* The validated body is passed whole as jsonb; SQL picks the fields. */
 DB_STMT(st_insert,
         "INSERT INTO partners AS p (tenant_id, id, name, company, email, phone, website, kind, "
-        "  status, ideal_client, tags, external_id, metadata) "
+        "  status, ideal_client, tags, external_id, metadata, qualification) "
         "SELECT $1, $2, b->>'name', b->>'company', b->>'email', b->>'phone', b->>'website', "
         "  coalesce(b->>'kind', 'referral'), coalesce(b->>'status', 'prospect'), b->>'ideal_client', "
         "  ARRAY(SELECT jsonb_array_elements_text(b->'tags')), b->>'external_id', "
-        "  coalesce(b->'metadata', '{}') "
+        "  coalesce(b->'metadata', '{}'), "
+        "  CASE WHEN jsonb_typeof(b->'qualification') = 'object' THEN b->'qualification' END "
         "FROM (SELECT $3::jsonb AS b) x RETURNING partner_json(p), p.version");
 DB_STMT(st_get,
         "SELECT partner_json(p), p.version FROM partners p "
@@ -60,6 +82,8 @@ DB_STMT(st_update,
         "         ELSE p.tags END, "
         "  external_id = CASE WHEN b ? 'external_id' THEN b->>'external_id' ELSE p.external_id END, "
         "  metadata = CASE WHEN b ? 'metadata' THEN b->'metadata' ELSE p.metadata END, "
+        "  qualification = CASE WHEN b ? 'qualification' THEN CASE WHEN jsonb_typeof(b->'qualification') = "
+        "    'object' THEN b->'qualification' END ELSE p.qualification END, "
         "  version = p.version + 1, updated_at = now() "
         "FROM (SELECT $4::jsonb AS b) x "
         "WHERE p.tenant_id = $1 AND p.id = $2 AND ($3::bigint IS NULL OR p.version = $3) "
@@ -122,7 +146,7 @@ static bool write_failed(struct request *rq) {
 }
 
 void api_partners_create(struct request *rq) {
-    if (json_fields_or_reply(rq, rq->json, PARTNER_FIELDS, NFIELDS, false)) return;
+    if (partner_valid_or_reply(rq, false)) return;
     char id[37];
     uuid_new(id);
     const char *p[] = {rq->auth.tenant_id, id, rq->body};
@@ -198,7 +222,7 @@ void api_partners_update(struct request *rq) {
     char version[24];
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || if_match_or_reply(rq, version)) return;
-    if (json_fields_or_reply(rq, rq->json, PARTNER_FIELDS, NFIELDS, true)) return;
+    if (partner_valid_or_reply(rq, true)) return;
     if (json_object_size(rq->json) == 0) {
         reply_field_error(rq, "body", "names no field to change");
         return;
@@ -243,20 +267,22 @@ void api_partners_delete(struct request *rq) {
  * body changes nothing (no new version), so CRMs can replay it safely. */
 DB_STMT(st_upsert,
         "INSERT INTO partners AS p (tenant_id, id, name, company, email, phone, website, kind, status, "
-        "  ideal_client, tags, external_id, metadata) "
+        "  ideal_client, tags, external_id, metadata, qualification) "
         "SELECT $1, $2, b->>'name', b->>'company', b->>'email', b->>'phone', b->>'website', "
         "  coalesce(b->>'kind', 'referral'), coalesce(b->>'status', 'prospect'), b->>'ideal_client', "
-        "  ARRAY(SELECT jsonb_array_elements_text(b->'tags')), $3, coalesce(b->'metadata', '{}') "
+        "  ARRAY(SELECT jsonb_array_elements_text(b->'tags')), $3, coalesce(b->'metadata', '{}'), "
+        "  CASE WHEN jsonb_typeof(b->'qualification') = 'object' THEN b->'qualification' END "
         "FROM (SELECT $4::jsonb AS b) x "
         "ON CONFLICT ON CONSTRAINT partners_external_id_unique DO UPDATE SET "
         "  name = EXCLUDED.name, company = EXCLUDED.company, email = EXCLUDED.email, phone = EXCLUDED.phone, "
         "  website = EXCLUDED.website, kind = EXCLUDED.kind, status = EXCLUDED.status, "
         "  ideal_client = EXCLUDED.ideal_client, tags = EXCLUDED.tags, metadata = EXCLUDED.metadata, "
+        "  qualification = EXCLUDED.qualification, "
         "  version = p.version + 1, updated_at = now() "
         "WHERE ($5::bigint IS NULL OR p.version = $5) AND (p.name, p.company, p.email, p.phone, p.website, p.kind, "
-        "  p.status, p.ideal_client, p.tags, p.metadata) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.company, "
-        "  EXCLUDED.email, EXCLUDED.phone, EXCLUDED.website, EXCLUDED.kind, EXCLUDED.status, "
-        "  EXCLUDED.ideal_client, EXCLUDED.tags, EXCLUDED.metadata) "
+        "  p.status, p.ideal_client, p.tags, p.metadata, p.qualification) IS DISTINCT FROM (EXCLUDED.name, "
+        "  EXCLUDED.company, EXCLUDED.email, EXCLUDED.phone, EXCLUDED.website, EXCLUDED.kind, EXCLUDED.status, "
+        "  EXCLUDED.ideal_client, EXCLUDED.tags, EXCLUDED.metadata, EXCLUDED.qualification) "
         "RETURNING partner_json(p), p.version, p.created_at = p.updated_at AND p.version = 1");
 DB_STMT(st_by_external,
         "SELECT partner_json(p), p.version FROM partners p WHERE p.tenant_id = $1 AND p.external_id = $2");
@@ -269,7 +295,7 @@ void api_partners_put(struct request *rq) {
         return;
     }
     if (if_match_or_reply(rq, version) ||
-        json_fields_or_reply(rq, rq->json, PARTNER_FIELDS, NFIELDS, false))
+        partner_valid_or_reply(rq, false))
         return;
     const char *body_ext = json_string_value(json_object_get(rq->json, "external_id"));
     if (json_object_get(rq->json, "external_id") && (!body_ext || strcmp(body_ext, ext) != 0)) {

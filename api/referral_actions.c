@@ -52,7 +52,9 @@ DB_STMT(st_move,
         "  acknowledged_at = CASE WHEN $5 = 'acknowledged' AND r.acknowledged_at IS NULL "
         "                         THEN now() ELSE r.acknowledged_at END, "
         "  closed_at = CASE WHEN $11 THEN now() ELSE r.closed_at END, "
-        "  client_discount_bps = coalesce($12::int, r.client_discount_bps) "
+        "  client_discount_bps = coalesce($12::int, r.client_discount_bps), "
+        "  qualified_at = CASE WHEN $5 IN ('engaged', 'won') THEN coalesce(r.qualified_at, now()) "
+        "                      ELSE r.qualified_at END "
         "WHERE r.tenant_id = $1 AND r.id = $2 AND r.status = $3 AND r.version = $4 "
         "RETURNING referral_json(r), r.version");
 

@@ -25,6 +25,9 @@ struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
         PQfinish(pg);
         return NULL;
     }
+    /* Dates in the API (periods, due dates, "today") are UTC days, whatever the server's zone. */
+    PGresult *tz = PQexec(pg, "SET TIME ZONE 'UTC'");
+    PQclear(tz);
     if (app_role && cfg.db_role && *cfg.db_role) {
         /* The role name comes from the operator's config; quote it as an identifier. */
         char *ident = PQescapeIdentifier(pg, cfg.db_role, strlen(cfg.db_role));

@@ -68,6 +68,18 @@ const struct route routes[] = {
     {"POST", "/v1/webhook-endpoints/{id}/rotate-secret", api_webhooks_rotate, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
     {"GET", "/v1/webhook-endpoints/{id}/deliveries", api_webhooks_deliveries, ROLES_STAFF | ROLE_PARTNER | ROLE_READONLY, RF_QUERY},
     {"POST", "/v1/webhook-deliveries/{id}/retry", api_webhooks_retry, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    /* keeping the relationship healthy */
+    {"POST", "/v1/partners/{id}/commitments", api_commitments_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/partners/{id}/commitments", api_commitments_list, ROLES_ANY, 0},
+    {"PATCH", "/v1/partners/{id}/commitments/{commitment_id}", api_commitments_update, ROLES_STAFF, RF_BODY},
+    {"DELETE", "/v1/partners/{id}/commitments/{commitment_id}", api_commitments_delete, ROLES_STAFF, 0},
+    {"GET", "/v1/commitments", api_commitments_all, ROLES_ANY, RF_QUERY},
+    {"POST", "/v1/partners/{id}/check-ins", api_checkins_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/partners/{id}/check-ins", api_checkins_list, ROLES_ANY, 0},
+    {"GET", "/v1/check-ins/due", api_checkins_due, ROLES_STAFF | ROLE_READONLY, RF_QUERY},
+    {"GET", "/v1/reports/partners", api_reports_partners, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/reports/partners/{id}", api_reports_partner, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/reports/summary", api_reports_summary, ROLES_STAFF | ROLE_READONLY, RF_QUERY},
     /* the change feed */
     {"GET", "/v1/events", api_events_list, ROLES_ANY, RF_QUERY},
 };

@@ -17,6 +17,7 @@ import test_agreements  # noqa: E402,F401
 import test_referrals  # noqa: E402,F401
 import test_money  # noqa: E402,F401
 import test_webhooks  # noqa: E402,F401
+import test_relationship  # noqa: E402,F401
 import test_operations  # noqa: E402,F401
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
@@ -43,7 +44,7 @@ def main():
     lib.MAIN = lib.Server()
     for fn in lib.TESTS:
         name = (fn.__doc__ or fn.__name__).strip()
-        if only and only not in fn.__name__ and only not in name:
+        if only and only not in fn.__name__ and only not in name and only not in fn.__module__:
             continue
         t0 = time.time()
         try:

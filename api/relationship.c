@@ -1,0 +1,306 @@
+/* Keeping the relationship healthy: commitments ("two qualified introductions next month", with
+ * progress counted from the referrals) and check-ins (with when the next one is due). */
+#include "api/api.h"
+#include "server/db.h"
+#include "server/json_in.h"
+#include "server/pagination.h"
+#include "server/params.h"
+#include "server/reply.h"
+#include "server/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char *const DIRECTIONS[] = {"inbound", "outbound", NULL};
+static const char *const STATUSES[] = {"open", "at_risk", "met", "missed", NULL};
+
+#define COMMITMENT_READONLY                                                                        \
+    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},      \
+        {"achieved", FT_INT, F_READONLY, 0, 0, NULL}, {"status", FT_TEXT, F_READONLY, 0, 0, NULL}, \
+        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
+        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+static const struct field COMMITMENT[] = {
+    {"direction", FT_ENUM, F_REQUIRED, 0, 0, DIRECTIONS},
+    {"target_count", FT_INT, F_REQUIRED, 100000, 1, NULL},
+    {"qualified_only", FT_BOOL, 0, 0, 0, NULL},
+    {"period_start", FT_DATE, F_REQUIRED, 0, 0, NULL},
+    {"period_end", FT_DATE, F_REQUIRED, 0, 0, NULL},
+    {"note", FT_TEXT, F_NULLABLE, 2000, 0, NULL},
+    COMMITMENT_READONLY,
+};
+static const struct field CHECK_IN[] = {
+    {"held_on", FT_DATE, F_REQUIRED, 0, 0, NULL},
+    {"notes", FT_TEXT, F_NULLABLE, 10000, 0, NULL},
+    {"next_due_on", FT_DATE, F_NULLABLE, 0, 0, NULL},
+    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
+    {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},
+    {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL},
+};
+#define N(a) (int)(sizeof a / sizeof a[0])
+
+DB_STMT(st_partner_visible,
+        "SELECT 1 FROM partners WHERE tenant_id = $1 AND id = $2 AND ($3::uuid IS NULL OR id = $3)");
+DB_STMT(st_commit_insert,
+        "INSERT INTO commitments AS c (tenant_id, id, partner_id, direction, target_count, qualified_only, "
+        "  period_start, period_end, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "RETURNING commitment_json(c), c.version");
+DB_STMT(st_commit_list,
+        "SELECT commitment_json(c), api_ts(c.created_at), c.id FROM commitments c "
+        "WHERE c.tenant_id = $1 AND c.partner_id = $2 ORDER BY c.period_start DESC, c.id LIMIT 500");
+DB_STMT(st_commit_update,
+        "UPDATE commitments c SET direction = coalesce($5, c.direction), "
+        "  target_count = coalesce($6::int, c.target_count), qualified_only = coalesce($7::boolean, c.qualified_only), "
+        "  period_start = coalesce($8::date, c.period_start), period_end = coalesce($9::date, c.period_end), "
+        "  note = CASE WHEN $10 THEN $11 ELSE c.note END, version = c.version + 1, updated_at = now() "
+        "WHERE c.tenant_id = $1 AND c.partner_id = $2 AND c.id = $3 AND ($4::bigint IS NULL OR c.version = $4) "
+        "RETURNING commitment_json(c), c.version");
+DB_STMT(st_commit_delete,
+        "DELETE FROM commitments WHERE tenant_id = $1 AND partner_id = $2 AND id = $3 "
+        "AND ($4::bigint IS NULL OR version = $4) RETURNING id");
+DB_STMT(st_commit_version,
+        "SELECT version FROM commitments WHERE tenant_id = $1 AND partner_id = $2 AND id = $3");
+#define COMMIT_ALL                                                                                 \
+    "SELECT j, api_ts(c.created_at), c.id FROM commitments c, LATERAL commitment_json(c) j "      \
+    "WHERE c.tenant_id = $1 AND ($2::uuid IS NULL OR c.partner_id = $2) "                         \
+    "  AND ($3::text IS NULL OR j->>'status' = $3) AND ($4::uuid IS NULL OR c.partner_id = $4) "
+DB_STMT(st_commit_all_first, COMMIT_ALL "ORDER BY c.created_at, c.id LIMIT $5");
+DB_STMT(st_commit_all_after, COMMIT_ALL "AND (c.created_at, c.id) > ($6::timestamptz, $7::uuid) "
+                                        "ORDER BY c.created_at, c.id LIMIT $5");
+DB_STMT(st_checkin_insert,
+        "INSERT INTO check_ins AS k (tenant_id, id, partner_id, held_on, notes, next_due_on, actor_key_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING check_in_json(k)");
+DB_STMT(st_checkin_list,
+        "SELECT check_in_json(k) FROM check_ins k WHERE k.tenant_id = $1 AND k.partner_id = $2 "
+        "ORDER BY k.held_on DESC, k.created_at DESC LIMIT 500");
+/* Partners whose latest check-in set a next date on or before $2. */
+DB_STMT(st_checkins_due,
+        "SELECT json_build_object('partner_id', p.id, 'partner_name', p.name, 'last_held_on', k.held_on, "
+        "  'next_due_on', k.next_due_on, 'days_overdue', greatest(current_date - k.next_due_on, 0)) "
+        "FROM partners p JOIN LATERAL (SELECT held_on, next_due_on FROM check_ins c "
+        "  WHERE c.tenant_id = p.tenant_id AND c.partner_id = p.id "
+        "  ORDER BY c.held_on DESC, c.created_at DESC LIMIT 1) k ON true "
+        "WHERE p.tenant_id = $1 AND k.next_due_on <= $2::date AND ($3::uuid IS NULL OR p.id = $3) "
+        "ORDER BY k.next_due_on, p.id LIMIT 1000");
+
+/* The partner in the path, if the caller may see it (else 404 already sent). */
+static const char *partner_or_reply(struct request *rq) {
+    const char *pid = path_uuid_or_reply(rq, 0, "id");
+    if (!pid) return NULL;
+    const char *p[] = {rq->auth.tenant_id, pid, partner_scope(rq)};
+    PGresult *r = db_exec(rq, &st_partner_visible, 3, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return NULL;
+    }
+    bool ok = PQntuples(r) == 1;
+    PQclear(r);
+    if (!ok) reply_not_found(rq, "partner", pid);
+    return ok ? pid : NULL;
+}
+
+/* Replies {"data": [rows of column 0]}. */
+static void reply_rows(struct request *rq, PGresult *r) {
+    size_t cap = 32;
+    for (int i = 0; i < PQntuples(r); i++) cap += (size_t)PQgetlength(r, i, 0) + 1;
+    char *buf = malloc(cap), *w = buf;
+    if (!buf) abort();
+    w += sprintf(w, "{\"data\":[");
+    for (int i = 0; i < PQntuples(r); i++) {
+        if (i) *w++ = ',';
+        memcpy(w, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+        w += PQgetlength(r, i, 0);
+    }
+    w += sprintf(w, "]}");
+    reply_json_text(rq, 200, buf, (size_t)(w - buf));
+    free(buf);
+}
+
+void api_commitments_create(struct request *rq) {
+    const char *pid = partner_or_reply(rq);
+    if (!pid || json_fields_or_reply(rq, rq->json, COMMITMENT, N(COMMITMENT), false)) return;
+    json_t *b = rq->json;
+    const char *start = json_string_value(json_object_get(b, "period_start"));
+    const char *end = json_string_value(json_object_get(b, "period_end"));
+    if (strcmp(end, start) < 0) {
+        reply_field_error(rq, "period_end", "must not be before period_start");
+        return;
+    }
+    char id[37], target[16];
+    uuid_new(id);
+    snprintf(target, sizeof target, "%lld", (long long)json_integer_value(json_object_get(b, "target_count")));
+    const char *p[] = {rq->auth.tenant_id, id, pid, json_string_value(json_object_get(b, "direction")), target,
+                       json_is_true(json_object_get(b, "qualified_only")) ? "true" : "false", start, end,
+                       json_string_value(json_object_get(b, "note"))};
+    PGresult *r = db_exec(rq, &st_commit_insert, 9, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    char loc[120];
+    snprintf(loc, sizeof loc, "/v1/partners/%s/commitments/%s", pid, id);
+    reply_json_text(rq, 201, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+    reply_header(rq, "Location", loc);
+    PQclear(r);
+}
+
+void api_commitments_list(struct request *rq) {
+    const char *pid = partner_or_reply(rq);
+    if (!pid) return;
+    const char *p[] = {rq->auth.tenant_id, pid};
+    PGresult *r = db_exec(rq, &st_commit_list, 2, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    reply_rows(rq, r);
+    PQclear(r);
+}
+
+static void commitment_missing_or_stale(struct request *rq, const char *pid, const char *cid) {
+    const char *p[] = {rq->auth.tenant_id, pid, cid};
+    PGresult *r = db_exec(rq, &st_commit_version, 3, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        reply_not_found(rq, "commitment", cid);
+    else {
+        reply_problem(rq, P_PRECONDITION_FAILED, "the commitment is at version %s", PQgetvalue(r, 0, 0));
+        reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
+    }
+    PQclear(r);
+}
+
+void api_commitments_update(struct request *rq) {
+    char version[24];
+    const char *pid = partner_or_reply(rq);
+    const char *cid = pid ? path_uuid_or_reply(rq, 1, "commitment_id") : NULL;
+    if (!cid || if_match_or_reply(rq, version) ||
+        json_fields_or_reply(rq, rq->json, COMMITMENT, N(COMMITMENT), true))
+        return;
+    if (json_object_size(rq->json) == 0) {
+        reply_field_error(rq, "body", "names no field to change");
+        return;
+    }
+    json_t *b = rq->json, *note = json_object_get(b, "note"), *q = json_object_get(b, "qualified_only");
+    char target[16] = "";
+    if (json_object_get(b, "target_count"))
+        snprintf(target, sizeof target, "%lld", (long long)json_integer_value(json_object_get(b, "target_count")));
+    const char *p[] = {rq->auth.tenant_id, pid, cid, *version ? version : NULL,
+                       json_string_value(json_object_get(b, "direction")), *target ? target : NULL,
+                       q ? (json_is_true(q) ? "true" : "false") : NULL,
+                       json_string_value(json_object_get(b, "period_start")),
+                       json_string_value(json_object_get(b, "period_end")), note ? "true" : "false",
+                       json_string_value(note)};
+    PGresult *r = db_exec(rq, &st_commit_update, 11, p);
+    if (!r) {
+        if (rq->db_fail == DBF_CONSTRAINT && !strcmp(rq->sqlstate, "23514"))
+            reply_field_error(rq, "period_end", "must not be before period_start");
+        else
+            db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        commitment_missing_or_stale(rq, pid, cid);
+    else {
+        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+    }
+    PQclear(r);
+}
+
+void api_commitments_delete(struct request *rq) {
+    char version[24];
+    const char *pid = partner_or_reply(rq);
+    const char *cid = pid ? path_uuid_or_reply(rq, 1, "commitment_id") : NULL;
+    if (!cid || if_match_or_reply(rq, version)) return;
+    const char *p[] = {rq->auth.tenant_id, pid, cid, *version ? version : NULL};
+    PGresult *r = db_exec(rq, &st_commit_delete, 4, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        commitment_missing_or_stale(rq, pid, cid);
+    else
+        reply_no_content(rq);
+    PQclear(r);
+}
+
+void api_commitments_all(struct request *rq) {
+    static const char *const allowed[] = {"limit", "cursor", "status", "partner_id", NULL};
+    struct page pg;
+    const char *status, *partner;
+    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
+        query_enum_or_reply(rq, "status", STATUSES, &status) || query_uuid_or_reply(rq, "partner_id", &partner))
+        return;
+    const char *p[] = {rq->auth.tenant_id, partner, status, partner_scope(rq), pg.limit_plus_one, pg.after_ts,
+                       pg.after_id};
+    PGresult *r = db_exec(rq, pg.has_cursor ? &st_commit_all_after : &st_commit_all_first, pg.has_cursor ? 7 : 5, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    reply_page(rq, r, &pg);
+    PQclear(r);
+}
+
+void api_checkins_create(struct request *rq) {
+    const char *pid = partner_or_reply(rq);
+    if (!pid || json_fields_or_reply(rq, rq->json, CHECK_IN, N(CHECK_IN), false)) return;
+    const char *held = json_string_value(json_object_get(rq->json, "held_on"));
+    const char *next = json_string_value(json_object_get(rq->json, "next_due_on"));
+    if (next && strcmp(next, held) < 0) {
+        reply_field_error(rq, "next_due_on", "must not be before held_on");
+        return;
+    }
+    char id[37];
+    uuid_new(id);
+    const char *p[] = {rq->auth.tenant_id, id, pid, held, json_string_value(json_object_get(rq->json, "notes")),
+                       next, rq->auth.key_id};
+    PGresult *r = db_exec(rq, &st_checkin_insert, 7, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    reply_json_text(rq, 201, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    PQclear(r);
+}
+
+void api_checkins_list(struct request *rq) {
+    const char *pid = partner_or_reply(rq);
+    if (!pid) return;
+    const char *p[] = {rq->auth.tenant_id, pid};
+    PGresult *r = db_exec(rq, &st_checkin_list, 2, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    reply_rows(rq, r);
+    PQclear(r);
+}
+
+void api_checkins_due(struct request *rq) {
+    static const char *const allowed[] = {"before", NULL};
+    if (query_known_or_reply(rq, allowed)) return;
+    const char *before = req_query(rq, "before");
+    char today[11];
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
+    if (before && !date_valid(before)) {
+        reply_field_error(rq, "before", "must be a date YYYY-MM-DD");
+        return;
+    }
+    const char *p[] = {rq->auth.tenant_id, before ? before : today, partner_scope(rq)};
+    PGresult *r = db_exec(rq, &st_checkins_due, 3, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    reply_rows(rq, r);
+    PQclear(r);
+}
