@@ -273,6 +273,8 @@ DB_STMT(st_upsert,
         "  ARRAY(SELECT jsonb_array_elements_text(b->'tags')), $3, coalesce(b->'metadata', '{}'), "
         "  CASE WHEN jsonb_typeof(b->'qualification') = 'object' THEN b->'qualification' END "
         "FROM (SELECT $4::jsonb AS b) x "
+        /* If-Match names a version: only an existing partner can match it, never create one */
+        "WHERE $5::bigint IS NULL OR EXISTS (SELECT 1 FROM partners WHERE tenant_id = $1 AND external_id = $3) "
         "ON CONFLICT ON CONSTRAINT partners_external_id_unique DO UPDATE SET "
         "  name = EXCLUDED.name, company = EXCLUDED.company, email = EXCLUDED.email, phone = EXCLUDED.phone, "
         "  website = EXCLUDED.website, kind = EXCLUDED.kind, status = EXCLUDED.status, "
@@ -327,7 +329,9 @@ void api_partners_put(struct request *rq) {
         db_reply_failure(rq);
         return;
     }
-    if (*version && strcmp(version, PQgetvalue(r, 0, 1)) != 0) {
+    if (PQntuples(r) == 0) /* If-Match given, and no partner has this external_id */
+        reply_problem(rq, P_PRECONDITION_FAILED, "no partner has this external_id, so If-Match cannot match");
+    else if (*version && strcmp(version, PQgetvalue(r, 0, 1)) != 0) {
         reply_problem(rq, P_PRECONDITION_FAILED, "the partner is at version %s", PQgetvalue(r, 0, 1));
         reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
     } else

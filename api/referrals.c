@@ -487,12 +487,18 @@ void api_referrals_put(struct request *rq) {
         reply_field_error(rq, "external_id", "must match the external_id in the path (or be left out)");
         return;
     }
+    char version[24];
     const char *partner, *direction;
-    if (create_valid_or_reply(rq, &partner, &direction) != JIN_OK) return;
+    if (if_match_or_reply(rq, version) || create_valid_or_reply(rq, &partner, &direction) != JIN_OK) return;
     const char *f[] = {rq->auth.tenant_id, ext, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_find_external, 3, f);
     if (!r) {
         db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0 && *version) { /* If-Match can only match an existing referral */
+        PQclear(r);
+        reply_problem(rq, P_PRECONDITION_FAILED, "no referral has this external_id, so If-Match cannot match");
         return;
     }
     if (PQntuples(r) == 0) {
@@ -506,6 +512,12 @@ void api_referrals_put(struct request *rq) {
     char id[37];
     snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
     bool same = !strcmp(PQgetvalue(r, 0, 1), partner) && !strcmp(PQgetvalue(r, 0, 2), direction);
+    if (*version && strcmp(version, PQgetvalue(r, 0, 3)) != 0) { /* the row is locked: no race */
+        reply_problem(rq, P_PRECONDITION_FAILED, "the referral is at version %s", PQgetvalue(r, 0, 3));
+        reply_etag(rq, atoll(PQgetvalue(r, 0, 3)));
+        PQclear(r);
+        return;
+    }
     PQclear(r);
     if (!same) {
         reply_problem(rq, P_INVALID_STATE, "referral %s has another partner or direction; those never change", id);

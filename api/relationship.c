@@ -99,23 +99,6 @@ static const char *partner_or_reply(struct request *rq) {
     return ok ? pid : NULL;
 }
 
-/* Replies {"data": [rows of column 0]}. */
-static void reply_rows(struct request *rq, PGresult *r) {
-    size_t cap = 32;
-    for (int i = 0; i < PQntuples(r); i++) cap += (size_t)PQgetlength(r, i, 0) + 1;
-    char *buf = malloc(cap), *w = buf;
-    if (!buf) abort();
-    w += sprintf(w, "{\"data\":[");
-    for (int i = 0; i < PQntuples(r); i++) {
-        if (i) *w++ = ',';
-        memcpy(w, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
-        w += PQgetlength(r, i, 0);
-    }
-    w += sprintf(w, "]}");
-    reply_json_text(rq, 200, buf, (size_t)(w - buf));
-    free(buf);
-}
-
 void api_commitments_create(struct request *rq) {
     const char *pid = partner_or_reply(rq);
     if (!pid || json_fields_or_reply(rq, rq->json, COMMITMENT, N(COMMITMENT), false)) return;
@@ -154,7 +137,7 @@ void api_commitments_list(struct request *rq) {
         db_reply_failure(rq);
         return;
     }
-    reply_rows(rq, r);
+    reply_list(rq, r);
     PQclear(r);
 }
 
@@ -279,7 +262,7 @@ void api_checkins_list(struct request *rq) {
         db_reply_failure(rq);
         return;
     }
-    reply_rows(rq, r);
+    reply_list(rq, r);
     PQclear(r);
 }
 
@@ -301,6 +284,6 @@ void api_checkins_due(struct request *rq) {
         db_reply_failure(rq);
         return;
     }
-    reply_rows(rq, r);
+    reply_list(rq, r);
     PQclear(r);
 }

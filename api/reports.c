@@ -1,12 +1,12 @@
 /* /v1/reports: partner scorecards over a period (given/received, acknowledged, qualified, won,
  * lost, conversion, won value per currency, commissions owed/paid each way and the net balance,
  * median hours to acknowledge, days since the last referral, commitments) and a tenant summary.
- * JSON, or CSV with Accept: text/csv. The period scan is an index-only scan of
- * referrals_scorecard (migrations/0008_relationship.sql). */
+ * JSON, or CSV with Accept: text/csv. */
 #include "api/api.h"
 #include "server/db.h"
 #include "server/json_in.h"
 #include "server/money.h"
+#include "server/pagination.h"
 #include "server/params.h"
 #include "server/reply.h"
 #include "server/util.h"
@@ -15,79 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#define PERIOD_CTES                                                                                \
-    "WITH r AS (SELECT partner_id, direction, status, created_at, acknowledged_at, qualified_at, "  \
-    "    deal_amount, deal_currency FROM referrals WHERE tenant_id = $1 AND created_at >= $2::date "  \
-    "    AND created_at < $3::date + 1 AND ($4::uuid IS NULL OR partner_id = $4)), "                 \
-    "agg AS (SELECT partner_id, direction, count(*) AS n, count(acknowledged_at) AS ack, "           \
-    "    count(qualified_at) AS qual, count(*) FILTER (WHERE status = 'won') AS won, "               \
-    "    count(*) FILTER (WHERE status = 'lost') AS lost, round((percentile_cont(0.5) WITHIN GROUP "  \
-    "    (ORDER BY extract(epoch FROM acknowledged_at - created_at)) / 3600)::numeric, 2) AS med "    \
-    "  FROM r GROUP BY partner_id, direction), "                                                     \
-    "val AS (SELECT partner_id, direction, json_agg(json_build_object('amount', amount, 'currency', " \
-    "    currency) ORDER BY currency) AS v FROM (SELECT partner_id, direction, deal_currency AS currency, " \
-    "    sum(deal_amount) AS amount FROM r WHERE status = 'won' GROUP BY 1, 2, 3) x GROUP BY 1, 2), "  \
-    "com AS (SELECT partner_id, kind, status = 'paid' AS paid, currency, sum(amount) AS amount "     \
-    "  FROM commissions WHERE tenant_id = $1 AND created_at >= $2::date AND created_at < $3::date + 1 " \
-    "    AND status <> 'reversed' AND ($4::uuid IS NULL OR partner_id = $4) GROUP BY 1, 2, 3, 4) "
-/* Money lists from `com` rows matching a condition. */
-#define MONEY_LIST(cond)                                                                           \
-    "coalesce(json_agg(json_build_object('amount', amount, 'currency', currency) ORDER BY currency) " \
-    "FILTER (WHERE " cond "), '[]')"
-#define COMMISSIONS(where)                                                                         \
-    "(SELECT json_build_object("                                                                   \
-    "  'payable', json_build_object('owed', " MONEY_LIST("kind = 'payable' AND NOT paid") ", 'paid', " \
-    MONEY_LIST("kind = 'payable' AND paid") "), "                                                  \
-    "  'receivable', json_build_object('owed', " MONEY_LIST("kind = 'receivable' AND NOT paid")      \
-    ", 'paid', " MONEY_LIST("kind = 'receivable' AND paid") ")) FROM com WHERE " where ")"
-/* What we owe the partner minus what it owes us, per currency, not yet paid. */
-#define NET_BALANCE(where)                                                                         \
-    "(SELECT coalesce(json_agg(json_build_object('amount', net, 'currency', currency) ORDER BY currency), '[]') " \
-    "  FROM (SELECT currency, sum(CASE WHEN kind = 'payable' THEN amount ELSE -amount END) AS net " \
-    "  FROM com WHERE NOT paid AND " where " GROUP BY currency) n)"
-
-DB_STMT(st_scorecards,
-        PERIOD_CTES
-        "SELECT json_build_object('partner_id', p.id, 'partner_name', p.name, 'from', $2::date, 'to', $3::date, "
-        "  'inbound', scorecard_side(ai.n, ai.ack, ai.qual, ai.won, ai.lost, ai.med, vi.v), "
-        "  'outbound', scorecard_side(ao.n, ao.ack, ao.qual, ao.won, ao.lost, ao.med, vo.v), "
-        "  'commissions', " COMMISSIONS("com.partner_id = p.id") ", "
-        "  'net_balance', " NET_BALANCE("com.partner_id = p.id") ", "
-        "  'days_since_last_referral', current_date - (SELECT max(x.created_at) FROM referrals x "
-        "    WHERE x.tenant_id = $1 AND x.partner_id = p.id)::date, "
-        "  'commitments', (SELECT coalesce(json_agg(commitment_json(c) ORDER BY c.period_start, c.id), '[]') "
-        "    FROM commitments c WHERE c.tenant_id = $1 AND c.partner_id = p.id "
-        "    AND c.period_start <= $3::date AND c.period_end >= $2::date)) "
-        "FROM partners p "
-        "LEFT JOIN agg ai ON ai.partner_id = p.id AND ai.direction = 'inbound' "
-        "LEFT JOIN agg ao ON ao.partner_id = p.id AND ao.direction = 'outbound' "
-        "LEFT JOIN val vi ON vi.partner_id = p.id AND vi.direction = 'inbound' "
-        "LEFT JOIN val vo ON vo.partner_id = p.id AND vo.direction = 'outbound' "
-        "WHERE p.tenant_id = $1 AND ($4::uuid IS NULL OR p.id = $4) ORDER BY p.name, p.id");
-DB_STMT(st_summary,
-        PERIOD_CTES
-        ", tot AS (SELECT direction, sum(n) AS n, sum(ack) AS ack, sum(qual) AS qual, sum(won) AS won, "
-        "  sum(lost) AS lost FROM agg GROUP BY direction), "
-        "med AS (SELECT direction, round((percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM "
-        "  acknowledged_at - created_at)) / 3600)::numeric, 2) AS med FROM r GROUP BY direction), "
-        "tv AS (SELECT direction, json_agg(json_build_object('amount', amount, 'currency', currency) ORDER BY currency) AS v "
-        "  FROM (SELECT direction, deal_currency AS currency, sum(deal_amount) AS amount FROM r WHERE status = 'won' "
-        "  GROUP BY 1, 2) x GROUP BY 1) "
-        "SELECT json_build_object('from', $2::date, 'to', $3::date, "
-        "  'partners', (SELECT count(*) FROM partners WHERE tenant_id = $1), "
-        "  'active_partners', (SELECT count(*) FROM partners WHERE tenant_id = $1 AND status = 'active'), "
-        "  'inbound', (SELECT scorecard_side(t.n::bigint, t.ack::bigint, t.qual::bigint, t.won::bigint, t.lost::bigint, "
-        "    m.med, v.v) FROM (SELECT 1) one LEFT JOIN tot t ON t.direction = 'inbound' "
-        "    LEFT JOIN med m ON m.direction = 'inbound' LEFT JOIN tv v ON v.direction = 'inbound'), "
-        "  'outbound', (SELECT scorecard_side(t.n::bigint, t.ack::bigint, t.qual::bigint, t.won::bigint, t.lost::bigint, "
-        "    m.med, v.v) FROM (SELECT 1) one LEFT JOIN tot t ON t.direction = 'outbound' "
-        "    LEFT JOIN med m ON m.direction = 'outbound' LEFT JOIN tv v ON v.direction = 'outbound'), "
-        "  'commissions', " COMMISSIONS("true") ", 'net_balance', " NET_BALANCE("true") ", "
-        "  'overdue_acknowledgements', (SELECT count(*) FROM referrals WHERE tenant_id = $1 AND status = 'submitted' "
-        "    AND acknowledge_by < now()), "
-        "  'commitments_at_risk', (SELECT count(*) FROM commitments c WHERE c.tenant_id = $1 "
-        "    AND current_date BETWEEN c.period_start AND c.period_end "
-        "    AND commitment_status(c, commitment_achieved(c)) = 'at_risk'))");
+/* The figures are computed by partner_scorecards() and tenant_summary() (migrations/0008). */
+DB_STMT(st_scorecards, "SELECT partner_scorecards($1, $2::date, $3::date, $4::uuid)");
+DB_STMT(st_summary, "SELECT tenant_summary($1, $2::date, $3::date)");
 
 /* from/to query dates (default: the year to today). Replies 400 on bad values. */
 static int period_or_reply(struct request *rq, char from[11], char to[11]) {
@@ -228,28 +158,25 @@ static void csv_row(struct csv *c, json_t *s) {
 
 /* Replies with the scorecards as {"data": [...]} (or one object), or as CSV. */
 static void reply_scorecards(struct request *rq, PGresult *r, bool single) {
-    bool csv = wants_csv(rq);
+    if (!wants_csv(rq)) {
+        if (single)
+            reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        else
+            reply_list(rq, r);
+        return;
+    }
     struct csv out = {0};
-    if (csv) csv_header(&out);
-    json_t *list = json_array();
+    csv_header(&out);
     for (int i = 0; i < PQntuples(r); i++) {
         json_error_t err;
         json_t *s = json_loads(PQgetvalue(r, i, 0), 0, &err);
-        if (csv) csv_row(&out, s);
-        json_array_append_new(list, s);
+        csv_row(&out, s);
+        json_decref(s);
     }
-    if (csv) {
-        reply_json_text(rq, 200, out.p ? out.p : "", out.len);
-        rq->content_type = "text/csv; charset=utf-8";
-        free(out.p);
-        json_decref(list);
-    } else if (single) {
-        reply_json(rq, 200, json_incref(json_array_get(list, 0)));
-        json_decref(list);
-    } else
-        reply_json(rq, 200, json_pack("{s:o}", "data", list));
+    reply_json_text(rq, 200, out.p, out.len);
+    rq->content_type = "text/csv; charset=utf-8";
+    free(out.p);
 }
-
 
 void api_reports_partners(struct request *rq) {
     char from[11], to[11];
@@ -289,8 +216,8 @@ void api_reports_partner(struct request *rq) {
 void api_reports_summary(struct request *rq) {
     char from[11], to[11];
     if (period_or_reply(rq, from, to)) return;
-    const char *p[] = {rq->auth.tenant_id, from, to, NULL};
-    PGresult *r = db_exec(rq, &st_summary, 4, p);
+    const char *p[] = {rq->auth.tenant_id, from, to};
+    PGresult *r = db_exec(rq, &st_summary, 3, p);
     if (!r) {
         db_reply_failure(rq);
         return;

@@ -79,11 +79,19 @@ DB_STMT(st_list_after, LIST_SELECT "AND (w.created_at, w.id) > ($4::timestamptz,
 DB_STMT(st_dlist_first, DLIST_SELECT "ORDER BY d.created_at, d.id LIMIT $4");
 DB_STMT(st_dlist_after, DLIST_SELECT "AND (d.created_at, d.id) > ($5::timestamptz, $6::uuid) "
                                      "ORDER BY d.created_at, d.id LIMIT $4");
+/* A dispatcher has claimed the delivery (attempts counted) and its lease runs, but has not
+ * logged that attempt yet: a retry now could send it twice at once. */
+#define IN_FLIGHT                                                                                  \
+    "(d.status = 'pending' AND d.next_attempt_at > now() AND d.attempts > coalesce((SELECT "       \
+    "max(a.attempt) FROM webhook_attempts a WHERE a.tenant_id = d.tenant_id AND a.delivery_id = d.id), 0))"
 DB_STMT(st_retry,
         "UPDATE webhook_deliveries d SET status = 'pending', next_attempt_at = now(), updated_at = now() "
         "FROM webhook_endpoints w WHERE d.tenant_id = $1 AND d.id = $2 AND w.tenant_id = d.tenant_id "
         "  AND w.id = d.endpoint_id AND ($3::uuid IS NULL OR w.partner_id = $3) "
-        "RETURNING webhook_delivery_json(d)");
+        "  AND NOT " IN_FLIGHT " RETURNING webhook_delivery_json(d)");
+DB_STMT(st_retry_refused,
+        "SELECT " IN_FLIGHT " FROM webhook_deliveries d JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id "
+        "  AND w.id = d.endpoint_id WHERE d.tenant_id = $1 AND d.id = $2 AND ($3::uuid IS NULL OR w.partner_id = $3)");
 
 /* Refuses URLs whose host resolves to a private, loopback, link-local or metadata address. */
 static const char *webhook_url_problem(const char *url) {
@@ -139,9 +147,11 @@ static int body_or_reply(struct request *rq, bool partial, char *events, size_t 
                 break;
             }
             size_t n = strlen(events);
+            if (n + strlen(s) + 5 > cap) break; /* too many items: already reported by the field rule */
             snprintf(events + n, cap - n, "%s\"%s\"", i ? "," : "", s);
         }
-        strcat(events, "}");
+        size_t n = strlen(events);
+        snprintf(events + n, cap - n, "}");
     }
     const char *url = json_string_value(json_object_get(rq->json, "url"));
     if (url && json_array_size(errors) == 0) {
@@ -336,9 +346,20 @@ void api_webhooks_retry(struct request *rq) {
         db_reply_failure(rq);
         return;
     }
+    if (PQntuples(r) == 1) {
+        reply_json_text(rq, 202, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        PQclear(r);
+        return;
+    }
+    PQclear(r);
+    r = db_exec(rq, &st_retry_refused, 3, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
     if (PQntuples(r) == 0)
         reply_not_found(rq, "webhook delivery", id);
     else
-        reply_json_text(rq, 202, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        reply_problem(rq, P_INVALID_STATE, "an attempt of this delivery is in flight; retry when it has ended");
     PQclear(r);
 }

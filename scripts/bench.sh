@@ -12,3 +12,4 @@ fi
 export DATABASE_URL
 "$BUILD/allied" migrate >/dev/null 2>&1
 ALLIED_BIN="$top/$BUILD/allied" python3 tests/bench/bench.py "$@" </dev/null
+[ "${BENCH_SCORECARDS:-1}" = 0 ] || ALLIED_BIN="$top/$BUILD/allied" python3 tests/bench/scorecards.py </dev/null

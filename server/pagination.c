@@ -78,3 +78,19 @@ void reply_page(struct request *rq, PGresult *res, const struct page *p) {
     reply_json_text(rq, 200, buf, (size_t)(w - buf));
     free(buf);
 }
+
+void reply_list(struct request *rq, PGresult *res) {
+    size_t cap = 32;
+    for (int i = 0; i < PQntuples(res); i++) cap += (size_t)PQgetlength(res, i, 0) + 1;
+    char *buf = malloc(cap), *w = buf;
+    if (!buf) abort();
+    w += sprintf(w, "{\"data\":[");
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (i) *w++ = ',';
+        memcpy(w, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+        w += PQgetlength(res, i, 0);
+    }
+    w += sprintf(w, "]}");
+    reply_json_text(rq, 200, buf, (size_t)(w - buf));
+    free(buf);
+}

@@ -25,4 +25,6 @@ int page_cursor_decode(const char *cursor, char ts[40], char id[37]);
 /* Replies 200 {"data":[...], "next_cursor":...} from rows whose column 0 is the item's JSON
  * and columns 1 and 2 its sort key (ts, id). Does not clear `res`. */
 void reply_page(struct request *rq, PGresult *res, const struct page *p);
+/* Replies 200 {"data":[...]} with every row's column 0 (a bounded, unpaginated list). */
+void reply_list(struct request *rq, PGresult *res);
 #endif

@@ -169,10 +169,10 @@ def new_tenant(name="test tenant"):
 PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
 
 
-def psql(sql, url=None, check=True):
+def psql(sql, url=None, check=True, timeout=60):
     """Runs SQL as the database owner (tests use it only to simulate the passage of time)."""
     out = subprocess.run([PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", url or os.environ["DATABASE_URL"],
-                          "-c", sql], capture_output=True, text=True, timeout=60)
+                          "-c", sql], capture_output=True, text=True, timeout=timeout)
     if check and out.returncode != 0:
         raise RuntimeError(out.stderr)
     return out.stdout.strip()

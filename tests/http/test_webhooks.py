@@ -257,13 +257,16 @@ def hanging_receiver_does_not_stall(ctx):
     rx, srv = Receiver(), Server(**FAST)
     try:
         c, p = setup(srv)
-        endpoint(c, rx.url("/hang"), ["referral.submitted"])
+        hang = endpoint(c, rx.url("/hang"), ["referral.submitted"])
         endpoint(c, rx.url("/ok"), ["referral.submitted"])
         t0 = time.time()
         c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "S"}})
         fast = rx.wait("/ok", 1)
         expect(fast[0]["at"] - t0 < 1.5, "delivery waited for the hanging one: %.2fs", fast[0]["at"] - t0)
         rx.wait("/hang", 1)
+        # while that attempt is in flight, a manual retry would send it twice at once
+        d = c.get("/v1/webhook-endpoints/%s/deliveries" % hang["id"]).json["data"][0]
+        expect_problem(c.post("/v1/webhook-deliveries/%s/retry" % d["id"]), 409, "invalid-state")
     finally:
         srv.stop()
         rx.close()
@@ -366,7 +369,8 @@ def endpoint_api(ctx):
         c, p = setup(srv)
         for body, field in (({}, "url"), ({"url": "nope"}, "url"), ({"url": rx.url("/ok"), "events": []}, "events"),
                             ({"url": rx.url("/ok"), "events": ["referral.exploded"]}, "events"),
-                            ({"url": rx.url("/ok"), "events": "*"}, "events"), ({"url": rx.url("/ok"), "secret": "x"}, "secret"),
+                            ({"url": rx.url("/ok"), "events": "*"}, "events"),
+                            ({"url": rx.url("/ok"), "events": ["referral.submitted"] * 200}, "events"), ({"url": rx.url("/ok"), "secret": "x"}, "secret"),
                             ({"url": rx.url("/ok"), "enabled": "yes"}, "enabled")):
             expect_problem(c.post("/v1/webhook-endpoints", body), 400, "validation-error", field)
         ep = endpoint(c, rx.url("/ok"), ["referral.submitted"])
@@ -418,6 +422,11 @@ def sync_partners_by_external_id(ctx):
     expect_problem(c.req("PUT", url, {"name": "x", "external_id": "other"}), 400, "validation-error", "external_id")
     expect_problem(c.req("PUT", url, {"company": "no name"}), 400, "validation-error", "name")
     expect_problem(c.req("PUT", url, {"name": "B"}, headers={"If-Match": '"1"'}), 412)
+    expect_status(c.req("PUT", url, {"name": "Ada M"}, headers={"If-Match": '"2"'}), 200)
+    expect_problem(c.req("PUT", "/v1/partners/by-external-id/crm-new", {"name": "N"}, headers={"If-Match": '"1"'}),
+                   412, "stale-version")
+    expect_status(c.get("/v1/partners?external_id=crm-new"), 200)
+    expect(c.get("/v1/partners?external_id=crm-new").json["data"] == [], "If-Match never creates")
     expect_status(Client(ctx.MAIN.port, new_tenant("sync 2")[1]).req("PUT", url, {"name": "Other tenant"}), 201)
     expect(len(c.get("/v1/partners?external_id=crm-42").json["data"]) == 1, "one partner")
     expect_problem(c.get(url), 405)
@@ -441,6 +450,10 @@ def sync_referrals_by_external_id(ctx):
     types = [e["type"] for e in c.get("/v1/referrals/%s/events" % r.json["id"]).json["data"]]
     expect(types == ["submitted", "edited"], "%r", types)
     expect_problem(c.req("PUT", url, dict(body, direction="outbound")), 409, "invalid-state")
+    expect_problem(c.req("PUT", url, body, headers={"If-Match": '"1"'}), 412, "stale-version")
+    body["prospect"]["company"] = "Zoe Company"
+    expect(c.req("PUT", url, body, headers={"If-Match": '"2"'}).json["version"] == 3, "If-Match current")
+    expect_problem(c.req("PUT", "/v1/referrals/by-external-id/deal-new", body, headers={"If-Match": '"1"'}), 412)
     res = parallel(10, lambda i: c.req("PUT", "/v1/referrals/by-external-id/race-1",
                                        {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "Race"}}))
     codes = sorted(x.status for x in res)
