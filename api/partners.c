@@ -138,7 +138,7 @@ static bool write_failed(struct request *rq) {
     else if (db_violated(rq, "api_keys_partner_fk"))
         reply_problem(rq, P_IN_USE, "live API keys are bound to this partner; revoke them first");
     else if (rq->db_fail == DBF_CONSTRAINT && !strcmp(rq->sqlstate, "23503"))
-        reply_problem(rq, P_IN_USE, "agreements, referrals or commissions refer to this partner; set its "
+        reply_problem(rq, P_IN_USE, "agreements, referrals, commissions or webhook endpoints refer to this partner; set its "
                                     "status to ended instead");
     else
         db_reply_failure(rq);

@@ -34,6 +34,9 @@ DB_STMT(st_claim,
         "WHERE d.tenant_id = due.tenant_id AND d.id = due.id AND w.tenant_id = d.tenant_id AND w.id = d.endpoint_id "
         "RETURNING d.tenant_id, d.id, d.attempts, d.payload, w.url, w.secret, "
         "  CASE WHEN w.previous_secret_until > now() THEN w.previous_secret END, w.enabled, w.id");
+/* The attempt disables its endpoint: 410 Gone, or failing for longer than the limit. */
+#define DISABLE                                                                                    \
+    "($9 OR ($7 <> 'succeeded' AND coalesce(w.failing_since < now() - make_interval(secs => $10::int), false)))"
 /* One attempt's outcome: the log row, the delivery, and the endpoint's health, together. */
 DB_STMT(st_record,
         "WITH a AS (INSERT INTO webhook_attempts (tenant_id, delivery_id, attempt, status_code, latency_ms, error) "
@@ -45,8 +48,10 @@ DB_STMT(st_record,
         "  WHERE tenant_id = $1 AND id = $2) "
         "UPDATE webhook_endpoints w SET "
         "  failing_since = CASE WHEN $7 = 'succeeded' THEN NULL ELSE coalesce(w.failing_since, now()) END, "
-        "  enabled = w.enabled AND NOT ($9 OR ($7 <> 'succeeded' AND "
-        "    coalesce(w.failing_since < now() - make_interval(secs => $10::int), false))), "
+        "  enabled = w.enabled AND NOT " DISABLE ", "
+        /* disabling is a change of the resource: a new version, so If-Match sees it */
+        "  version = w.version + CASE WHEN w.enabled AND " DISABLE " THEN 1 ELSE 0 END, "
+        "  updated_at = CASE WHEN w.enabled AND " DISABLE " THEN now() ELSE w.updated_at END, "
         "  disabled_reason = CASE WHEN $9 THEN 'the endpoint answered 410 Gone' "
         "    WHEN $7 <> 'succeeded' AND coalesce(w.failing_since < now() - make_interval(secs => $10::int), false) "
         "    THEN 'every delivery failed for three days' ELSE w.disabled_reason END "

@@ -237,7 +237,7 @@ def gone_disables_and_429_waits(ctx):
         expect(calls[1]["at"] - calls[0]["at"] >= 0.9, "Retry-After honoured: %.2f", calls[1]["at"] - calls[0]["at"])
         time.sleep(0.5)
         g = c.get("/v1/webhook-endpoints/" + gone["id"]).json
-        expect(g["enabled"] is False and "410" in g["disabled_reason"], "%r", g)
+        expect(g["enabled"] is False and "410" in g["disabled_reason"] and g["version"] == gone["version"] + 1, "%r", g)
         d = c.get("/v1/webhook-endpoints/%s/deliveries" % gone["id"]).json["data"]
         expect(d[0]["status"] == "failed" and d[0]["last_status"] == 410, "%r", d)
         c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "H"}})
