@@ -465,9 +465,13 @@ void api_referrals_events(struct request *rq) {
     PQclear(r);
 }
 
+/* Serialises PUTs of one external id, so the second of two concurrent ones finds the first's
+ * referral (and updates it) instead of tripping over it as a duplicate prospect. */
+DB_STMT(st_lock_external,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':referral-external-id:' || $2, 0))");
 DB_STMT(st_find_external,
         "SELECT id, partner_id, direction, version FROM referrals "
-        "WHERE tenant_id = $1 AND external_id = $2 AND ($3::uuid IS NULL OR partner_id = $3) FOR UPDATE");
+        "WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE");
 DB_STMT(st_replace_prospect,
         "UPDATE referrals r SET prospect = $3::jsonb, prospect_email = nullif($4, ''), "
         "  prospect_domain = nullif($5, ''), version = r.version + 1, updated_at = now() "
@@ -491,7 +495,13 @@ void api_referrals_put(struct request *rq) {
     const char *partner, *direction;
     if (if_match_or_reply(rq, version) || create_valid_or_reply(rq, &partner, &direction) != JIN_OK) return;
     const char *f[] = {rq->auth.tenant_id, ext, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_find_external, 3, f);
+    PGresult *r = db_exec(rq, &st_lock_external, 2, f);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    PQclear(r);
+    r = db_exec(rq, &st_find_external, 2, f);
     if (!r) {
         db_reply_failure(rq);
         return;
@@ -507,6 +517,11 @@ void api_referrals_put(struct request *rq) {
         api_referrals_create(rq);
         /* Another PUT created it meanwhile: run again, now as an update. */
         if (rq->status == 409 && db_violated(rq, "referrals_external_id_unique")) rq->db_fail = DBF_RETRY;
+        return;
+    }
+    if (partner_scope(rq) && strcmp(PQgetvalue(r, 0, 1), partner_scope(rq)) != 0) {
+        PQclear(r); /* another partner's referral: its id stays hidden */
+        reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another referral already has this external_id");
         return;
     }
     char id[37];

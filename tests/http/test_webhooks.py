@@ -459,3 +459,14 @@ def sync_referrals_by_external_id(ctx):
     codes = sorted(x.status for x in res)
     expect(codes.count(201) == 1 and codes.count(200) == 9, "%r", codes)
     expect(len(c.get("/v1/referrals?external_id=race-1").json["data"]) == 1, "one referral")
+    p2 = c.post("/v1/partners", {"name": "P2"}).json
+    pk2 = Client(c.port, c.post("/v1/api-keys", {"role": "partner", "partner_id": p2["id"]}).json["key"])
+    taken = pk2.req("PUT", url, {"partner_id": p2["id"], "direction": "inbound", "prospect": {"name": "Mine"}})
+    expect_problem(taken, 409, "external-id-conflict")
+    expect(r.json["id"] not in taken.body.decode(), "another partner's referral id is not shown")
+    # with an email too (the duplicate-prospect check must not turn the losers into 409s)
+    res = parallel(10, lambda i: c.req("PUT", "/v1/referrals/by-external-id/race-2",
+                                       {"partner_id": p["id"], "direction": "inbound",
+                                        "prospect": {"name": "Race", "email": "race@race-two.example"}}))
+    codes = sorted(x.status for x in res)
+    expect(codes.count(201) == 1 and codes.count(200) == 9, "%r", codes)
