@@ -19,7 +19,8 @@
 #include <strings.h>
 #include <time.h>
 
-#define BATCH 16
+/* Attempts in flight at once per dispatcher thread. */
+#define INFLIGHT 32
 
 static const int SCHEDULE_S[] = {5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400, 86400};
 #define ATTEMPTS (int)(sizeof SCHEDULE_S / sizeof SCHEDULE_S[0] + 1)
@@ -179,19 +180,20 @@ static void free_job(struct job *j) {
     free(j->url);
 }
 
-/* Claims and sends one batch; returns how many were claimed. */
-static int run_batch(struct db_conn *c, CURLM *multi) {
-    char batch[8], lease[12];
-    snprintf(batch, sizeof batch, "%d", BATCH);
+/* Claims up to `room` due deliveries into free slots and starts them; returns how many were
+ * claimed, or -1 when the database is away. */
+static int claim(struct db_conn *c, CURLM *multi, struct job *slots, int room) {
+    char limit[8], lease[12];
+    snprintf(limit, sizeof limit, "%d", room);
     snprintf(lease, sizeof lease, "%d", cfg.webhook_timeout_ms / 1000 + 2); /* > one attempt */
-    const char *p[] = {batch, lease};
+    const char *p[] = {limit, lease};
     PGresult *r = db_exec_conn(c, &st_claim, 2, p);
     if (!r) return -1;
-    int n = PQntuples(r);
-    struct job jobs[BATCH];
-    memset(jobs, 0, sizeof jobs);
+    int n = PQntuples(r), k = 0;
     for (int i = 0; i < n; i++) {
-        struct job *j = &jobs[i];
+        while (slots[k].payload) k++; /* a free slot: there are at least `room` */
+        struct job *j = &slots[k];
+        memset(j, 0, sizeof *j);
         snprintf(j->tenant, sizeof j->tenant, "%s", PQgetvalue(r, i, 0));
         snprintf(j->id, sizeof j->id, "%s", PQgetvalue(r, i, 1));
         j->attempt = atoi(PQgetvalue(r, i, 2));
@@ -199,38 +201,55 @@ static int run_batch(struct db_conn *c, CURLM *multi) {
         j->url = strdup(PQgetvalue(r, i, 4));
         j->enabled = PQgetvalue(r, i, 7)[0] == 't';
         snprintf(j->endpoint, sizeof j->endpoint, "%s", PQgetvalue(r, i, 8));
-        if (!j->enabled) continue;
+        if (!j->enabled) { /* recorded as failed at once */
+            record(c, j, CURLE_OK);
+            free_job(j);
+            memset(j, 0, sizeof *j);
+            continue;
+        }
         prepare(j, PQgetvalue(r, i, 5), PQgetisnull(r, i, 6) ? NULL : PQgetvalue(r, i, 6));
         curl_multi_add_handle(multi, j->easy);
     }
     PQclear(r);
-    int running = 1;
-    while (running) {
-        curl_multi_perform(multi, &running);
-        if (running) curl_multi_poll(multi, NULL, 0, 100, NULL);
-    }
-    CURLcode results[BATCH];
-    for (int i = 0; i < n; i++) results[i] = CURLE_OK;
-    CURLMsg *m;
-    int left;
-    while ((m = curl_multi_info_read(multi, &left)))
-        if (m->msg == CURLMSG_DONE)
-            for (int i = 0; i < n; i++)
-                if (jobs[i].easy == m->easy_handle) results[i] = m->data.result;
-    for (int i = 0; i < n; i++) {
-        if (jobs[i].easy) curl_multi_remove_handle(multi, jobs[i].easy);
-        record(c, &jobs[i], results[i]);
-        free_job(&jobs[i]);
-    }
     return n;
 }
 
+/* Records every finished transfer and frees its slot; returns how many finished. */
+static int reap(struct db_conn *c, CURLM *multi) {
+    CURLMsg *m;
+    int left, done = 0;
+    while ((m = curl_multi_info_read(multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        struct job *j = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+        CURLcode rc = m->data.result;
+        curl_multi_remove_handle(multi, j->easy);
+        record(c, j, rc);
+        free_job(j);
+        memset(j, 0, sizeof *j);
+        done++;
+    }
+    return done;
+}
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* A pipeline, not batches: each finished attempt is recorded at once and its slot refilled, so
+ * a receiver that hangs holds one slot until its timeout, never the deliveries behind it. */
 static void *dispatcher_main(void *arg) {
     (void)arg;
     CURLM *multi = curl_multi_init();
     struct db_conn *c = NULL;
-    while (!atomic_load(&stopping)) {
-        if (c && !db_ok(c)) {
+    struct job slots[INFLIGHT];
+    memset(slots, 0, sizeof slots);
+    int inflight = 0;
+    double next_claim = 0;
+    while (!atomic_load(&stopping) || inflight > 0) {
+        if (c && !db_ok(c) && inflight == 0) {
             db_close(c);
             c = NULL;
         }
@@ -238,11 +257,22 @@ static void *dispatcher_main(void *arg) {
             char err[512];
             if (!(c = db_open(false, err, sizeof err))) log_msg(LOG_WARN, NULL, "webhook dispatcher: %s", err);
         }
-        int n = c ? run_batch(c, multi) : -1;
-        if (n < BATCH) { /* idle, or the database is away: nap (woken early on stop) */
+        if (c && !atomic_load(&stopping) && inflight < INFLIGHT && now_s() >= next_claim) {
+            int room = INFLIGHT - inflight, n = claim(c, multi, slots, room);
+            /* idle, or the database is away: poll again in a moment; a full claim goes on at once */
+            next_claim = now_s() + (n < 0 ? 1.0 : n < room ? 0.2 : 0);
+        }
+        int running = 0;
+        curl_multi_perform(multi, &running);
+        if (c) reap(c, multi);
+        inflight = 0;
+        for (int i = 0; i < INFLIGHT; i++) inflight += slots[i].easy != NULL;
+        if (inflight > 0)
+            curl_multi_poll(multi, NULL, 0, 50, NULL);
+        else if (!atomic_load(&stopping) && now_s() < next_claim) { /* nap, woken early on stop */
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_nsec += (n < 0 ? 1000 : 200) * 1000000L;
+            until.tv_nsec += (long)((next_claim - now_s()) * 1e9);
             until.tv_sec += until.tv_nsec / 1000000000L;
             until.tv_nsec %= 1000000000L;
             pthread_mutex_lock(&sleep_lock);
