@@ -68,6 +68,7 @@ void api_webhooks_retry(struct request *rq);
 /* api/relationship.c */
 void api_commitments_create(struct request *rq);
 void api_commitments_list(struct request *rq);
+void api_commitments_get(struct request *rq);
 void api_commitments_update(struct request *rq);
 void api_commitments_delete(struct request *rq);
 void api_commitments_all(struct request *rq);

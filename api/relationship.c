@@ -48,6 +48,9 @@ DB_STMT(st_commit_insert,
 DB_STMT(st_commit_list,
         "SELECT commitment_json(c), api_ts(c.created_at), c.id FROM commitments c "
         "WHERE c.tenant_id = $1 AND c.partner_id = $2 ORDER BY c.period_start DESC, c.id LIMIT 500");
+DB_STMT(st_commit_get,
+        "SELECT commitment_json(c), c.version FROM commitments c "
+        "WHERE c.tenant_id = $1 AND c.partner_id = $2 AND c.id = $3");
 DB_STMT(st_commit_update,
         "UPDATE commitments c SET direction = coalesce($5, c.direction), "
         "  target_count = coalesce($6::int, c.target_count), qualified_only = coalesce($7::boolean, c.qualified_only), "
@@ -138,6 +141,25 @@ void api_commitments_list(struct request *rq) {
         return;
     }
     reply_list(rq, r);
+    PQclear(r);
+}
+
+void api_commitments_get(struct request *rq) {
+    const char *pid = partner_or_reply(rq);
+    const char *cid = pid ? path_uuid_or_reply(rq, 1, "commitment_id") : NULL;
+    if (!cid) return;
+    const char *p[] = {rq->auth.tenant_id, pid, cid};
+    PGresult *r = db_exec(rq, &st_commit_get, 3, p);
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) == 0)
+        reply_not_found(rq, "commitment", cid);
+    else {
+        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+    }
     PQclear(r);
 }
 

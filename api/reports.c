@@ -36,8 +36,14 @@ static int period_or_reply(struct request *rq, char from[11], char to[11]) {
         reply_field_error(rq, "to", "must be a date YYYY-MM-DD");
         return -1;
     }
+    if (t) { /* without from: the 365 days ending on `to` */
+        snprintf(to, 11, "%s", t);
+        struct tm end = {0};
+        strptime(t, "%Y-%m-%d", &end);
+        time_t start = timegm(&end) - 364 * 86400;
+        strftime(from, 11, "%Y-%m-%d", gmtime_r(&start, &tm));
+    }
     if (f) snprintf(from, 11, "%s", f);
-    if (t) snprintf(to, 11, "%s", t);
     if (strcmp(from, to) > 0) {
         reply_field_error(rq, "from", "must not be after to");
         return -1;
@@ -66,16 +72,13 @@ static void csv_raw(struct csv *c, const char *s) {
     c->len += n;
 }
 
-/* Text a spreadsheet would run as a formula (OWASP CSV injection); "-5" is a number, "-x" is not. */
-static bool csv_formula_like(const char *s) {
-    return s[0] && (strchr("=+@\t\r", s[0]) || (s[0] == '-' && !(s[1] >= '0' && s[1] <= '9')));
-}
-
-/* One field, quoted when needed; formula-like text gets a leading apostrophe. */
-static void csv_field(struct csv *c, const char *s, bool first) {
+/* One field, quoted when needed. Free text (`text`) that a spreadsheet would run as a formula
+ * (OWASP: it starts with = + - @ tab or CR) gets a leading apostrophe; figures we format
+ * ourselves, such as "-80.00 EUR", are left as they are. */
+static void csv_field(struct csv *c, const char *s, bool first, bool text) {
     if (!first) csv_raw(c, ",");
     if (!s) return;
-    bool formula = csv_formula_like(s);
+    bool formula = text && s[0] && strchr("=+-@\t\r", s[0]);
     if (!formula && !strpbrk(s, ",\"\r\n")) {
         csv_raw(c, s);
         return;
@@ -93,7 +96,7 @@ static void csv_int(struct csv *c, json_t *v) {
     char buf[40] = "";
     if (json_is_integer(v)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
     else if (json_is_real(v)) snprintf(buf, sizeof buf, "%.4f", json_real_value(v));
-    csv_field(c, *buf ? buf : NULL, false);
+    csv_field(c, *buf ? buf : NULL, false, false);
 }
 
 static void csv_money(struct csv *c, json_t *list) {
@@ -107,7 +110,7 @@ static void csv_money(struct csv *c, json_t *list) {
             strncat(out, one, sizeof out - strlen(out) - 1);
         }
     }
-    csv_field(c, out, false);
+    csv_field(c, out, false, false);
 }
 
 static const char *const SIDE_KEYS[] = {"referrals", "acknowledged", "qualified", "won", "lost",
@@ -127,10 +130,10 @@ static void csv_header(struct csv *c) {
 }
 
 static void csv_row(struct csv *c, json_t *s) {
-    csv_field(c, json_string_value(json_object_get(s, "partner_id")), true);
-    csv_field(c, json_string_value(json_object_get(s, "partner_name")), false);
-    csv_field(c, json_string_value(json_object_get(s, "from")), false);
-    csv_field(c, json_string_value(json_object_get(s, "to")), false);
+    csv_field(c, json_string_value(json_object_get(s, "partner_id")), true, false);
+    csv_field(c, json_string_value(json_object_get(s, "partner_name")), false, true);
+    csv_field(c, json_string_value(json_object_get(s, "from")), false, false);
+    csv_field(c, json_string_value(json_object_get(s, "to")), false, false);
     for (int d = 0; d < 2; d++) {
         json_t *side = json_object_get(s, d ? "outbound" : "inbound");
         for (const char *const *k = SIDE_KEYS; *k; k++) csv_int(c, json_object_get(side, *k));
@@ -151,7 +154,7 @@ static void csv_row(struct csv *c, json_t *s) {
         json_array_foreach(json_object_get(s, "commitments"), j, cm) if (!strcmp(json_string_value(json_object_get(cm, "status")), ST[i])) n++;
         char buf[16];
         snprintf(buf, sizeof buf, "%d", n);
-        csv_field(c, buf, false);
+        csv_field(c, buf, false, false);
     }
     csv_raw(c, "\r\n");
 }
@@ -232,8 +235,8 @@ void api_reports_summary(struct request *rq) {
                               "commitments_at_risk", NULL};
         for (const char *const *k = flat; *k; k++) {
             json_t *v = json_object_get(s, *k);
-            csv_field(&out, *k, true);
-            if (json_is_string(v)) csv_field(&out, json_string_value(v), false);
+            csv_field(&out, *k, true, false);
+            if (json_is_string(v)) csv_field(&out, json_string_value(v), false, false);
             else csv_int(&out, v);
             csv_raw(&out, "\r\n");
         }
@@ -241,7 +244,7 @@ void api_reports_summary(struct request *rq) {
             for (const char *const *k = SIDE_KEYS; *k; k++) {
                 char name[64];
                 snprintf(name, sizeof name, "%s_%s", d ? "outbound" : "inbound", *k);
-                csv_field(&out, name, true);
+                csv_field(&out, name, true, false);
                 csv_int(&out, json_object_get(json_object_get(s, d ? "outbound" : "inbound"), *k));
                 csv_raw(&out, "\r\n");
             }

@@ -71,6 +71,7 @@ const struct route routes[] = {
     /* keeping the relationship healthy */
     {"POST", "/v1/partners/{id}/commitments", api_commitments_create, ROLES_STAFF, RF_BODY},
     {"GET", "/v1/partners/{id}/commitments", api_commitments_list, ROLES_ANY, 0},
+    {"GET", "/v1/partners/{id}/commitments/{commitment_id}", api_commitments_get, ROLES_ANY, 0},
     {"PATCH", "/v1/partners/{id}/commitments/{commitment_id}", api_commitments_update, ROLES_STAFF, RF_BODY},
     {"DELETE", "/v1/partners/{id}/commitments/{commitment_id}", api_commitments_delete, ROLES_STAFF, 0},
     {"GET", "/v1/commitments", api_commitments_all, ROLES_ANY, RF_QUERY},

@@ -164,6 +164,10 @@ def scorecards_as_csv(ctx):
     expect(p["inbound_won_value"] == "1300.00 EUR; 500.00 USD" and p["net_balance"] == "-80.00 EUR", "%r", p)
     expect(p["inbound_median_hours_to_acknowledge"] == "4.0000", "%r", p)
     expect(by_id[f.r["id"]]["partner_name"] == "'=HYPERLINK(\"x\")", "%r", by_id[f.r["id"]])
+    expect(f.c.patch("/v1/partners/" + f.r["id"], {"name": "-1+1"}).status == 200, "rename")
+    r2 = f.c.get("/v1/reports/partners/" + f.r["id"], headers={"Accept": "text/csv"})
+    expect(list(csv.DictReader(io.StringIO(r2.body.decode())))[0]["partner_name"] == "'-1+1", "%r", r2.body)
+    f.c.patch("/v1/partners/" + f.r["id"], {"name": "=HYPERLINK(\"x\")"})
     one = f.c.get("/v1/reports/partners/" + f.q["id"], headers={"Accept": "text/csv"})
     expect(len(one.body.decode().strip().split("\r\n")) == 2, "%r", one)
     s = f.c.get("/v1/reports/summary", headers={"Accept": "text/csv"})
@@ -196,6 +200,8 @@ def report_parameters_are_validated(ctx):
         expect_problem(f.c.get("/v1/reports/partners?" + q), 400, "validation-error", field)
         expect_problem(f.c.get("/v1/reports/summary?" + q), 400, "validation-error", field)
     expect_problem(f.c.get("/v1/reports/partners?partner=x"), 400)
+    alone = f.c.get("/v1/reports/partners/%s?to=2025-03-31" % f.p["id"]).json
+    expect(alone["from"] == "2024-04-01" and alone["to"] == "2025-03-31", "from follows to: %r", alone)
     expect_problem(f.c.get("/v1/reports/partners/not-a-uuid"), 400)
     expect_problem(f.c.get("/v1/reports/partners/00000000-0000-4000-8000-000000000000"), 404, "not-found")
     expect_problem(f.c.get("/v1/reports/summary", key="nope"), 401)
@@ -273,6 +279,9 @@ def commitment_edits_and_errors(ctx):
     cid = created.json["id"]
     expect(created.h("etag") == '"1"', "%r", created.headers)
     one = url + "/" + cid
+    got = c.get(created.h("location"))
+    expect(got.status == 200 and got.json == created.json and got.h("etag") == '"1"', "%r", got)
+    expect_problem(c.get(url + "/nope"), 400, "validation-error", "commitment_id")
     r = c.patch(one, {"target_count": 1, "note": None}, headers={"If-Match": '"1"'})
     expect(r.status == 200 and r.json["target_count"] == 1 and r.json["note"] is None and r.json["version"] == 2,
            "%r", r)
@@ -284,6 +293,8 @@ def commitment_edits_and_errors(ctx):
     # partner keys read their own, write nothing; other tenants see nothing
     pk = Client(c.port, c.post("/v1/api-keys", {"role": "partner", "partner_id": m.p["id"]}).json["key"])
     expect([x["id"] for x in pk.get(url).json["data"]] == [cid], "partner reads its own")
+    expect(pk.get(one).status == 200, "partner reads one of its own")
+    expect_problem(pk.get("/v1/partners/%s/commitments/%s" % (m.q["id"], cid)), 404)
     expect([x["id"] for x in pk.get("/v1/commitments").json["data"]] == [cid], "partner list")
     expect_problem(pk.get("/v1/partners/%s/commitments" % m.q["id"]), 404, "not-found")
     expect_problem(pk.post(url, {"direction": "inbound"}), 403, "forbidden")
