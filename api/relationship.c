@@ -131,17 +131,22 @@ void api_commitments_create(struct request *rq) {
     PQclear(r);
 }
 
-void api_commitments_list(struct request *rq) {
+/* Replies with the list `st` gives for the partner in the path ($1 tenant, $2 partner). */
+static void reply_partner_list(struct request *rq, struct db_stmt *st) {
     const char *pid = partner_or_reply(rq);
     if (!pid) return;
     const char *p[] = {rq->auth.tenant_id, pid};
-    PGresult *r = db_exec(rq, &st_commit_list, 2, p);
+    PGresult *r = db_exec(rq, st, 2, p);
     if (!r) {
         db_reply_failure(rq);
         return;
     }
     reply_list(rq, r);
     PQclear(r);
+}
+
+void api_commitments_list(struct request *rq) {
+    reply_partner_list(rq, &st_commit_list);
 }
 
 void api_commitments_get(struct request *rq) {
@@ -276,16 +281,7 @@ void api_checkins_create(struct request *rq) {
 }
 
 void api_checkins_list(struct request *rq) {
-    const char *pid = partner_or_reply(rq);
-    if (!pid) return;
-    const char *p[] = {rq->auth.tenant_id, pid};
-    PGresult *r = db_exec(rq, &st_checkin_list, 2, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
-    reply_list(rq, r);
-    PQclear(r);
+    reply_partner_list(rq, &st_checkin_list);
 }
 
 void api_checkins_due(struct request *rq) {
