@@ -8,6 +8,7 @@
 #include "server/pagination.h"
 #include "server/params.h"
 #include "server/reply.h"
+#include "server/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,11 +160,6 @@ static const char *member(json_t *a, const char *key, char **keep) {
     return *keep;
 }
 
-static void reply_agreement(struct request *rq, int status, PGresult *r) {
-    reply_json_text(rq, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
-}
-
 /* Inserts `a` (validated) as a new draft; replies 201. `supersedes` may be NULL. */
 static void insert_draft(struct request *rq, json_t *a, const char *supersedes) {
     char id[37], *k1, *k2, *k3;
@@ -200,7 +196,7 @@ static void insert_draft(struct request *rq, json_t *a, const char *supersedes) 
     }
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/agreements/%s", id);
-    reply_agreement(rq, 201, r);
+    reply_resource(rq, 201, r);
     reply_header(rq, "Location", loc);
     PQclear(r);
 }
@@ -212,19 +208,7 @@ void api_agreements_create(struct request *rq) {
 }
 
 void api_agreements_get(struct request *rq) {
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id) return;
-    const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_get, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "agreement", id);
-    else
-        reply_agreement(rq, 200, r);
-    PQclear(r);
+    reply_resource_by_id(rq, &st_get, "agreement");
 }
 
 void api_agreements_list(struct request *rq) {
@@ -332,7 +316,7 @@ void api_agreements_update(struct request *rq) {
         if (!r || feed_append(rq, "agreement.updated", "agreement", id, l.partner_id, PQgetvalue(r, 0, 0)))
             db_reply_failure(rq);
         else
-            reply_agreement(rq, 200, r);
+            reply_resource(rq, 200, r);
         PQclear(r);
     }
     json_decref(m);
@@ -349,7 +333,7 @@ static bool set_status(struct request *rq, const char *id, const char *partner_i
         db_reply_failure(rq);
         return false;
     }
-    reply_agreement(rq, 200, r);
+    reply_resource(rq, 200, r);
     PQclear(r);
     return true;
 }
@@ -421,7 +405,7 @@ void api_agreements_sign(struct request *rq) {
         else if (PQgetvalue(r, 0, 2)[0] == 't')
             activate(rq, id, &l);
         else
-            reply_agreement(rq, 200, r);
+            reply_resource(rq, 200, r);
         PQclear(r);
     }
     unlock(&l);

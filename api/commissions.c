@@ -12,6 +12,7 @@
 #include "server/pagination.h"
 #include "server/params.h"
 #include "server/reply.h"
+#include "server/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,21 +194,7 @@ void api_commissions_list(struct request *rq) {
 }
 
 void api_commissions_get(struct request *rq) {
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id) return;
-    const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_get, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "commission", id);
-    else {
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
-    }
-    PQclear(r);
+    reply_resource_by_id(rq, &st_get, "commission");
 }
 
 void api_commissions_reverse(struct request *rq) {

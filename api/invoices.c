@@ -9,6 +9,7 @@
 #include "server/pagination.h"
 #include "server/params.h"
 #include "server/reply.h"
+#include "server/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,11 +108,6 @@ static const char *arr_done(struct arr *a) {
     a->p[a->len++] = '}';
     a->p[a->len] = '\0';
     return a->p;
-}
-
-static void reply_invoice(struct request *rq, int status, PGresult *r) {
-    reply_json_text(rq, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
 }
 
 /* Validates {partner_id, commission_ids}; fills the id array. */
@@ -241,7 +237,7 @@ void api_invoices_create(struct request *rq) {
     else {
         char loc[64];
         snprintf(loc, sizeof loc, "/v1/invoices/%s", id);
-        reply_invoice(rq, 201, g);
+        reply_resource(rq, 201, g);
         reply_header(rq, "Location", loc);
     }
     PQclear(a);
@@ -296,7 +292,7 @@ void api_invoices_get(struct request *rq) {
         rq->content_type = "text/html; charset=utf-8";
         free(page);
     } else
-        reply_invoice(rq, 200, r);
+        reply_resource(rq, 200, r);
     PQclear(r);
 }
 
@@ -350,7 +346,7 @@ static void transition(struct request *rq, const char *const *from, const char *
     if (feed_append(rq, type, "invoice", id, partner, PQgetvalue(r, 0, 0)))
         db_reply_failure(rq);
     else
-        reply_invoice(rq, 200, r);
+        reply_resource(rq, 200, r);
     PQclear(r);
 }
 

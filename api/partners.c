@@ -6,6 +6,7 @@
 #include "server/pagination.h"
 #include "server/params.h"
 #include "server/reply.h"
+#include "server/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,11 +110,6 @@ DB_STMT(st_list_first, LIST_SELECT "ORDER BY p.created_at, p.id LIMIT $8");
 DB_STMT(st_list_after, LIST_SELECT "AND (p.created_at, p.id) > ($9::timestamptz, $10::uuid) "
                                    "ORDER BY p.created_at, p.id LIMIT $8");
 
-static void reply_partner(struct request *rq, int status, PGresult *r) {
-    reply_json_text(rq, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
-}
-
 /* After a conditional write matched nothing: 404 if absent, else 412 (stale If-Match). */
 static void reply_missing_or_stale(struct request *rq, const char *id) {
     const char *p[] = {rq->auth.tenant_id, id};
@@ -157,25 +153,13 @@ void api_partners_create(struct request *rq) {
     }
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/partners/%s", id);
-    reply_partner(rq, 201, r);
+    reply_resource(rq, 201, r);
     reply_header(rq, "Location", loc);
     PQclear(r);
 }
 
 void api_partners_get(struct request *rq) {
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id) return;
-    const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_get, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "partner", id);
-    else
-        reply_partner(rq, 200, r);
-    PQclear(r);
+    reply_resource_by_id(rq, &st_get, "partner");
 }
 
 /* Escapes LIKE wildcards in `q` and wraps it in %...%; caller frees. */
@@ -236,7 +220,7 @@ void api_partners_update(struct request *rq) {
     if (PQntuples(r) == 0)
         reply_missing_or_stale(rq, id);
     else
-        reply_partner(rq, 200, r);
+        reply_resource(rq, 200, r);
     PQclear(r);
 }
 
@@ -314,7 +298,7 @@ void api_partners_put(struct request *rq) {
     }
     if (PQntuples(r) == 1) {
         bool created = PQgetvalue(r, 0, 2)[0] == 't' && !strcmp(PQgetvalue(r, 0, 1), "1");
-        reply_partner(rq, created ? 201 : 200, r);
+        reply_resource(rq, created ? 201 : 200, r);
         if (created) {
             char loc[64];
             snprintf(loc, sizeof loc, "/v1/partners/%s", id);
@@ -335,6 +319,6 @@ void api_partners_put(struct request *rq) {
         reply_problem(rq, P_PRECONDITION_FAILED, "the partner is at version %s", PQgetvalue(r, 0, 1));
         reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
     } else
-        reply_partner(rq, 200, r);
+        reply_resource(rq, 200, r);
     PQclear(r);
 }

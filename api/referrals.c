@@ -10,6 +10,7 @@
 #include "server/pagination.h"
 #include "server/params.h"
 #include "server/reply.h"
+#include "server/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,11 +139,6 @@ int referral_event_append(struct request *rq, const char *referral_id, const cha
     return r ? 0 : -1;
 }
 
-static void reply_referral(struct request *rq, int status, PGresult *r) {
-    reply_json_text(rq, status, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
-}
-
 /* Validates the body of a create and the partner it names; fills partner/direction. */
 static int create_valid_or_reply(struct request *rq, const char **partner, const char **direction) {
     json_t *errors = json_array();
@@ -246,25 +242,13 @@ void api_referrals_create(struct request *rq) {
     }
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/referrals/%s", id);
-    reply_referral(rq, 201, r);
+    reply_resource(rq, 201, r);
     reply_header(rq, "Location", loc);
     PQclear(r);
 }
 
 void api_referrals_get(struct request *rq) {
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id) return;
-    const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_get, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "referral", id);
-    else
-        reply_referral(rq, 200, r);
-    PQclear(r);
+    reply_resource_by_id(rq, &st_get, "referral");
 }
 
 void api_referrals_list(struct request *rq) {
@@ -405,7 +389,7 @@ void api_referrals_update(struct request *rq) {
         feed_append(rq, "referral.edited", "referral", id, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0)))
         db_reply_failure(rq);
     else
-        reply_referral(rq, 200, r);
+        reply_resource(rq, 200, r);
     PQclear(r);
 }
 
@@ -557,7 +541,7 @@ void api_referrals_put(struct request *rq) {
             db_reply_failure(rq);
             return;
         }
-        reply_referral(rq, 200, r);
+        reply_resource(rq, 200, r);
         PQclear(r);
         return;
     }
@@ -566,6 +550,6 @@ void api_referrals_put(struct request *rq) {
         feed_append(rq, "referral.edited", "referral", id, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0)))
         db_reply_failure(rq);
     else
-        reply_referral(rq, 200, r);
+        reply_resource(rq, 200, r);
     PQclear(r);
 }

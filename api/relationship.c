@@ -6,6 +6,7 @@
 #include "server/pagination.h"
 #include "server/params.h"
 #include "server/reply.h"
+#include "server/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +126,7 @@ void api_commitments_create(struct request *rq) {
     }
     char loc[120];
     snprintf(loc, sizeof loc, "/v1/partners/%s/commitments/%s", pid, id);
-    reply_json_text(rq, 201, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+    reply_resource(rq, 201, r);
     reply_header(rq, "Location", loc);
     PQclear(r);
 }
@@ -162,8 +162,7 @@ void api_commitments_get(struct request *rq) {
     if (PQntuples(r) == 0)
         reply_not_found(rq, "commitment", cid);
     else {
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+        reply_resource(rq, 200, r);
     }
     PQclear(r);
 }
@@ -216,8 +215,7 @@ void api_commitments_update(struct request *rq) {
     if (PQntuples(r) == 0)
         commitment_missing_or_stale(rq, pid, cid);
     else {
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+        reply_resource(rq, 200, r);
     }
     PQclear(r);
 }

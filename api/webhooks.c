@@ -7,6 +7,7 @@
 #include "server/pagination.h"
 #include "server/params.h"
 #include "server/reply.h"
+#include "server/resource.h"
 #include "server/util.h"
 #include "server/webhook_sign.h"
 #include <curl/curl.h>
@@ -210,21 +211,7 @@ void api_webhooks_list(struct request *rq) {
 }
 
 void api_webhooks_get(struct request *rq) {
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id) return;
-    const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_get, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "webhook endpoint", id);
-    else {
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
-    }
-    PQclear(r);
+    reply_resource_by_id(rq, &st_get, "webhook endpoint");
 }
 
 /* After a conditional write matched nothing: 404 or 412. */
