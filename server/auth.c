@@ -4,7 +4,6 @@
 #include "server/db.h"
 #include "server/reply.h"
 #include "server/util.h"
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -46,14 +45,11 @@ enum role auth_role_parse(const char *s) {
     return 0;
 }
 
-/* The lookup also sets allied.tenant_id for this session, which the row-level security
- * policies read. It is set by every authenticated request before any tenant query, in the same
- * statement as the lookup, and cleared (to '') when the key is unknown — so a pooled connection
- * never carries one request's tenant into the next. */
-DB_STMT(st_lookup,
-        "SELECT k.id, k.tenant_id, k.role, coalesce(k.partner_id::text, ''), k.secret_hash, "
-        "       set_config('allied.tenant_id', coalesce(k.tenant_id::text, ''), false) "
-        "FROM (SELECT 1) one LEFT JOIN api_keys k ON k.prefix = $1 AND k.revoked_at IS NULL");
+/* Runs inside the request's transaction. allied_authenticate (migration 0009) answers a row only
+ * when the prefix is live and the hash matches, and then sets the tenant for this transaction
+ * only; a wrong secret and an unknown prefix therefore take exactly the same path here. */
+DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, '') "
+                         "FROM allied_authenticate($1, $2)");
 
 static int unauthorized(struct request *rq, const char *why) {
     reply_problem(rq, P_UNAUTHORIZED, "%s", why);
@@ -68,23 +64,15 @@ int auth_or_reply(struct request *rq) {
     const char *key = h + 7;
     while (*key == ' ') key++;
     if (!auth_key_prefix(key, prefix)) return unauthorized(rq, "the API key is malformed");
-    const char *params[] = {prefix};
-    PGresult *r = db_exec(rq, &st_lookup, 1, params);
+    sha256_hex(key, strlen(key), hash);
+    const char *params[] = {prefix, hash};
+    PGresult *r = db_exec(rq, &st_authenticate, 2, params);
     if (!r) {
         db_reply_failure(rq);
         return -1;
     }
-    sha256_hex(key, strlen(key), hash);
-    bool found = !PQgetisnull(r, 0, 0);
-    bool match = found && PQgetlength(r, 0, 4) == 64 &&
-                 CRYPTO_memcmp(hash, PQgetvalue(r, 0, 4), 64) == 0;
-    if (!match) {
+    if (PQntuples(r) != 1) {
         PQclear(r);
-        if (found) {
-            /* Right prefix, wrong secret: undo the tenant setting made by the lookup. */
-            const char *none[] = {"zzzzzzzzzzzzzzz"};
-            PQclear(db_exec(rq, &st_lookup, 1, none));
-        }
         return unauthorized(rq, "the API key is unknown or revoked");
     }
     rq->auth.ok = true;

@@ -15,7 +15,8 @@ bool auth_key_prefix(const char *key, char *prefix);
 /* Parses a role name; 0 if unknown. */
 enum role auth_role_parse(const char *s);
 
-/* Authenticates from `Authorization: Bearer`, fills rq->auth and points the connection's
- * tenant setting (row-level security) at the caller's tenant. Returns 0, or -1 after 401/503. */
+/* Authenticates from `Authorization: Bearer`, fills rq->auth and sets the tenant that row-level
+ * security enforces. Must run inside the request's transaction: the tenant setting ends with it.
+ * Returns 0, or -1 after 401/503. */
 int auth_or_reply(struct request *rq);
 #endif

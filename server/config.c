@@ -16,6 +16,14 @@ const struct config_option config_options[] = {
     {"ALLIED_MAX_BODY_BYTES", "1048576", "largest accepted request body (413 above)"},
     {"ALLIED_LOG", "info", "log level: debug, info, warn, error or off"},
     {"ALLIED_DB_ROLE", "allied_app", "role to SET after connecting (non-owner); empty = none"},
+    {"ALLIED_STATEMENT_TIMEOUT_MS", "5000", "longest one SQL statement of a request may run (then 503)"},
+    {"ALLIED_REPORT_TIMEOUT_MS", "30000", "the same limit for /v1/reports/* statements"},
+    {"ALLIED_LOCK_TIMEOUT_MS", "2000", "longest a request waits for a row lock (then 503)"},
+    {"ALLIED_IDLE_TX_TIMEOUT_MS", "10000", "PostgreSQL ends a session idle inside a transaction this long"},
+    {"ALLIED_QUEUE_TIMEOUT_MS", "5000", "longest a request waits for a database worker (then 503)"},
+    {"ALLIED_QUEUE_MAX", "512", "requests waiting for a database worker, in all (then 503)"},
+    {"ALLIED_QUEUE_PER_TENANT", "64", "requests waiting for a database worker, per tenant (then 503)"},
+    {"ALLIED_TENANT_WORKERS", "0", "database workers one tenant may hold at once (0 = pool size - 1, at least 1)"},
     {"ALLIED_CONN_TIMEOUT", "30", "seconds an idle HTTP connection is kept"},
     {"ALLIED_MAX_CONNECTIONS", "1024", "total concurrent HTTP connections"},
     {"ALLIED_PER_IP_CONNECTIONS", "256", "concurrent HTTP connections per client address"},
@@ -57,6 +65,14 @@ int config_load(void) {
     if (get_int("ALLIED_THREADS", 1, 64, &cfg.threads) || get_int("ALLIED_DB_POOL", 1, 256, &cfg.db_pool) ||
         get_int("ALLIED_MAX_BODY_BYTES", 1024, 64 << 20, &body) ||
         get_int("ALLIED_CONN_TIMEOUT", 1, 3600, &cfg.conn_timeout_s) ||
+        get_int("ALLIED_STATEMENT_TIMEOUT_MS", 10, 3600000, &cfg.statement_timeout_ms) ||
+        get_int("ALLIED_REPORT_TIMEOUT_MS", 10, 3600000, &cfg.report_timeout_ms) ||
+        get_int("ALLIED_LOCK_TIMEOUT_MS", 10, 3600000, &cfg.lock_timeout_ms) ||
+        get_int("ALLIED_IDLE_TX_TIMEOUT_MS", 100, 3600000, &cfg.idle_tx_timeout_ms) ||
+        get_int("ALLIED_QUEUE_TIMEOUT_MS", 10, 600000, &cfg.queue_timeout_ms) ||
+        get_int("ALLIED_QUEUE_MAX", 1, 1000000, &cfg.queue_max) ||
+        get_int("ALLIED_QUEUE_PER_TENANT", 1, 1000000, &cfg.queue_per_tenant) ||
+        get_int("ALLIED_TENANT_WORKERS", 0, 256, &cfg.tenant_workers) ||
         get_int("ALLIED_MAX_CONNECTIONS", 4, 100000, &cfg.max_conns) ||
         get_int("ALLIED_PER_IP_CONNECTIONS", 1, 100000, &cfg.per_ip_conns) ||
         get_int("ALLIED_DRAIN_SECONDS", 0, 600, &cfg.drain_s) ||

@@ -11,6 +11,14 @@ struct config {
     size_t max_body_bytes;    /* ALLIED_MAX_BODY_BYTES */
     int log_level;            /* ALLIED_LOG: debug|info|warn|error|off */
     const char *db_role;      /* ALLIED_DB_ROLE: role the server switches to (non-owner) */
+    int statement_timeout_ms; /* ALLIED_STATEMENT_TIMEOUT_MS: per statement of a request */
+    int report_timeout_ms;    /* ALLIED_REPORT_TIMEOUT_MS: the same for report routes */
+    int lock_timeout_ms;      /* ALLIED_LOCK_TIMEOUT_MS */
+    int idle_tx_timeout_ms;   /* ALLIED_IDLE_TX_TIMEOUT_MS */
+    int queue_timeout_ms;     /* ALLIED_QUEUE_TIMEOUT_MS: longest wait for a database worker */
+    int queue_max;            /* ALLIED_QUEUE_MAX: waiting requests in all */
+    int queue_per_tenant;     /* ALLIED_QUEUE_PER_TENANT: waiting requests per tenant */
+    int tenant_workers;       /* ALLIED_TENANT_WORKERS: workers one tenant may hold (0 = pool - 1) */
     int conn_timeout_s;       /* ALLIED_CONN_TIMEOUT: idle connection timeout */
     int max_conns;            /* ALLIED_MAX_CONNECTIONS: total connection limit */
     int per_ip_conns;         /* ALLIED_PER_IP_CONNECTIONS */

@@ -10,6 +10,28 @@
 atomic_long db_errors_total;
 static atomic_int next_stmt_id;
 
+/* Request connections get time limits so that one slow statement, one lock held too long or one
+ * forgotten transaction cannot hold a pool connection (and every request queued behind it).
+ * System connections (CLI, migrations, background work) instead declare that they work across
+ * tenants; row-level security lets only them through without a tenant (migration 0009). */
+static int session_settings(PGconn *pg, bool app_role, char *err, size_t errlen) {
+    char stmt[16], lock[16], idle[16];
+    snprintf(stmt, sizeof stmt, "%d", cfg.statement_timeout_ms);
+    snprintf(lock, sizeof lock, "%d", cfg.lock_timeout_ms);
+    snprintf(idle, sizeof idle, "%d", cfg.idle_tx_timeout_ms);
+    const char *app[] = {stmt, lock, idle};
+    PGresult *r = app_role ? PQexecParams(pg,
+                                          "SELECT set_config('statement_timeout', $1, false), "
+                                          "set_config('lock_timeout', $2, false), "
+                                          "set_config('idle_in_transaction_session_timeout', $3, false)",
+                                          3, NULL, app, NULL, NULL, 0)
+                           : PQexec(pg, "SELECT set_config('allied.scope', 'all', false)");
+    int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
+    if (rc) snprintf(err, errlen, "cannot configure the session: %s", PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
 struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *vals[] = {cfg.database_url, "3", "allied", NULL};
@@ -28,6 +50,10 @@ struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
     /* Dates in the API (periods, due dates, "today") are UTC days, whatever the server's zone. */
     PGresult *tz = PQexec(pg, "SET TIME ZONE 'UTC'");
     PQclear(tz);
+    if (session_settings(pg, app_role, err, errlen) != 0) {
+        PQfinish(pg);
+        return NULL;
+    }
     if (app_role && cfg.db_role && *cfg.db_role) {
         /* The role name comes from the operator's config; quote it as an identifier. */
         char *ident = PQescapeIdentifier(pg, cfg.db_role, strlen(cfg.db_role));
@@ -92,6 +118,8 @@ static bool result_ok(PGresult *r) {
 static enum db_fail classify(PGconn *pg, PGresult *r, const char *state) {
     if (PQstatus(pg) != CONNECTION_OK || !state || !*state) return DBF_CONNECTION;
     if (!strcmp(state, "40001") || !strcmp(state, "40P01")) return DBF_RETRY;
+    /* statement_timeout (57014) and lock_timeout (55P03): the connection itself is fine. */
+    if (!strcmp(state, "57014") || !strcmp(state, "55P03")) return DBF_TIMEOUT;
     if (!strncmp(state, "08", 2) || !strncmp(state, "57P", 3)) return DBF_CONNECTION;
     if (!strncmp(state, "23", 2)) return DBF_CONSTRAINT;
     if (!strncmp(state, "22", 2)) return DBF_DATA;
@@ -115,6 +143,8 @@ PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *con
     if (rq->db_fail == DBF_HARD)
         LOG_BUG("SQL failed (%s) request_id=%s: %s", rq->sqlstate, rq->request_id,
                 PQresultErrorMessage(r));
+    else if (rq->db_fail == DBF_TIMEOUT)
+        log_msg(LOG_WARN, NULL, "request %s stopped by the %s", rq->request_id, strcmp(rq->sqlstate, "55P03") == 0 ? "lock time limit" : "statement time limit");
     else if (rq->db_fail == DBF_CONNECTION)
         log_msg(LOG_WARN, NULL, "database connection failed: %s", PQerrorMessage(c->pg));
     PQclear(r);
@@ -134,6 +164,10 @@ void db_reply_failure(struct request *rq) {
     case DBF_CONNECTION:
     case DBF_RETRY:
         reply_problem(rq, P_UNAVAILABLE, "the database is unavailable; retry shortly");
+        return;
+    case DBF_TIMEOUT:
+        reply_problem(rq, P_UNAVAILABLE, "the request took longer than the server allows (%s); retry shortly",
+                      strcmp(rq->sqlstate, "55P03") == 0 ? "waiting for a lock" : "statement time limit");
         return;
     case DBF_CONSTRAINT:
         reply_problem(rq, P_CONFLICT, "the change conflicts with existing data (%s)", rq->constraint);

@@ -1,8 +1,9 @@
-/* The request pipeline after routing. Every write runs in one READ COMMITTED transaction that
+/* The request pipeline after routing. Every database request runs in one READ COMMITTED transaction that
  * is retried on serialization failure or deadlock; the handler is written as straight-line
  * code and the runner decides commit (status < 400) or rollback. */
 #include "server/dispatch.h"
 #include "server/auth.h"
+#include "server/config.h"
 #include "server/db.h"
 #include "server/idempotency.h"
 #include "server/json_in.h"
@@ -10,12 +11,15 @@
 #include "server/reply.h"
 #include "server/router.h"
 #include "server/util.h"
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #define TXN_ATTEMPTS 8
 
 DB_STMT(st_begin, "BEGIN");
+DB_STMT(st_begin_read, "BEGIN READ ONLY");
+DB_STMT(st_report_budget, "SELECT set_config('statement_timeout', $1, true)");
 DB_STMT(st_commit, "COMMIT");
 DB_STMT(st_rollback, "ROLLBACK");
 
@@ -46,19 +50,63 @@ static void rollback(struct request *rq) {
     rq->db_fail = keep;
 }
 
-static void run_transaction(struct request *rq) {
-    const char *ikey = NULL;
-    if (strcmp(rq->method, "POST") == 0) {
-        ikey = req_header(rq, "Idempotency-Key");
-        if (ikey && !printable_ascii(ikey, 255)) {
-            reply_field_error(rq, "Idempotency-Key", "must be 1 to 255 printable ASCII characters");
-            return;
+/* Everything a request asks before its handler runs: the caller (inside the transaction, which
+ * scopes the tenant setting), the role, the query and the body. 0, or -1 after a reply. */
+static int admit(struct request *rq, bool first_attempt) {
+    const struct route *r = rq->route;
+    if (!(r->flags & RF_PUBLIC)) {
+        if (auth_or_reply(rq) != 0) return -1;
+        if (!(r->roles & rq->auth.role)) {
+            reply_problem(rq, P_FORBIDDEN, "a %s key may not call %s %s", role_name(rq->auth.role),
+                          r->method, r->pattern);
+            return -1;
         }
     }
+    if (!first_attempt) return 0; /* the request itself was checked the first time */
+    if (!(r->flags & RF_QUERY) && query_known_or_reply(rq, NULL) != JIN_OK) return -1;
+    if (r->flags & RF_BODY) {
+        bool may_skip = (r->flags & RF_BODY_OPTIONAL) && rq->body_len == 0;
+        if (!may_skip && json_body_or_reply(rq) != JIN_OK) return -1;
+    } else if (rq->body_len > 0) {
+        reply_problem(rq, P_BAD_REQUEST, "%s %s takes no request body", r->method, r->pattern);
+        return -1;
+    }
+    if (strcmp(rq->method, "POST") == 0) {
+        const char *ikey = req_header(rq, "Idempotency-Key");
+        if (ikey && !printable_ascii(ikey, 255)) {
+            reply_field_error(rq, "Idempotency-Key", "must be 1 to 255 printable ASCII characters");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Every request that touches the database runs in one READ COMMITTED transaction (read-only for
+ * GET): authentication sets the tenant inside it, so the setting can never outlive the request.
+ * Retried on serialization failure or deadlock; committed only when the answer is a success. */
+/* Reports may scan a whole tenant: they get their own, larger statement budget. */
+static bool report_budget(struct request *rq) {
+    char ms[16];
+    snprintf(ms, sizeof ms, "%d", cfg.report_timeout_ms);
+    const char *p[] = {ms};
+    PGresult *r = db_exec(rq, &st_report_budget, 1, p);
+    PQclear(r);
+    return r != NULL;
+}
+
+static void run_transaction(struct request *rq) {
+    bool get = strcmp(rq->method, "GET") == 0;
+    const char *ikey = strcmp(rq->method, "POST") == 0 ? req_header(rq, "Idempotency-Key") : NULL;
     for (int attempt = 1;; attempt++) {
         reply_reset(rq);
         rq->db_fail = DBF_NONE;
-        if (!simple(rq, &st_begin)) break;
+        if (!simple(rq, get ? &st_begin_read : &st_begin)) break;
+        if ((rq->route->flags & RF_REPORT) && !report_budget(rq)) break;
+        if (admit(rq, attempt == 1) != 0) {
+            rollback(rq);
+            if (rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS) continue;
+            return;
+        }
         if (ikey) {
             enum idem c = idempotency_claim(rq, ikey);
             if (c == IDEM_REPLAYED) {
@@ -92,27 +140,11 @@ static void run_transaction(struct request *rq) {
 }
 
 void dispatch_run(struct request *rq) {
-    const struct route *r = rq->route;
-    if (!(r->flags & RF_PUBLIC)) {
-        if (auth_or_reply(rq) != 0) return;
-        if (!(r->roles & rq->auth.role)) {
-            reply_problem(rq, P_FORBIDDEN, "a %s key may not call %s %s", role_name(rq->auth.role),
-                          r->method, r->pattern);
-            return;
-        }
-    }
-    if (!(r->flags & RF_QUERY) && query_known_or_reply(rq, NULL) != JIN_OK) return;
-    if (r->flags & RF_BODY) {
-        bool may_skip = (r->flags & RF_BODY_OPTIONAL) && rq->body_len == 0;
-        if (!may_skip && json_body_or_reply(rq) != JIN_OK) return;
-    } else if (rq->body_len > 0) {
-        reply_problem(rq, P_BAD_REQUEST, "%s %s takes no request body", r->method, r->pattern);
-        return;
-    }
-    if (strcmp(rq->method, "GET") == 0 || (r->flags & RF_INLINE)) {
-        r->fn(rq);
+    if (rq->route->flags & RF_INLINE) { /* public, no database: runs on the HTTP thread */
+        if (admit(rq, true) != 0) return;
+        rq->route->fn(rq);
         if (rq->status == 0) {
-            LOG_BUG("handler for %s %s gave no response", rq->method, r->pattern);
+            LOG_BUG("handler for %s %s gave no response", rq->method, rq->route->pattern);
             reply_problem(rq, P_INTERNAL, NULL);
         }
         return;

@@ -30,6 +30,7 @@ enum db_fail {
     DBF_NONE,
     DBF_RETRY,      /* serialization failure or deadlock: the transaction runner retries */
     DBF_CONNECTION, /* connection lost: 503, the worker reconnects */
+    DBF_TIMEOUT,    /* statement or lock time limit hit: 503, the connection stays usable */
     DBF_CONSTRAINT, /* unique/foreign-key/check violation: the handler decides */
     DBF_DATA,       /* invalid input value caught by PostgreSQL: 400 */
     DBF_HARD,       /* anything else: a bug, 500 */

@@ -78,9 +78,9 @@ const struct route routes[] = {
     {"POST", "/v1/partners/{id}/check-ins", api_checkins_create, ROLES_STAFF, RF_BODY},
     {"GET", "/v1/partners/{id}/check-ins", api_checkins_list, ROLES_ANY, 0},
     {"GET", "/v1/check-ins/due", api_checkins_due, ROLES_STAFF | ROLE_READONLY, RF_QUERY},
-    {"GET", "/v1/reports/partners", api_reports_partners, ROLES_ANY, RF_QUERY},
-    {"GET", "/v1/reports/partners/{id}", api_reports_partner, ROLES_ANY, RF_QUERY},
-    {"GET", "/v1/reports/summary", api_reports_summary, ROLES_STAFF | ROLE_READONLY, RF_QUERY},
+    {"GET", "/v1/reports/partners", api_reports_partners, ROLES_ANY, RF_QUERY | RF_REPORT},
+    {"GET", "/v1/reports/partners/{id}", api_reports_partner, ROLES_ANY, RF_QUERY | RF_REPORT},
+    {"GET", "/v1/reports/summary", api_reports_summary, ROLES_STAFF | ROLE_READONLY, RF_QUERY | RF_REPORT},
     /* the change feed */
     {"GET", "/v1/events", api_events_list, ROLES_ANY, RF_QUERY},
 };

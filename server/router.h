@@ -10,6 +10,7 @@ typedef void (*handler_fn)(struct request *rq);
 #define RF_BODY 4u   /* takes a JSON object body */
 #define RF_QUERY 8u  /* takes query parameters (the handler checks which) */
 #define RF_BODY_OPTIONAL 16u /* with RF_BODY: an empty body is allowed (rq->json stays NULL) */
+#define RF_REPORT 32u        /* statements may run up to ALLIED_REPORT_TIMEOUT_MS */
 
 struct route {
     const char *method;
