@@ -188,7 +188,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     rq->state = ST_DISPATCHED;
     MHD_suspend_connection(conn);
-    worker_submit(rq);
+    if (!worker_submit(rq)) {
+        reply_problem(rq, P_UNAVAILABLE, "the server is busy; too many requests are waiting");
+        http_resume(rq);
+    }
     return MHD_YES;
 }
 

@@ -100,6 +100,11 @@ char *metrics_render(void) {
     put(&b, "# HELP allied_db_queue_depth Requests waiting for a database worker.\n"
             "# TYPE allied_db_queue_depth gauge\nallied_db_queue_depth %ld\n",
         workers_queue_depth());
+    put(&b, "# HELP allied_db_queue_refused_total Requests answered 503 because the queue was full.\n"
+            "# TYPE allied_db_queue_refused_total counter\nallied_db_queue_refused_total %ld\n"
+            "# HELP allied_db_queue_expired_total Requests answered 503 after waiting too long for a worker.\n"
+            "# TYPE allied_db_queue_expired_total counter\nallied_db_queue_expired_total %ld\n",
+        atomic_load(&queue_rejected_total), atomic_load(&queue_expired_total));
     put(&b, "# HELP allied_db_errors_total Failed database calls and connection attempts.\n"
             "# TYPE allied_db_errors_total counter\nallied_db_errors_total %ld\n",
         atomic_load(&db_errors_total));

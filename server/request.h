@@ -56,6 +56,8 @@ struct request {
     uint64_t start_ns;
     int state; /* see http.c */
     struct request *next_job; /* worker queue link */
+    uint64_t queued_ns;       /* when it was queued for a worker */
+    uint64_t lane;            /* fairness lane (server/worker.c) */
 
     /* body */
     char *body;
