@@ -32,7 +32,7 @@ UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json
 CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/migrations.c,$(CORE_SRC))) $(BUILD)/migrations.o
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
-.PHONY: all deps run test unit bench clean format format-check lint-openapi
+.PHONY: all deps run test unit bench soak clean format format-check lint-openapi
 all: $(BUILD)/allied
 
 $(BUILD)/allied: $(BUILD)/server/main.o $(CORE_OBJ)
@@ -70,6 +70,11 @@ unit: $(BUILD)/unit_tests
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/allied
 	@BUILD=$(BUILD) sh scripts/bench.sh
+
+# Timing-dependent measurements (tenant contention, auth timing, ...): printed, never asserted.
+soak: deps
+	@$(MAKE) --no-print-directory $(BUILD)/allied
+	@ALLIED_BIN=$(CURDIR)/$(BUILD)/allied sh tests/soak/run.sh
 
 lint-openapi:
 	npx --yes @redocly/cli@1.34.5 lint openapi.yaml

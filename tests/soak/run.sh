@@ -1,0 +1,9 @@
+#!/bin/sh
+# `make soak`: the timing-dependent measurements (never asserted in `make test`). Each script starts
+# its own private PostgreSQL cluster and server on loopback and is bounded in time.
+set -eu
+cd "$(dirname "$0")/../.."
+for s in tests/soak/*.py; do
+  echo "== $s"
+  timeout 300 python3 "$s" </dev/null
+done
