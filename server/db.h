@@ -31,6 +31,13 @@ bool db_ok(struct db_conn *c);
  * Returns the result (caller PQclear()s) or NULL with rq->db_fail and rq->sqlstate set. */
 PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *const *vals);
 
+/* Statements queued to go out with the request's next db_exec in one pipeline (one round trip):
+ * BEGIN, the tenant setting, a time budget. Each takes at most one text parameter (`arg`, which
+ * must stay valid until sent). A request whose prologue was never sent has nothing to roll back. */
+void db_prologue(struct request *rq, struct db_stmt *st, const char *arg);
+bool db_prologue_pending(struct request *rq);
+void db_prologue_drop(struct request *rq);
+
 /* Same on a bare connection (CLI, migrations). On failure prints the error to stderr. */
 PGresult *db_exec_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals);
 

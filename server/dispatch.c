@@ -44,6 +44,10 @@ static bool simple(struct request *rq, struct db_stmt *st) {
 }
 
 static void rollback(struct request *rq) {
+    if (db_prologue_pending(rq)) { /* BEGIN was never sent: nothing to roll back */
+        db_prologue_drop(rq);
+        return;
+    }
     if (!db_ok(rq->db)) return;
     enum db_fail keep = rq->db_fail;
     simple(rq, &st_rollback);
@@ -84,24 +88,25 @@ static int admit(struct request *rq, bool first_attempt) {
 /* Every request that touches the database runs in one READ COMMITTED transaction (read-only for
  * GET): authentication sets the tenant inside it, so the setting can never outlive the request.
  * Retried on serialization failure or deadlock; committed only when the answer is a success. */
-/* Reports may scan a whole tenant: they get their own, larger statement budget. */
-static bool report_budget(struct request *rq) {
-    char ms[16];
-    snprintf(ms, sizeof ms, "%d", cfg.report_timeout_ms);
-    const char *p[] = {ms};
-    PGresult *r = db_exec(rq, &st_report_budget, 1, p);
-    PQclear(r);
-    return r != NULL;
+static bool commit(struct request *rq) {
+    if (db_prologue_pending(rq)) { /* no statement ran: there is no transaction */
+        db_prologue_drop(rq);
+        return true;
+    }
+    return simple(rq, &st_commit);
 }
 
 static void run_transaction(struct request *rq) {
     bool get = strcmp(rq->method, "GET") == 0;
     const char *ikey = strcmp(rq->method, "POST") == 0 ? req_header(rq, "Idempotency-Key") : NULL;
+    char report_ms[16]; /* reports may scan a whole tenant: their own, larger statement budget */
+    snprintf(report_ms, sizeof report_ms, "%d", cfg.report_timeout_ms);
     for (int attempt = 1;; attempt++) {
         reply_reset(rq);
         rq->db_fail = DBF_NONE;
-        if (!simple(rq, get ? &st_begin_read : &st_begin)) break;
-        if ((rq->route->flags & RF_REPORT) && !report_budget(rq)) break;
+        /* Sent together with the request's first statement, in one round trip. */
+        db_prologue(rq, get ? &st_begin_read : &st_begin, NULL);
+        if (rq->route->flags & RF_REPORT) db_prologue(rq, &st_report_budget, report_ms);
         if (admit(rq, attempt == 1) != 0) {
             rollback(rq);
             if (rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS) continue;
@@ -122,7 +127,7 @@ static void run_transaction(struct request *rq) {
         }
         rq->route->fn(rq);
         if (rq->db_fail == DBF_NONE && rq->status > 0 && rq->status < 400) {
-            if ((!ikey || idempotency_store(rq, ikey) == 0) && simple(rq, &st_commit)) return;
+            if ((!ikey || idempotency_store(rq, ikey) == 0) && commit(rq)) return;
         }
         rollback(rq);
         if (rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS) {

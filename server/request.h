@@ -12,6 +12,7 @@
 #define UUID_LEN 36
 #define MAX_PATH_PARAMS 4
 #define MAX_RESP_HEADERS 8
+#define DB_MAX_PROLOGUE 4
 
 enum role { ROLE_ADMIN = 1, ROLE_STAFF = 2, ROLE_PARTNER = 4, ROLE_READONLY = 8 };
 #define ROLES_ANY (ROLE_ADMIN | ROLE_STAFF | ROLE_PARTNER | ROLE_READONLY)
@@ -44,6 +45,7 @@ struct resp_header {
 struct route;
 struct worker;
 struct db_conn;
+struct db_stmt;
 
 struct request {
     struct MHD_Connection *conn;
@@ -72,6 +74,9 @@ struct request {
     /* database, while a worker runs the request */
     struct worker *worker;
     struct db_conn *db;
+    struct db_stmt *prologue[DB_MAX_PROLOGUE]; /* sent with the next statement (server/db.c) */
+    const char *prologue_arg[DB_MAX_PROLOGUE];
+    int nprologue;
     enum db_fail db_fail;
     int db_ok_calls; /* statements that succeeded for this request */
     char sqlstate[6];
