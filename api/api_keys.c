@@ -1,5 +1,6 @@
 /* /v1/api-keys: create (the secret is returned once), list, get, revoke. Admin keys only. */
 #include "api/api.h"
+#include "server/auth_cache.h"
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/json_in.h"
@@ -115,6 +116,10 @@ void api_keys_get(struct request *rq) {
     PQclear(r);
 }
 
+static void forget_revoked(struct request *rq) {
+    auth_cache_forget(rq->after_commit_arg); /* other instances hear it through NOTIFY */
+}
+
 void api_keys_revoke(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id) return;
@@ -124,9 +129,12 @@ void api_keys_revoke(struct request *rq) {
         db_reply_failure(rq);
         return;
     }
-    if (PQntuples(r) == 0)
+    if (PQntuples(r) == 0) {
         reply_not_found(rq, "API key", id);
-    else
+    } else {
         reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        snprintf(rq->after_commit_arg, sizeof rq->after_commit_arg, "%s", id);
+        rq->after_commit = forget_revoked;
+    }
     PQclear(r);
 }

@@ -1,6 +1,7 @@
 /* API key authentication. Keys are stored as SHA-256 hashes and found by a public prefix;
  * the hash comparison is constant-time. */
 #include "server/auth.h"
+#include "server/auth_cache.h"
 #include "server/db.h"
 #include "server/reply.h"
 #include "server/util.h"
@@ -48,6 +49,7 @@ enum role auth_role_parse(const char *s) {
 /* Runs inside the request's transaction. allied_authenticate (migration 0009) answers a row only
  * when the prefix is live and the hash matches, and then sets the tenant for this transaction
  * only; a wrong secret and an unknown prefix therefore take exactly the same path here. */
+DB_STMT(st_set_tenant, "SELECT set_config('allied.tenant_id', $1, true)");
 DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, '') "
                          "FROM allied_authenticate($1, $2)");
 
@@ -65,6 +67,12 @@ int auth_or_reply(struct request *rq) {
     while (*key == ' ') key++;
     if (!auth_key_prefix(key, prefix)) return unauthorized(rq, "the API key is malformed");
     sha256_hex(key, strlen(key), hash);
+    if (auth_cache_get(hash, &rq->auth)) {
+        /* A verified key: the tenant setting goes out with the first statement, no lookup. */
+        db_prologue(rq, &st_set_tenant, rq->auth.tenant_id);
+        return 0;
+    }
+    unsigned long gen = auth_cache_generation();
     const char *params[] = {prefix, hash};
     PGresult *r = db_exec(rq, &st_authenticate, 2, params);
     if (!r) {
@@ -81,5 +89,6 @@ int auth_or_reply(struct request *rq) {
     rq->auth.role = auth_role_parse(PQgetvalue(r, 0, 2));
     snprintf(rq->auth.partner_id, sizeof rq->auth.partner_id, "%s", PQgetvalue(r, 0, 3));
     PQclear(r);
+    auth_cache_put(hash, &rq->auth, gen);
     return 0;
 }

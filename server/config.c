@@ -24,6 +24,8 @@ const struct config_option config_options[] = {
     {"ALLIED_QUEUE_MAX", "512", "requests waiting for a database worker, in all (then 503)"},
     {"ALLIED_QUEUE_PER_TENANT", "64", "requests waiting for a database worker, per tenant (then 503)"},
     {"ALLIED_TENANT_WORKERS", "0", "database workers one tenant may hold at once (0 = pool size - 1, at least 1)"},
+    {"ALLIED_KEY_CACHE_SIZE", "4096", "verified API keys kept in memory (0 = look every key up)"},
+    {"ALLIED_KEY_CACHE_TTL_MS", "10000", "longest a verified key is trusted without a lookup"},
     {"ALLIED_CONN_TIMEOUT", "30", "seconds an idle HTTP connection is kept"},
     {"ALLIED_MAX_CONNECTIONS", "1024", "total concurrent HTTP connections"},
     {"ALLIED_PER_IP_CONNECTIONS", "256", "concurrent HTTP connections per client address"},
@@ -73,6 +75,8 @@ int config_load(void) {
         get_int("ALLIED_QUEUE_MAX", 1, 1000000, &cfg.queue_max) ||
         get_int("ALLIED_QUEUE_PER_TENANT", 1, 1000000, &cfg.queue_per_tenant) ||
         get_int("ALLIED_TENANT_WORKERS", 0, 256, &cfg.tenant_workers) ||
+        get_int("ALLIED_KEY_CACHE_SIZE", 0, 1000000, &cfg.key_cache_size) ||
+        get_int("ALLIED_KEY_CACHE_TTL_MS", 0, 3600000, &cfg.key_cache_ttl_ms) ||
         get_int("ALLIED_MAX_CONNECTIONS", 4, 100000, &cfg.max_conns) ||
         get_int("ALLIED_PER_IP_CONNECTIONS", 1, 100000, &cfg.per_ip_conns) ||
         get_int("ALLIED_DRAIN_SECONDS", 0, 600, &cfg.drain_s) ||

@@ -19,6 +19,8 @@ struct config {
     int queue_max;            /* ALLIED_QUEUE_MAX: waiting requests in all */
     int queue_per_tenant;     /* ALLIED_QUEUE_PER_TENANT: waiting requests per tenant */
     int tenant_workers;       /* ALLIED_TENANT_WORKERS: workers one tenant may hold (0 = pool - 1) */
+    int key_cache_size;       /* ALLIED_KEY_CACHE_SIZE: slots (0 = off) */
+    int key_cache_ttl_ms;     /* ALLIED_KEY_CACHE_TTL_MS */
     int conn_timeout_s;       /* ALLIED_CONN_TIMEOUT: idle connection timeout */
     int max_conns;            /* ALLIED_MAX_CONNECTIONS: total connection limit */
     int per_ip_conns;         /* ALLIED_PER_IP_CONNECTIONS */

@@ -104,6 +104,7 @@ static void run_transaction(struct request *rq) {
     for (int attempt = 1;; attempt++) {
         reply_reset(rq);
         rq->db_fail = DBF_NONE;
+        rq->after_commit = NULL;
         /* Sent together with the request's first statement, in one round trip. */
         db_prologue(rq, get ? &st_begin_read : &st_begin, NULL);
         if (rq->route->flags & RF_REPORT) db_prologue(rq, &st_report_budget, report_ms);
@@ -127,7 +128,10 @@ static void run_transaction(struct request *rq) {
         }
         rq->route->fn(rq);
         if (rq->db_fail == DBF_NONE && rq->status > 0 && rq->status < 400) {
-            if ((!ikey || idempotency_store(rq, ikey) == 0) && commit(rq)) return;
+            if ((!ikey || idempotency_store(rq, ikey) == 0) && commit(rq)) {
+                if (rq->after_commit) rq->after_commit(rq);
+                return;
+            }
         }
         rollback(rq);
         if (rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS) {

@@ -1,5 +1,6 @@
 /* allied: the command line — serve, migrate, tenant create, key create, version. */
 #include "api/workflow.h"
+#include "server/auth_cache.h"
 #include "server/cli.h"
 #include <jansson.h>
 #include <stdlib.h>
@@ -60,7 +61,9 @@ static int serve(void) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (workers_start(cfg.db_pool) != 0 || http_start() != 0 || dispatcher_start() != 0) return 1;
+    if (auth_cache_start() != 0 || workers_start(cfg.db_pool) != 0 || http_start() != 0 ||
+        dispatcher_start() != 0)
+        return 1;
     log_msg(LOG_INFO, NULL, "allied %s listening on %s (%d HTTP threads, %d database workers)",
             ALLIED_VERSION, cfg.listen, cfg.threads, cfg.db_pool);
     int sig = 0;
@@ -69,6 +72,7 @@ static int serve(void) {
     http_stop();
     dispatcher_stop();
     workers_stop();
+    auth_cache_stop();
     log_msg(LOG_INFO, NULL, "stopped");
     return 0;
 }

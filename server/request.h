@@ -82,6 +82,10 @@ struct request {
     char sqlstate[6];
     char constraint[64];
 
+    /* run once the transaction has committed (e.g. forget a revoked key in this process) */
+    void (*after_commit)(struct request *rq);
+    char after_commit_arg[UUID_LEN + 1];
+
     /* the response being built */
     int status;
     char *resp_body;
