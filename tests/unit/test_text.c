@@ -1,16 +1,53 @@
 /* Unit tests for server/text: cuts land on character boundaries for 1- to 4-byte characters, at
  * every offset, and scrubbing keeps well-formed text and replaces malformed bytes. */
 #include "server/text.h"
+#include "server/config.h"
+#include "server/log.h"
 #include "tests/unit/unit.h"
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* True when jansson accepts `s` as a string (it checks UTF-8), as json_pack would need. */
 static int json_ok(const char *s) {
     json_t *j = json_string(s);
     int ok = j != NULL;
     json_decref(j);
+    return ok;
+}
+
+/* Logs `msg` at error level with stderr sent to a temporary file; returns the line (malloc'd). */
+static char *logged(const char *msg) {
+    fflush(stderr);
+    int saved = dup(2);
+    FILE *tmp = tmpfile();
+    if (saved < 0 || !tmp) return NULL;
+    dup2(fileno(tmp), 2);
+    int level = cfg.log_level;
+    cfg.log_level = LOG_DEBUG;
+    log_msg(LOG_ERROR, NULL, "partner %s", msg);
+    cfg.log_level = level;
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    static char line[4096];
+    rewind(tmp);
+    char *got = fgets(line, sizeof line, tmp) ? strdup(line) : NULL;
+    fclose(tmp);
+    return got;
+}
+
+/* A log line is one JSON object whose msg is a string, however the message was cut. */
+static int log_line_ok(const char *msg) {
+    char *line = logged(msg);
+    if (!line) return 0;
+    json_error_t err;
+    json_t *o = json_loads(line, 0, &err);
+    int ok = json_is_string(json_object_get(o, "msg"));
+    json_decref(o);
+    free(line);
     return ok;
 }
 
@@ -74,4 +111,12 @@ void test_text(void) {
     CHECK(utf8_scrub(e) == 9 && json_ok(e));
     strcpy(e, "x\xE2\x82");
     CHECK(utf8_scrub(e) == 2 && !strcmp(e, "x??"));
+
+    /* The logger: a 1024-byte buffer cut inside a character ("partner " + 2 x 700 bytes), and bytes
+     * that were never UTF-8 (from a header or a library), both still give a JSON line. */
+    char longname[1401];
+    for (int i = 0; i < 700; i++) memcpy(longname + 2 * i, "\xC3\xA9", 2);
+    longname[1400] = '\0';
+    CHECK(log_line_ok(longname));
+    CHECK(log_line_ok("bad \xFF\xFE bytes"));
 }
