@@ -242,6 +242,11 @@ void api_partners_delete(struct request *rq) {
     if (!id || if_match_or_reply(rq, version)) return;
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL};
     PGresult *r = db_exec(rq, &st_lock, 2, p);
+    if (r && PQntuples(r) == 0) {
+        PQclear(r);
+        reply_not_found(rq, "partner", id);
+        return;
+    }
     if (r) {
         PQclear(r);
         r = db_exec(rq, &st_attributed, 2, p);

@@ -5,7 +5,7 @@ import csv
 import io
 import re
 import uuid
-from lib import test, expect, expect_status, expect_problem, Client, psql
+from lib import test, expect, expect_status, expect_problem, Client, parallel, psql
 from test_money import Money
 
 MONEY_MAX = 10**15
@@ -207,6 +207,23 @@ def a_partner_named_in_attributions_cannot_be_deleted(ctx):
     expect_problem(m.c.delete("/v1/partners/" + lone["id"]), 409, "resource-in-use")
     expect_status(m.c.patch("/v1/referrals/" + ref["id"], {"attributions": None}), 200)
     expect_status(m.c.delete("/v1/partners/" + lone["id"]), 204)
+
+
+@test
+def a_partner_delete_racing_an_attribution_change_never_strands_the_credit(ctx):
+    """a DELETE of a partner racing a PATCH that names it in attributions: one of them wins, never both"""
+    m = Money(ctx, "attribution race")
+    outcomes = set()
+    for _ in range(8):
+        victim = m.c.post("/v1/partners", {"name": "Racer"}).json
+        ref = m.referral(m.p)
+        shares = [{"partner_id": m.p["id"], "share_bps": 5000}, {"partner_id": victim["id"], "share_bps": 5000}]
+        patch, delete = parallel(2, lambda i: m.c.patch("/v1/referrals/" + ref["id"], {"attributions": shares})
+                                 if i == 0 else m.c.delete("/v1/partners/" + victim["id"]))
+        outcomes.add((patch.status, delete.status))
+        expect((patch.status, delete.status) in ((200, 409), (400, 204)), "both or neither: %r %r", patch, delete)
+        if delete.status == 204:
+            expect(m.c.get("/v1/referrals/" + ref["id"]).json["attributions"] is None, "no stranded credit")
 
 
 @test
