@@ -10,7 +10,9 @@
 #include "server/params.h"
 #include "server/reply.h"
 #include "server/resource.h"
+#include "server/text.h"
 #include "server/util.h"
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -139,6 +141,38 @@ static int create_body_or_reply(struct request *rq, struct arr *ids) {
     return json_errors_or_ok(rq, errors);
 }
 
+/* The row (of `r`, from st_lock_commissions) whose kind and currency most rows share; on a tie,
+ * the group of the commission listed first in `wanted`. 0 when there are no rows. */
+static int majority_row(PGresult *r, json_t *wanted) {
+    int n = PQntuples(r), best = 0, best_count = 0;
+    size_t best_pos = SIZE_MAX, at[MAX_LINES]; /* at[k]: where row k's id is listed in `wanted` */
+    for (int k = 0; k < n && k < MAX_LINES; k++) {
+        size_t i;
+        json_t *w;
+        at[k] = SIZE_MAX;
+        json_array_foreach(wanted, i, w) if (!strcasecmp(json_string_value(w), PQgetvalue(r, k, 0))) {
+            at[k] = i;
+            break;
+        }
+    }
+    for (int k = 0; k < n && k < MAX_LINES; k++) {
+        int count = 0;
+        size_t pos = SIZE_MAX; /* the first listed member of k's group */
+        for (int j = 0; j < n && j < MAX_LINES; j++) {
+            if (strcmp(PQgetvalue(r, j, 3), PQgetvalue(r, k, 3)) || strcmp(PQgetvalue(r, j, 4), PQgetvalue(r, k, 4)))
+                continue;
+            count++;
+            if (at[j] < pos) pos = at[j];
+        }
+        if (count > best_count || (count == best_count && pos < best_pos)) {
+            best = k;
+            best_count = count;
+            best_pos = pos;
+        }
+    }
+    return best;
+}
+
 /* 409/422 naming the offending commissions. */
 static void offenders(struct request *rq, enum problem p, const char *member, json_t *list, const char *detail) {
     reply_problem_extra(rq, p, json_pack("{s:o}", member, list), "%s", detail);
@@ -171,23 +205,28 @@ void api_invoices_create(struct request *rq) {
     }
     int64_t total = 0;
     int net_days = 0, real = 0;
-    bool overflow = false, mixed = false;
-    /* Copied: they outlive `r`. */
+    bool overflow = false;
+    /* Copied: they outlive `r`. The invoice's kind and currency are those most of the commissions
+     * share (ties: the one listed first); the others are named when they are refused. */
     char kind[16], currency[4];
-    snprintf(kind, sizeof kind, "%s", n ? PQgetvalue(r, 0, 3) : "");
-    snprintf(currency, sizeof currency, "%s", n ? PQgetvalue(r, 0, 4) : "");
+    int major = majority_row(r, wanted);
+    snprintf(kind, sizeof kind, "%s", n ? PQgetvalue(r, major, 3) : "");
+    snprintf(currency, sizeof currency, "%s", n ? PQgetvalue(r, major, 4) : "");
+    json_t *mismatched = json_array();
     for (int k = 0; k < n; k++) {
         const char *id = PQgetvalue(r, k, 0);
         if (strcmp(PQgetvalue(r, k, 2), partner) != 0) json_array_append_new(other, json_string(id));
         if (strcmp(PQgetvalue(r, k, 1), "payable") != 0)
             json_array_append_new(unavailable, json_pack("{s:s,s:s}", "id", id, "status", PQgetvalue(r, k, 1)));
-        if (strcmp(PQgetvalue(r, k, 3), kind) || strcmp(PQgetvalue(r, k, 4), currency)) mixed = true;
+        if (strcmp(PQgetvalue(r, k, 3), kind) || strcmp(PQgetvalue(r, k, 4), currency))
+            json_array_append_new(mismatched, json_pack("{s:s,s:s,s:s}", "id", id, "kind", PQgetvalue(r, k, 3),
+                                                        "currency", PQgetvalue(r, k, 4)));
         if (!money_add(&total, atoll(PQgetvalue(r, k, 5)))) overflow = true;
         if (!strcmp(PQgetvalue(r, k, 6), "commission")) real++;
         int nd = atoi(PQgetvalue(r, k, 7));
         if (nd > net_days) net_days = nd;
-        char desc[300];
-        snprintf(desc, sizeof desc, "%s: %.200s", !strcmp(PQgetvalue(r, k, 6), "commission") ? "Commission" : "Clawback",
+        char desc[300]; /* the prospect's name, cut to fit on a character boundary */
+        text_format(desc, sizeof desc, "%s: %s", !strcmp(PQgetvalue(r, k, 6), "commission") ? "Commission" : "Clawback",
                  *PQgetvalue(r, k, 8) ? PQgetvalue(r, k, 8) : "referral");
         arr_add(&cids, id, false);
         arr_add(&amounts, PQgetvalue(r, k, 5), false);
@@ -198,20 +237,25 @@ void api_invoices_create(struct request *rq) {
     else if (json_array_size(other))
         offenders(rq, P_INVOICE_INVALID, "other_partner_commission_ids", json_incref(other),
                   "commissions of another partner cannot be on this invoice");
-    else if (mixed)
-        reply_problem(rq, P_INVOICE_INVALID, "an invoice carries commissions of one kind and one currency");
+    else if (json_array_size(mismatched))
+        reply_problem_extra(rq, P_INVOICE_INVALID, json_pack("{s:O,s:s,s:s}", "mismatched_commissions", mismatched,
+                                                             "kind", kind, "currency", currency),
+                            "an invoice carries commissions of one kind and one currency; %zu of them are not %s %s",
+                            json_array_size(mismatched), kind, currency);
     else if (rq->auth.role == ROLE_PARTNER && strcmp(kind, "payable") != 0)
         reply_problem(rq, P_FORBIDDEN, "a partner key invoices only what it is owed (payable commissions)");
     else if (json_array_size(unavailable))
         offenders(rq, P_INVALID_STATE, "unavailable_commissions", json_incref(unavailable),
                   "only payable commissions can be invoiced");
-    else if (overflow)
-        reply_problem(rq, P_INVOICE_INVALID, "the total does not fit in 64 bits");
+    else if (overflow || total > MONEY_MAX)
+        reply_problem(rq, P_INVOICE_INVALID, "the total would exceed " MONEY_MAX_TEXT
+                                             " minor units, the largest amount an invoice may carry; split it");
     else if (real == 0 || total < 0)
         reply_problem(rq, P_INVOICE_INVALID, "an invoice total may not be negative, and adjustments need a commission to net against");
     json_decref(unknown);
     json_decref(other);
     json_decref(unavailable);
+    json_decref(mismatched);
     PQclear(r);
     if (rq->status) goto out;
 

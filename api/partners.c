@@ -96,6 +96,18 @@ DB_STMT(st_delete,
 DB_STMT(st_drop_revoked_keys,
         "DELETE FROM api_keys WHERE tenant_id = $1 AND partner_id = $2 AND revoked_at IS NOT NULL");
 DB_STMT(st_exists, "SELECT version FROM partners WHERE tenant_id = $1 AND id = $2");
+/* Taken before the attribution check so that a concurrent PATCH of attributions (which locks the
+ * partners it names FOR KEY SHARE) either commits first and is seen, or waits and then finds the
+ * partner gone. */
+DB_STMT(st_lock, "SELECT 1 FROM partners WHERE tenant_id = $1 AND id = $2 FOR UPDATE");
+/* Referrals whose split credit names the partner: no foreign key can guard a JSON array, so the
+ * delete asks. Up to 101 ids (100 shown, one more says there are more). */
+DB_STMT(st_attributed,
+        "SELECT r.id FROM referrals r WHERE r.tenant_id = $1 AND r.attributions IS NOT NULL "
+        "  AND EXISTS (SELECT 1 FROM jsonb_array_elements(r.attributions) a "
+        "              WHERE (a->>'partner_id')::uuid = $2::uuid) "
+        "ORDER BY r.created_at, r.id LIMIT 101");
+#define ATTRIBUTED_SHOWN 100
 
 /* Filters shared by both list statements: $1 tenant, $2 status, $3 kind, $4 external_id,
  * $5 updated_since, $6 q (ILIKE pattern), $7 partner scope, $8 limit. */
@@ -229,7 +241,33 @@ void api_partners_delete(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || if_match_or_reply(rq, version)) return;
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL};
-    PGresult *r = db_exec(rq, &st_drop_revoked_keys, 2, p);
+    PGresult *r = db_exec(rq, &st_lock, 2, p);
+    if (r && PQntuples(r) == 0) {
+        PQclear(r);
+        reply_not_found(rq, "partner", id);
+        return;
+    }
+    if (r) {
+        PQclear(r);
+        r = db_exec(rq, &st_attributed, 2, p);
+    }
+    if (!r) {
+        db_reply_failure(rq);
+        return;
+    }
+    if (PQntuples(r) > 0) {
+        json_t *ids = json_array();
+        for (int i = 0; i < PQntuples(r) && i < ATTRIBUTED_SHOWN; i++)
+            json_array_append_new(ids, json_string(PQgetvalue(r, i, 0)));
+        bool more = PQntuples(r) > ATTRIBUTED_SHOWN;
+        PQclear(r);
+        reply_problem_extra(rq, P_IN_USE, json_pack("{s:o,s:b}", "referral_ids", ids, "more", more),
+                            "referrals name this partner in their attributions (split credit); change their "
+                            "attributions first, or set the partner's status to ended instead");
+        return;
+    }
+    PQclear(r);
+    r = db_exec(rq, &st_drop_revoked_keys, 2, p);
     if (!r) {
         db_reply_failure(rq);
         return;

@@ -28,7 +28,7 @@ static const struct field WIN[] = {{"deal", FT_OBJECT, F_REQUIRED, 1024, 0, NULL
 static const struct field LOSE[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}, NOTE};
 static const struct field DECLINE[] = {{"reason", FT_ENUM, F_REQUIRED, 0, 0, DECLINE_REASONS}, NOTE};
 static const struct field WITHDRAW[] = {{"reason", FT_STRING, F_NULLABLE, 1000, 0, NULL}, NOTE};
-static const struct field DEAL[] = {{"amount", FT_INT, F_REQUIRED, LLONG_MAX, 0, NULL},
+static const struct field DEAL[] = {{"amount", FT_AMOUNT, F_REQUIRED, 0, 0, NULL},
                                     {"currency", FT_CURRENCY, F_REQUIRED, 0, 0, NULL}};
 
 static const struct {
@@ -174,7 +174,12 @@ void api_referrals_act(struct request *rq) {
                               workflow_status_name(t->to), note ? note : reason, stage) ||
         feed_append(rq, type, "referral", id, partner, PQgetvalue(r, 0, 0))) {
         PQclear(r);
-        db_reply_failure(rq);
+        if (made && rq->db_fail == DBF_CONSTRAINT && !strcmp(rq->sqlstate, "23503"))
+            /* Only data from before partner deletes checked attributions can get here. */
+            reply_problem(rq, P_CONFLICT, "a partner named in the referral's attributions no longer exists; "
+                                          "set its attributions again before winning it");
+        else
+            db_reply_failure(rq);
         return;
     }
     reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));

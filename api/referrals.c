@@ -110,7 +110,11 @@ DB_STMT(st_update,
         "  AND ($9::uuid IS NULL OR r.partner_id = $9) "
         "  AND (NOT $10 OR r.status IN ('submitted', 'acknowledged', 'engaged')) "
         "RETURNING referral_json(r), r.version, r.status, r.partner_id");
-DB_STMT(st_known_partners, "SELECT count(*) FROM partners WHERE tenant_id = $1 AND id = ANY($2::uuid[])");
+/* FOR KEY SHARE: a partner named in attributions cannot be deleted until this commits (the
+ * partner delete locks the row, then looks for attributions naming it). */
+DB_STMT(st_known_partners,
+        "SELECT count(*) FROM (SELECT 1 FROM partners WHERE tenant_id = $1 AND id = ANY($2::uuid[]) "
+        "FOR KEY SHARE) k");
 DB_STMT(st_exists,
         "SELECT version, status FROM referrals WHERE tenant_id = $1 AND id = $2 "
         "AND ($3::uuid IS NULL OR partner_id = $3)");

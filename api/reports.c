@@ -104,8 +104,13 @@ static void csv_money(struct csv *c, json_t *list) {
     size_t i;
     json_t *m;
     json_array_foreach(list, i, m) {
-        if (money_format(json_integer_value(json_object_get(m, "amount")),
-                         json_string_value(json_object_get(m, "currency")), one, sizeof one)) {
+        /* A total beyond the JSON-safe integers comes as amount null + amount_string. */
+        json_t *amount = json_object_get(m, "amount");
+        const char *cur = json_string_value(json_object_get(m, "currency"));
+        bool ok = json_is_integer(amount)
+                      ? money_format(json_integer_value(amount), cur, one, sizeof one)
+                      : money_format_digits(json_string_value(json_object_get(m, "amount_string")), cur, one, sizeof one);
+        if (ok) {
             if (*out) strncat(out, "; ", sizeof out - strlen(out) - 1);
             strncat(out, one, sizeof out - strlen(out) - 1);
         }
@@ -159,8 +164,18 @@ static void csv_row(struct csv *c, json_t *s) {
     csv_raw(c, "\r\n");
 }
 
+/* A CSV answer, saved by a browser as `name`-from-to.csv (RFC 6266; the name is ours, ASCII). */
+static void reply_csv(struct request *rq, struct csv *out, const char *name, const char *from, const char *to) {
+    char disposition[160];
+    snprintf(disposition, sizeof disposition, "attachment; filename=\"%s-%s-%s.csv\"", name, from, to);
+    reply_json_text(rq, 200, out->p ? out->p : "", out->len);
+    rq->content_type = "text/csv; charset=utf-8";
+    reply_header(rq, "Content-Disposition", disposition);
+}
+
 /* Replies with the scorecards as {"data": [...]} (or one object), or as CSV. */
-static void reply_scorecards(struct request *rq, PGresult *r, bool single) {
+static void reply_scorecards(struct request *rq, PGresult *r, bool single, const char *name, const char *from,
+                             const char *to) {
     if (!wants_csv(rq)) {
         if (single)
             reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
@@ -176,8 +191,7 @@ static void reply_scorecards(struct request *rq, PGresult *r, bool single) {
         csv_row(&out, s);
         json_decref(s);
     }
-    reply_json_text(rq, 200, out.p, out.len);
-    rq->content_type = "text/csv; charset=utf-8";
+    reply_csv(rq, &out, name, from, to);
     free(out.p);
 }
 
@@ -190,7 +204,7 @@ void api_reports_partners(struct request *rq) {
         db_reply_failure(rq);
         return;
     }
-    reply_scorecards(rq, r, false);
+    reply_scorecards(rq, r, false, "allied-partner-scorecards", from, to);
     PQclear(r);
 }
 
@@ -211,8 +225,11 @@ void api_reports_partner(struct request *rq) {
     }
     if (PQntuples(r) == 0)
         reply_not_found(rq, "partner", id);
-    else
-        reply_scorecards(rq, r, true);
+    else {
+        char name[64];
+        snprintf(name, sizeof name, "allied-partner-scorecard-%s", id);
+        reply_scorecards(rq, r, true, name, from, to);
+    }
     PQclear(r);
 }
 
@@ -248,8 +265,7 @@ void api_reports_summary(struct request *rq) {
                 csv_int(&out, json_object_get(json_object_get(s, d ? "outbound" : "inbound"), *k));
                 csv_raw(&out, "\r\n");
             }
-        reply_json_text(rq, 200, out.p, out.len);
-        rq->content_type = "text/csv; charset=utf-8";
+        reply_csv(rq, &out, "allied-summary", from, to);
         free(out.p);
         json_decref(s);
     } else

@@ -2,6 +2,7 @@
  * holding and protection windows, acknowledgement deadline, guidelines, termination, disclosure. */
 #include "api/terms.h"
 #include "server/json_in.h"
+#include "server/text.h"
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,12 +24,12 @@ static const struct field TERMS[] = {
 static const struct field COMPENSATION[] = {
     {"model", FT_ENUM, F_REQUIRED, 0, 0, MODELS},
     {"rate_bps", FT_INT, 0, 10000, 0, NULL},
-    {"amount", FT_INT, 0, LLONG_MAX, 0, NULL},
+    {"amount", FT_AMOUNT, 0, 0, 0, NULL},
     {"currency", FT_CURRENCY, 0, 0, 0, NULL},
     {"cap", FT_OBJECT, F_NULLABLE, 1024, 0, NULL},
 };
 static const struct field MONEY[] = {
-    {"amount", FT_INT, F_REQUIRED, LLONG_MAX, 0, NULL},
+    {"amount", FT_AMOUNT, F_REQUIRED, 0, 0, NULL},
     {"currency", FT_CURRENCY, F_REQUIRED, 0, 0, NULL},
 };
 static const struct field PAYMENT[] = {
@@ -43,14 +44,14 @@ static const struct field TERMINATION[] = {
 
 static void err(json_t *errors, const char *prefix, const char *field, const char *msg) {
     char name[512];
-    snprintf(name, sizeof name, "%s%s", prefix, field);
+    text_format(name, sizeof name, "%s%s", prefix, field);
     json_array_append_new(errors, json_pack("{s:s, s:s}", "field", name, "message", msg));
 }
 
 static void nested(json_t *errors, const char *prefix, const char *key, json_t *obj,
                    const struct field *f, int n) {
     char p[300];
-    snprintf(p, sizeof p, "%.200s%s.", prefix, key);
+    text_format(p, sizeof p, "%s%s.", prefix, key);
     if (json_is_object(obj)) json_fields_collect(errors, p, obj, f, n, false);
 }
 
@@ -59,7 +60,7 @@ static void compensation_rules(json_t *errors, const char *prefix, json_t *c) {
     if (!model) return;
     bool pct = !strcmp(model, "percentage"), fixed = !strcmp(model, "fixed");
     char p[300];
-    snprintf(p, sizeof p, "%.200scompensation.", prefix);
+    text_format(p, sizeof p, "%scompensation.", prefix);
     if (pct && !json_object_get(c, "rate_bps")) err(errors, p, "rate_bps", "is required for percentage");
     if (!pct && json_object_get(c, "rate_bps")) err(errors, p, "rate_bps", "is only for percentage");
     if (!pct && json_object_get(c, "cap")) err(errors, p, "cap", "is only for percentage");

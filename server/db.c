@@ -245,6 +245,17 @@ PGresult *db_exec_conn(struct db_conn *c, struct db_stmt *st, int n, const char 
     return NULL;
 }
 
+/* What an integrity violation (SQLSTATE class 23) means to a client, without naming the schema. */
+static const char *constraint_words(const char *sqlstate) {
+    if (!strcmp(sqlstate, "23505")) return "the change conflicts with existing data: a value that must be unique is taken";
+    if (!strcmp(sqlstate, "23503"))
+        return "the change conflicts with existing data: it refers to a record that does not exist, or the record "
+               "is still referred to";
+    if (!strcmp(sqlstate, "23514")) return "the change conflicts with existing data: a value is outside its allowed range";
+    if (!strcmp(sqlstate, "23502")) return "the change conflicts with existing data: a required value is missing";
+    return "the change conflicts with existing data";
+}
+
 void db_reply_failure(struct request *rq) {
     switch (rq->db_fail) {
     case DBF_CONNECTION:
@@ -256,7 +267,11 @@ void db_reply_failure(struct request *rq) {
                       strcmp(rq->sqlstate, "55P03") == 0 ? "waiting for a lock" : "statement time limit");
         return;
     case DBF_CONSTRAINT:
-        reply_problem(rq, P_CONFLICT, "the change conflicts with existing data (%s)", rq->constraint);
+        /* Said in the API's words: constraint, table and column names are the schema's, never
+         * the client's business (rq->constraint stays for handlers that map a known one). */
+        log_msg(LOG_WARN, NULL, "constraint %s violated (%s) request_id=%s", rq->constraint, rq->sqlstate,
+                rq->request_id);
+        reply_problem(rq, P_CONFLICT, "%s", constraint_words(rq->sqlstate));
         return;
     case DBF_DATA:
         reply_problem(rq, P_VALIDATION, "a value is out of range or malformed");

@@ -8,6 +8,7 @@
 #include "server/metrics.h"
 #include "server/reply.h"
 #include "server/router.h"
+#include "server/text.h"
 #include "server/util.h"
 #include "server/worker.h"
 #include <arpa/inet.h>
@@ -258,7 +259,7 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss) {
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char buf[512];
-    vsnprintf(buf, sizeof buf, fmt, ap);
+    text_vformat(buf, sizeof buf, fmt, ap);
     size_t n = strlen(buf);
     while (n && buf[n - 1] == '\n') buf[--n] = '\0';
     log_msg(LOG_DEBUG, NULL, "libmicrohttpd: %s", buf);

@@ -63,6 +63,7 @@ enum idem idempotency_claim(struct request *rq, const char *key) {
     }
     if (strcmp(PQgetvalue(r, 0, 0), hash) != 0) {
         PQclear(r);
+        /* The key is printable ASCII (dispatch.c checks it), so %.64s cuts between characters. */
         reply_problem(rq, P_IDEMPOTENCY_MISMATCH,
                       "Idempotency-Key \"%.64s\" was already used with a different request", key);
         return IDEM_FAILED;

@@ -1,7 +1,9 @@
 /* Strict JSON input: Content-Type, parsing with jansson, and declarative field validation. */
 #include "server/json_in.h"
 #include "server/currency.h"
+#include "server/money.h"
 #include "server/reply.h"
+#include "server/text.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <string.h>
@@ -150,6 +152,11 @@ const char *json_field_check(const struct field *f, json_t *v) {
         if (!json_is_integer(v)) return "must be an integer";
         if (json_integer_value(v) < f->min || json_integer_value(v) > f->max) return "is out of range";
         return NULL;
+    case FT_AMOUNT:
+        if (!json_is_integer(v)) return "must be an integer number of minor units";
+        if (json_integer_value(v) < 0 || json_integer_value(v) > MONEY_MAX)
+            return "must be between 0 and " MONEY_MAX_TEXT " minor units";
+        return NULL;
     case FT_BOOL:
         return json_is_boolean(v) ? NULL : "must be true or false";
     case FT_OBJECT: {
@@ -183,7 +190,9 @@ const char *json_field_check(const struct field *f, json_t *v) {
 
 static void add_error(json_t *errors, const char *prefix, const char *key, const char *msg) {
     char field[256];
-    snprintf(field, sizeof field, "%s%s", prefix ? prefix : "", key);
+    /* `key` is the client's: a long non-ASCII one must still make a valid (shortened) name, or
+     * json_pack would fail and the error would be lost. */
+    text_format(field, sizeof field, "%s%s", prefix ? prefix : "", key);
     json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
 }
 

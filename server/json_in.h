@@ -20,6 +20,7 @@ enum ftype {
     FT_TAGS,     /* array of up to `max` distinct non-empty strings of <= 64 chars */
     FT_CURRENCY, /* an active ISO 4217 code, upper case */
     FT_ARRAY,    /* a JSON array of at most `max` items (the handler checks the items) */
+    FT_AMOUNT,   /* money in minor units: an integer in 0..MONEY_MAX (server/money.h) */
 };
 
 #define F_REQUIRED 1u /* must be present on create */

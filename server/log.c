@@ -1,6 +1,7 @@
 /* Structured JSON logging: messages are escaped by jansson, lines written atomically. */
 #include "server/log.h"
 #include "server/config.h"
+#include "server/text.h"
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,15 +33,18 @@ void log_msg(int level, const char *where, const char *fmt, ...) {
     char text[1024], ts[32];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(text, sizeof text, fmt, ap);
+    text_vformat(text, sizeof text, fmt, ap);
     va_end(ap);
+    /* Messages carry text from outside (libpq, curl, a client's header): JSON needs UTF-8. */
+    utf8_scrub(text);
     time_t now = time(NULL);
     struct tm tm;
     strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", names[level], "msg", text);
+    if (!o) return; /* out of memory: nothing sensible to print */
     if (where) json_object_set_new(o, "where", json_string(where));
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    log_json_line(level, line);
+    if (line) log_json_line(level, line);
     free(line);
     json_decref(o);
 }

@@ -46,6 +46,45 @@ bool money_add(int64_t *sum, int64_t v) {
     return true;
 }
 
+bool money_format_digits(const char *minor, const char *currency, char *out, size_t cap) {
+    int exp = currency_exponent(currency);
+    if (cap) *out = '\0';
+    if (exp < 0 || !minor) return false;
+    bool neg = *minor == '-';
+    const char *d = minor + neg;
+    size_t n = strlen(d);
+    if (n == 0) return false;
+    for (size_t i = 0; i < n; i++)
+        if (d[i] < '0' || d[i] > '9') return false;
+    while (n > 1 && *d == '0') d++, n--; /* no leading zeros */
+    /* integer part, '.', exp fraction digits (zero-padded on the left), " XXX" */
+    size_t whole = n > (size_t)exp ? n - (size_t)exp : 1;
+    size_t need = neg + whole + (exp ? 1 + (size_t)exp : 0) + 1 + strlen(currency) + 1;
+    if (need > cap) return false;
+    char *w = out;
+    if (neg && !(n == 1 && *d == '0')) *w++ = '-';
+    char digits[512];
+    if (n + (size_t)exp + 1 > sizeof digits) {
+        *out = '\0';
+        return false;
+    }
+    /* left-pad to at least exp + 1 digits so there is always an integer digit */
+    size_t pad = n < (size_t)exp + 1 ? (size_t)exp + 1 - n : 0;
+    memset(digits, '0', pad);
+    memcpy(digits + pad, d, n);
+    size_t total = pad + n;
+    memcpy(w, digits, total - (size_t)exp);
+    w += total - (size_t)exp;
+    if (exp) {
+        *w++ = '.';
+        memcpy(w, digits + total - (size_t)exp, (size_t)exp);
+        w += exp;
+    }
+    *w++ = ' ';
+    strcpy(w, currency);
+    return true;
+}
+
 bool money_format(int64_t amount, const char *currency, char *out, size_t cap) {
     int exp = currency_exponent(currency);
     if (exp < 0) return false;

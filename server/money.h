@@ -6,6 +6,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The largest amount, in minor units, that Allied accepts or stores anywhere (deals, fixed
+ * commissions, caps, commissions, invoice lines and totals): 10^15, ten trillion euros, beyond
+ * any real deal. It keeps every sum of up to 9,000 amounts inside int64, and every single amount
+ * inside the integers a JSON client reads exactly (2^53 - 1). Enforced on input (FT_AMOUNT) and
+ * by CHECK constraints (migrations/0010). Report totals may still exceed it (see REPORT_JSON_SAFE_MAX). */
+#define MONEY_MAX INT64_C(1000000000000000)
+#define MONEY_MAX_TEXT "1000000000000000"
+
+/* Integers beyond 2^53 - 1 are not read exactly by JSON clients that use doubles (JavaScript). */
+#define MONEY_JSON_SAFE_MAX INT64_C(9007199254740991)
+
 /* amount × rate_bps / 10000, rounded half away from zero (half-up for the non-negative amounts of
  * deals). rate_bps in 0..10000, so the result always fits. */
 int64_t money_percent(int64_t amount, int rate_bps);
@@ -22,4 +33,9 @@ bool money_add(int64_t *sum, int64_t v);
 /* "1234.56 EUR" style text for `amount` minor units with the currency's exponent
  * (JPY "1234 JPY", KWD "1.234 KWD"). Returns false for an unknown currency. */
 bool money_format(int64_t amount, const char *currency, char *out, size_t cap);
+
+/* As money_format, for an amount given as a decimal integer string of any length ("-123", as in
+ * a report's amount_string). Returns false for an unknown currency, a malformed number, or an
+ * `out` too small (then `out` is ""). */
+bool money_format_digits(const char *minor, const char *currency, char *out, size_t cap);
 #endif

@@ -1,6 +1,7 @@
 /* Response building and the problem+json format (RFC 9457). */
 #include "server/reply.h"
 #include "server/log.h"
+#include "server/text.h"
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,8 +69,9 @@ void reply_problem(struct request *rq, enum problem p, const char *detail, ...) 
     if (detail) {
         va_list ap;
         va_start(ap, detail);
-        vsnprintf(buf, sizeof buf, detail, ap);
+        text_vformat(buf, sizeof buf, detail, ap);
         va_end(ap);
+        utf8_scrub(buf); /* a detail may quote a header or a path: JSON needs UTF-8 */
     }
     problem_with(rq, p, detail ? buf : NULL, NULL, NULL);
 }
@@ -78,8 +80,9 @@ void reply_problem_extra(struct request *rq, enum problem p, json_t *extra, cons
     char buf[512];
     va_list ap;
     va_start(ap, detail);
-    vsnprintf(buf, sizeof buf, detail, ap);
+    text_vformat(buf, sizeof buf, detail, ap);
     va_end(ap);
+    utf8_scrub(buf);
     problem_with(rq, p, buf, NULL, extra);
 }
 
@@ -88,7 +91,7 @@ void reply_validation(struct request *rq, json_t *errors) {
     json_t *e0 = json_array_get(errors, 0);
     if (e0) first = json_string_value(json_object_get(e0, "message"));
     char detail[300];
-    snprintf(detail, sizeof detail, "%s: %s",
+    text_format(detail, sizeof detail, "%s: %s",
              e0 ? json_string_value(json_object_get(e0, "field")) : "request",
              first ? first : "invalid");
     problem_with(rq, P_VALIDATION, detail, errors, NULL);

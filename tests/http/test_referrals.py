@@ -179,6 +179,7 @@ def action_bodies(ctx):
     for action, body, field in (("win", None, "deal"), ("win", {}, "deal"), ("win", {"deal": {"amount": 10.5, "currency": "EUR"}}, "deal.amount"),
                                 ("win", {"deal": {"amount": "10", "currency": "EUR"}}, "deal.amount"),
                                 ("win", {"deal": {"amount": -1, "currency": "EUR"}}, "deal.amount"),
+                                ("win", {"deal": {"amount": 9007199254740993, "currency": "JPY"}}, "deal.amount"),  # > MONEY_MAX
                                 ("win", {"deal": {"amount": 10, "currency": "Euro"}}, "deal.currency"),
                                 ("win", {"deal": {"amount": 10}}, "deal.currency"),
                                 ("win", {"deal": {"amount": 10, "currency": "EUR", "fx": 1}}, "deal.fx"),
@@ -190,8 +191,8 @@ def action_bodies(ctx):
     expect_problem(e.c.post("/v1/referrals/%s/acknowledge" % ref["id"], raw=b"{}", ctype="text/plain"), 415)
     expect_problem(e.c.post("/v1/referrals/nope/acknowledge"), 400, "validation-error", "id")
     expect_problem(e.c.post("/v1/referrals/00000000-0000-0000-0000-000000000000/acknowledge"), 404)
-    r = e.act(ref, "win", body={"deal": {"amount": 9007199254740993, "currency": "JPY"}, "note": "signed!"})
-    expect(r.status == 200 and r.json["deal"] == {"amount": 9007199254740993, "currency": "JPY"} and
+    r = e.act(ref, "win", body={"deal": {"amount": 999999999999999, "currency": "JPY"}, "note": "signed!"})
+    expect(r.status == 200 and r.json["deal"] == {"amount": 999999999999999, "currency": "JPY"} and
            r.json["close_note"] == "signed!" and r.json["closed_at"], "%r", r)
 
 

@@ -68,4 +68,25 @@ void test_money(void) {
     CHECK(money_format(1234, "KWD", out, sizeof out) && !strcmp(out, "1.234 KWD"));
     CHECK(money_format(INT64_MIN, "USD", out, sizeof out) && !strcmp(out, "-92233720368547758.08 USD"));
     CHECK(!money_format(1, "ZZZ", out, sizeof out));
+
+    /* Report totals beyond int64 are formatted from their exact decimal string. */
+    CHECK(money_format_digits("123456", "EUR", out, sizeof out) && !strcmp(out, "1234.56 EUR"));
+    CHECK(money_format_digits("5", "USD", out, sizeof out) && !strcmp(out, "0.05 USD"));
+    CHECK(money_format_digits("-5", "USD", out, sizeof out) && !strcmp(out, "-0.05 USD"));
+    CHECK(money_format_digits("0", "KWD", out, sizeof out) && !strcmp(out, "0.000 KWD"));
+    CHECK(money_format_digits("-0", "USD", out, sizeof out) && !strcmp(out, "0.00 USD"));
+    CHECK(money_format_digits("007", "JPY", out, sizeof out) && !strcmp(out, "7 JPY"));
+    CHECK(money_format_digits("100000000000000000000000", "EUR", out, sizeof out) &&
+          !strcmp(out, "1000000000000000000000.00 EUR"));
+    CHECK(money_format_digits("-9223372036854775808", "USD", out, sizeof out) && !strcmp(out, "-92233720368547758.08 USD"));
+    CHECK(!money_format_digits("12a", "EUR", out, sizeof out) && !money_format_digits("", "EUR", out, sizeof out) &&
+          !money_format_digits("-", "EUR", out, sizeof out) && !money_format_digits(NULL, "EUR", out, sizeof out) &&
+          !money_format_digits("1", "ZZZ", out, sizeof out));
+    CHECK(!money_format_digits("123456", "EUR", out, 11) && !strcmp(out, "")); /* "1234.56 EUR" needs 12 */
+    CHECK(money_format_digits("123456", "EUR", out, 12) && !strcmp(out, "1234.56 EUR"));
+    /* The limit: sums of 9,000 maximal amounts fit int64, a single one is JSON-safe. */
+    int64_t many = 0;
+    bool fits = true;
+    for (int k = 0; k < 9000; k++) fits = fits && money_add(&many, MONEY_MAX);
+    CHECK(fits && MONEY_MAX < MONEY_JSON_SAFE_MAX);
 }

@@ -31,7 +31,14 @@ static bool has_field(const char *json, const char *field) {
 void test_terms(void) {
     CHECK(errors_for("{\"compensation\":{\"model\":\"percentage\",\"rate_bps\":0}}") == 0);
     CHECK(errors_for("{\"compensation\":{\"model\":\"percentage\",\"rate_bps\":10000,\"cap\":{\"amount\":0,\"currency\":\"JPY\"}}}") == 0);
-    CHECK(errors_for("{\"compensation\":{\"model\":\"fixed\",\"amount\":9223372036854775807,\"currency\":\"KWD\"}}") == 0);
+    /* Amounts stop at MONEY_MAX (10^15 minor units), for the fixed amount and the cap alike. */
+    CHECK(errors_for("{\"compensation\":{\"model\":\"fixed\",\"amount\":1000000000000000,\"currency\":\"KWD\"}}") == 0);
+    CHECK(has_field("{\"compensation\":{\"model\":\"fixed\",\"amount\":1000000000000001,\"currency\":\"KWD\"}}",
+                    "terms.compensation.amount"));
+    CHECK(has_field("{\"compensation\":{\"model\":\"fixed\",\"amount\":9223372036854775807,\"currency\":\"KWD\"}}",
+                    "terms.compensation.amount"));
+    CHECK(has_field("{\"compensation\":{\"model\":\"percentage\",\"rate_bps\":1,\"cap\":{\"amount\":1000000000000001,\"currency\":\"EUR\"}}}",
+                    "terms.compensation.cap.amount"));
     CHECK(errors_for("{\"compensation\":{\"model\":\"none\"},\"client_discount_bps\":10000}") == 0);
     CHECK(has_field("{\"compensation\":{\"model\":\"percentage\",\"rate_bps\":10001}}", "terms.compensation.rate_bps"));
     CHECK(has_field("{\"compensation\":{\"model\":\"percentage\"}}", "terms.compensation.rate_bps"));

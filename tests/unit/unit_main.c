@@ -17,6 +17,7 @@ static const struct {
     {"terms and prospects: validation, defaults, normalisation", test_terms},
     {"money: half-up rounding at ties and limits, largest-remainder splits, overflow, JPY/USD/KWD", test_money},
     {"webhooks: signature vector, private addresses (v4, v6, mapped), retry schedule", test_webhook},
+    {"text: UTF-8 cuts on character boundaries (1-4 byte characters, every offset), scrubbing", test_text},
 };
 
 int main(void) {
