@@ -19,7 +19,7 @@ SERVER_SRC := server/main.c server/config.c server/log.c server/problem.c server
               server/router.c server/reply.c server/worker.c server/db.c server/auth.c \
               server/json_in.c server/idempotency.c server/metrics.c server/migrate.c \
               server/cli.c server/util.c server/pagination.c server/dispatch.c server/params.c server/currency.c server/money.c \
-              server/webhook_sign.c server/dispatcher.c server/resource.c
+              server/webhook_sign.c server/dispatcher.c server/resource.c server/backoff.c
 API_SRC    := api/health.c api/api_keys.c api/partners.c api/terms.c api/feed.c api/agreements.c \
               api/prospect.c api/referrals.c api/referral_actions.c api/workflow.c \
               api/commission_calc.c api/commissions.c api/invoices.c api/invoice_html.c \
@@ -32,7 +32,7 @@ UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json
 CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/migrations.c,$(CORE_SRC))) $(BUILD)/migrations.o
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))
 
-.PHONY: all deps run test unit bench clean format format-check lint-openapi
+.PHONY: all deps run test unit bench soak clean format format-check lint-openapi
 all: $(BUILD)/allied
 
 $(BUILD)/allied: $(BUILD)/server/main.o $(CORE_OBJ)
@@ -70,6 +70,12 @@ unit: $(BUILD)/unit_tests
 bench: deps
 	@$(MAKE) --no-print-directory $(BUILD)/allied
 	@BUILD=$(BUILD) sh scripts/bench.sh
+
+# A 30 s PostgreSQL outage under a running server: CPU and log lines per second, then recovery.
+# Bounded (about 2 min at worst); not part of `make test`.
+soak: deps
+	@$(MAKE) --no-print-directory $(BUILD)/allied
+	@BUILD=$(BUILD) timeout 300 python3 tests/soak/outage.py
 
 lint-openapi:
 	npx --yes @redocly/cli@1.34.5 lint openapi.yaml
