@@ -11,7 +11,6 @@
 #include "server/util.h"
 #include "server/webhook_sign.h"
 #include <curl/curl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,32 +93,24 @@ DB_STMT(st_retry_refused,
         "SELECT " IN_FLIGHT " FROM webhook_deliveries d JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id "
         "  AND w.id = d.endpoint_id WHERE d.tenant_id = $1 AND d.id = $2 AND ($3::uuid IS NULL OR w.partner_id = $3)");
 
-/* Refuses URLs whose host resolves to a private, loopback, link-local or metadata address. */
+/* Refuses URLs that are not http(s), or whose host is a private, loopback, link-local or reserved
+ * address literal or a localhost name. No DNS lookup here: this runs inside the request's
+ * transaction, where no network wait belongs, and a name's answer can change anyway. The
+ * dispatcher checks the address it actually connects to at every delivery. */
 static const char *webhook_url_problem(const char *url) {
     CURLU *u = curl_url();
     char *host = NULL, *scheme = NULL;
     const char *why = NULL;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+    if (!u)
+        why = "could not be checked (out of memory)";
+    else if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+             curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
         why = "is not a URL";
     else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
         why = "must be http or https";
-    else if (!cfg.webhook_allow_private) {
-        char h[256];
-        snprintf(h, sizeof h, "%s", host);
-        if (h[0] == '[') { /* IPv6 literal */
-            memmove(h, h + 1, strlen(h));
-            h[strcspn(h, "]")] = '\0';
-        }
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-        if (getaddrinfo(h, NULL, &hints, &ai) != 0)
-            why = "has a host that does not resolve";
-        else
-            for (struct addrinfo *p = ai; p; p = p->ai_next)
-                if (addr_is_private(p->ai_addr)) why = "resolves to a private, loopback or link-local address";
-        if (ai) freeaddrinfo(ai);
-    }
+    else if (!cfg.webhook_allow_private)
+        why = webhook_host_refusal(host);
     curl_free(host);
     curl_free(scheme);
     curl_url_cleanup(u);
