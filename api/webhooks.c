@@ -41,9 +41,15 @@ static const struct field FIELDS[] = {
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
 
+/* A partner key's endpoint records the key ($9): revoking it disables the endpoint. */
 DB_STMT(st_insert,
-        "INSERT INTO webhook_endpoints AS w (tenant_id, id, url, events, description, enabled, partner_id, secret) "
-        "VALUES ($1, $2, $3, $4::text[], $5, $6, $7, $8) RETURNING webhook_endpoint_json(w), w.version");
+        "INSERT INTO webhook_endpoints AS w (tenant_id, id, url, events, description, enabled, partner_id, secret, "
+        "  api_key_id) "
+        "VALUES ($1, $2, $3, $4::text[], $5, $6, $7, $8, $9) RETURNING webhook_endpoint_json(w), w.version");
+DB_STMT(st_key_revoked,
+        "SELECT 1 FROM webhook_endpoints w JOIN api_keys k ON k.tenant_id = w.tenant_id AND k.id = w.api_key_id "
+        "WHERE w.tenant_id = $1 AND w.id = $2 AND ($3::uuid IS NULL OR w.partner_id = $3) "
+        "  AND k.revoked_at IS NOT NULL");
 DB_STMT(st_get,
         "SELECT webhook_endpoint_json(w), w.version FROM webhook_endpoints w "
         "WHERE w.tenant_id = $1 AND w.id = $2 AND ($3::uuid IS NULL OR w.partner_id = $3)");
@@ -174,8 +180,9 @@ void api_webhooks_create(struct request *rq) {
     json_t *en = json_object_get(rq->json, "enabled");
     const char *p[] = {rq->auth.tenant_id, id, json_string_value(json_object_get(rq->json, "url")),
                        *events ? events : "{*}", json_string_value(json_object_get(rq->json, "description")),
-                       en && json_is_false(en) ? "false" : "true", partner_scope(rq), secret};
-    PGresult *r = db_exec(rq, &st_insert, 8, p);
+                       en && json_is_false(en) ? "false" : "true", partner_scope(rq), secret,
+                       partner_scope(rq) ? rq->auth.key_id : NULL};
+    PGresult *r = db_exec(rq, &st_insert, 9, p);
     if (!r) {
         db_reply_failure(rq);
         return;
@@ -232,6 +239,21 @@ void api_webhooks_update(struct request *rq) {
     }
     json_t *en = json_object_get(rq->json, "enabled");
     json_t *desc = json_object_get(rq->json, "description");
+    if (json_is_true(en)) { /* an endpoint whose registering key was revoked stays off */
+        const char *k[] = {rq->auth.tenant_id, id, partner_scope(rq)};
+        PGresult *kr = db_exec(rq, &st_key_revoked, 3, k);
+        if (!kr) {
+            db_reply_failure(rq);
+            return;
+        }
+        bool revoked = PQntuples(kr) > 0;
+        PQclear(kr);
+        if (revoked) {
+            reply_problem(rq, P_INVALID_STATE, "the partner key that registered this endpoint was revoked; "
+                                               "register a new endpoint with a live key");
+            return;
+        }
+    }
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL,
                        json_string_value(json_object_get(rq->json, "url")), *events ? events : NULL,
                        desc ? "true" : "false", json_string_value(desc),

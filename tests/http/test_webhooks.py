@@ -523,3 +523,51 @@ def unusable_secret_never_sends_unsigned(ctx):
     finally:
         srv.stop()
         rx.close()
+
+
+@test
+def partner_key_endpoints_die_with_key_or_partner(ctx):
+    """endpoints a partner key registered stop receiving when the key is revoked, and go when the partner is deleted"""
+    rx, srv = Receiver(), Server(**FAST)
+    try:
+        c, _ = setup(srv, "partner hooks")
+        q = c.post("/v1/partners", {"name": "Q"}).json
+        made = c.post("/v1/api-keys", {"role": "partner", "partner_id": q["id"]}).json
+        pk = Client(srv.port, made["key"])
+        failing = endpoint(c, rx.url("/fail/100"), ["referral.submitted"], client=pk)  # keeps retrying
+        staff = endpoint(c, rx.url("/staff"), ["referral.submitted"])
+        c.post("/v1/referrals", {"partner_id": q["id"], "direction": "inbound", "prospect": {"name": "Q1"}})
+        rx.wait("/fail/100", 2)
+        expect_status(c.delete("/v1/api-keys/" + made["id"]), 200)
+        ep = c.get("/v1/webhook-endpoints/" + failing["id"]).json
+        expect(ep["enabled"] is False and "revoked" in ep["disabled_reason"] and ep["version"] == failing["version"] + 1,
+               "%r", ep)
+        time.sleep(0.3)
+        n = len(rx.on("/fail/100"))
+        c.post("/v1/referrals", {"partner_id": q["id"], "direction": "inbound", "prospect": {"name": "Q2"}})
+        rx.wait("/staff", 2)
+        time.sleep(1.5)  # several retry steps at this scale
+        expect(len(rx.on("/fail/100")) == n, "still receiving after the key was revoked: %d -> %d", n,
+               len(rx.on("/fail/100")))
+        d = c.get("/v1/webhook-endpoints/%s/deliveries" % failing["id"]).json["data"]
+        expect(len(d) == 1 and d[0]["status"] == "failed" and d[0]["last_error"] == "the endpoint is disabled", "%r", d)
+        expect_problem(c.patch("/v1/webhook-endpoints/" + failing["id"], {"enabled": True}), 409, "invalid-state")
+        expect_status(c.patch("/v1/webhook-endpoints/" + failing["id"], {"description": "kept"}), 200)
+        expect_status(c.patch("/v1/webhook-endpoints/" + staff["id"], {"enabled": True}), 200)
+        # deleting the partner (its keys revoked) deletes its endpoints, also one that did not record its key
+        r = c.post("/v1/partners", {"name": "R"}).json
+        made2 = c.post("/v1/api-keys", {"role": "partner", "partner_id": r["id"]}).json
+        pk2 = Client(srv.port, made2["key"])
+        mine = endpoint(c, rx.url("/r"), ["*"], client=pk2)
+        legacy = endpoint(c, rx.url("/r-legacy"), ["*"], client=pk2)
+        psql("UPDATE webhook_endpoints SET api_key_id = NULL WHERE id = '%s'" % legacy["id"])  # as before 0012
+        expect_problem(c.delete("/v1/partners/" + r["id"]), 409, "resource-in-use")  # a live key
+        expect_status(c.delete("/v1/api-keys/" + made2["id"]), 200)
+        expect(c.get("/v1/webhook-endpoints/" + mine["id"]).json["enabled"] is False, "disabled with the key")
+        expect_status(c.delete("/v1/partners/" + r["id"]), 204)
+        expect_problem(c.get("/v1/webhook-endpoints/" + mine["id"]), 404)
+        expect_problem(c.get("/v1/webhook-endpoints/" + legacy["id"]), 404)
+        expect(rx.on("/r") == [] and rx.on("/r-legacy") == [], "nothing sent")
+    finally:
+        srv.stop()
+        rx.close()
