@@ -280,7 +280,10 @@ static bool record(struct loop *L, struct job *j, CURLcode rc) {
                        sdelay, gone ? "true" : "false", gives, j->endpoint};
     PGresult *r = db_try_conn(L->c, &st_record, 11, p, dberr, sizeof dberr);
     if (!r) {
-        db_failed(L, "cannot record a webhook attempt", dberr);
+        if (db_ok(L->c)) /* the database answered with an error: our bug, not an outage */
+            LOG_BUG("webhook %s: recording attempt %d failed: %s", j->id, j->attempt, dberr);
+        else
+            db_failed(L, "cannot record a webhook attempt", dberr);
         return false;
     }
     PQclear(r);
