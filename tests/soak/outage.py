@@ -7,7 +7,7 @@ server's CPU seconds and log lines per second during the outage (and while idle 
 comparison). Then it restarts PostgreSQL and shows the service recovers: an API request gets 200
 and a new event is delivered to the webhook receiver again. Exits 1 when a bound is broken
 (more than MAX_LINES_PER_S log lines per second or MAX_CPU_PERCENT of one core during the outage,
-or no recovery). Bounded in time: about OUTAGE_SECONDS + 70 s at worst. Not run by CI."""
+or no recovery). Bounded in time: at most about OUTAGE_SECONDS + 100 s. Not run by CI."""
 import http.client
 import json
 import os
