@@ -40,10 +40,16 @@ DB_STMT(st_list_after,
         "  AND ($3::boolean IS NULL OR (revoked_at IS NOT NULL) = $3) "
         "  AND (created_at, id) > ($5::timestamptz, $6::uuid) "
         "ORDER BY created_at, id LIMIT $4");
-/* Revoking twice is harmless: the first revocation time stands. */
+/* Revoking twice is harmless: the first revocation time stands. The webhook endpoints the key
+ * registered stop receiving in the same statement (disabled, with the reason; a queued delivery
+ * fails when it falls due), and cannot be re-enabled (api/webhooks.c). */
 DB_STMT(st_revoke,
-        "UPDATE api_keys k SET revoked_at = coalesce(revoked_at, now()) "
-        "WHERE tenant_id = $1 AND id = $2 RETURNING api_key_json(k)");
+        "WITH k AS (UPDATE api_keys k SET revoked_at = coalesce(revoked_at, now()) "
+        "  WHERE tenant_id = $1 AND id = $2 RETURNING k.tenant_id, k.id, api_key_json(k) AS j), "
+        "w AS (UPDATE webhook_endpoints w SET enabled = false, version = w.version + 1, updated_at = now(), "
+        "  disabled_reason = 'the partner key that registered it was revoked' "
+        "  FROM k WHERE w.tenant_id = k.tenant_id AND w.api_key_id = k.id AND w.enabled) "
+        "SELECT j FROM k");
 
 void api_keys_create(struct request *rq) {
     if (json_fields_or_reply(rq, rq->json, KEY_FIELDS, 8, false)) return;

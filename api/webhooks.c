@@ -11,7 +11,6 @@
 #include "server/util.h"
 #include "server/webhook_sign.h"
 #include <curl/curl.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,9 +41,15 @@ static const struct field FIELDS[] = {
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
 
+/* A partner key's endpoint records the key ($9): revoking it disables the endpoint. */
 DB_STMT(st_insert,
-        "INSERT INTO webhook_endpoints AS w (tenant_id, id, url, events, description, enabled, partner_id, secret) "
-        "VALUES ($1, $2, $3, $4::text[], $5, $6, $7, $8) RETURNING webhook_endpoint_json(w), w.version");
+        "INSERT INTO webhook_endpoints AS w (tenant_id, id, url, events, description, enabled, partner_id, secret, "
+        "  api_key_id) "
+        "VALUES ($1, $2, $3, $4::text[], $5, $6, $7, $8, $9) RETURNING webhook_endpoint_json(w), w.version");
+DB_STMT(st_key_revoked,
+        "SELECT 1 FROM webhook_endpoints w JOIN api_keys k ON k.tenant_id = w.tenant_id AND k.id = w.api_key_id "
+        "WHERE w.tenant_id = $1 AND w.id = $2 AND ($3::uuid IS NULL OR w.partner_id = $3) "
+        "  AND k.revoked_at IS NOT NULL");
 DB_STMT(st_get,
         "SELECT webhook_endpoint_json(w), w.version FROM webhook_endpoints w "
         "WHERE w.tenant_id = $1 AND w.id = $2 AND ($3::uuid IS NULL OR w.partner_id = $3)");
@@ -94,32 +99,24 @@ DB_STMT(st_retry_refused,
         "SELECT " IN_FLIGHT " FROM webhook_deliveries d JOIN webhook_endpoints w ON w.tenant_id = d.tenant_id "
         "  AND w.id = d.endpoint_id WHERE d.tenant_id = $1 AND d.id = $2 AND ($3::uuid IS NULL OR w.partner_id = $3)");
 
-/* Refuses URLs whose host resolves to a private, loopback, link-local or metadata address. */
+/* Refuses URLs that are not http(s), or whose host is a private, loopback, link-local or reserved
+ * address literal or a localhost name. No DNS lookup here: this runs inside the request's
+ * transaction, where no network wait belongs, and a name's answer can change anyway. The
+ * dispatcher checks the address it actually connects to at every delivery. */
 static const char *webhook_url_problem(const char *url) {
     CURLU *u = curl_url();
     char *host = NULL, *scheme = NULL;
     const char *why = NULL;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
+    if (!u)
+        why = "could not be checked (out of memory)";
+    else if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+             curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+             curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
         why = "is not a URL";
     else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
         why = "must be http or https";
-    else if (!cfg.webhook_allow_private) {
-        char h[256];
-        snprintf(h, sizeof h, "%s", host);
-        if (h[0] == '[') { /* IPv6 literal */
-            memmove(h, h + 1, strlen(h));
-            h[strcspn(h, "]")] = '\0';
-        }
-        struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *ai = NULL;
-        if (getaddrinfo(h, NULL, &hints, &ai) != 0)
-            why = "has a host that does not resolve";
-        else
-            for (struct addrinfo *p = ai; p; p = p->ai_next)
-                if (addr_is_private(p->ai_addr)) why = "resolves to a private, loopback or link-local address";
-        if (ai) freeaddrinfo(ai);
-    }
+    else if (!cfg.webhook_allow_private)
+        why = webhook_host_refusal(host);
     curl_free(host);
     curl_free(scheme);
     curl_url_cleanup(u);
@@ -183,8 +180,9 @@ void api_webhooks_create(struct request *rq) {
     json_t *en = json_object_get(rq->json, "enabled");
     const char *p[] = {rq->auth.tenant_id, id, json_string_value(json_object_get(rq->json, "url")),
                        *events ? events : "{*}", json_string_value(json_object_get(rq->json, "description")),
-                       en && json_is_false(en) ? "false" : "true", partner_scope(rq), secret};
-    PGresult *r = db_exec(rq, &st_insert, 8, p);
+                       en && json_is_false(en) ? "false" : "true", partner_scope(rq), secret,
+                       partner_scope(rq) ? rq->auth.key_id : NULL};
+    PGresult *r = db_exec(rq, &st_insert, 9, p);
     if (!r) {
         db_reply_failure(rq);
         return;
@@ -241,6 +239,21 @@ void api_webhooks_update(struct request *rq) {
     }
     json_t *en = json_object_get(rq->json, "enabled");
     json_t *desc = json_object_get(rq->json, "description");
+    if (json_is_true(en)) { /* an endpoint whose registering key was revoked stays off */
+        const char *k[] = {rq->auth.tenant_id, id, partner_scope(rq)};
+        PGresult *kr = db_exec(rq, &st_key_revoked, 3, k);
+        if (!kr) {
+            db_reply_failure(rq);
+            return;
+        }
+        bool revoked = PQntuples(kr) > 0;
+        PQclear(kr);
+        if (revoked) {
+            reply_problem(rq, P_INVALID_STATE, "the partner key that registered this endpoint was revoked; "
+                                               "register a new endpoint with a live key");
+            return;
+        }
+    }
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL,
                        json_string_value(json_object_get(rq->json, "url")), *events ? events : NULL,
                        desc ? "true" : "false", json_string_value(desc),

@@ -35,6 +35,9 @@ const struct config_option config_options[] = {
     {"ALLIED_WEBHOOK_TIMEOUT_MS", "10000", "timeout of one webhook attempt (connect + response)"},
     {"ALLIED_WEBHOOK_ALLOW_PRIVATE", "0", "1: allow webhook URLs on loopback/private networks (dev, tests)"},
     {"ALLIED_WEBHOOK_RETRY_SCALE", "100", "percent of the ~3-day retry schedule (tests shorten it)"},
+    {"ALLIED_WEBHOOK_POLL_MS", "200", "how often an idle webhook dispatcher looks for due deliveries"},
+    {"ALLIED_BACKOFF_MIN_MS", "100", "background loops: first wait after a database failure (doubles each time)"},
+    {"ALLIED_BACKOFF_MAX_MS", "30000", "background loops: longest wait between tries while the database is away"},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 
@@ -84,7 +87,10 @@ int config_load(void) {
         get_int("ALLIED_WEBHOOK_WORKERS", 0, 16, &cfg.webhook_workers) ||
         get_int("ALLIED_WEBHOOK_TIMEOUT_MS", 100, 60000, &cfg.webhook_timeout_ms) ||
         get_int("ALLIED_WEBHOOK_ALLOW_PRIVATE", 0, 1, &cfg.webhook_allow_private) ||
-        get_int("ALLIED_WEBHOOK_RETRY_SCALE", 1, 100, &cfg.webhook_retry_scale))
+        get_int("ALLIED_WEBHOOK_RETRY_SCALE", 1, 100, &cfg.webhook_retry_scale) ||
+        get_int("ALLIED_WEBHOOK_POLL_MS", 10, 60000, &cfg.webhook_poll_ms) ||
+        get_int("ALLIED_BACKOFF_MIN_MS", 1, 60000, &cfg.backoff_min_ms) ||
+        get_int("ALLIED_BACKOFF_MAX_MS", 1, 3600000, &cfg.backoff_max_ms))
         return -1;
     cfg.max_body_bytes = (size_t)body;
     cfg.log_level = log_level_parse(get("ALLIED_LOG"));

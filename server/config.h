@@ -30,6 +30,9 @@ struct config {
     int webhook_timeout_ms;   /* ALLIED_WEBHOOK_TIMEOUT_MS */
     int webhook_allow_private; /* ALLIED_WEBHOOK_ALLOW_PRIVATE: 1 = allow loopback/private URLs */
     int webhook_retry_scale;  /* ALLIED_WEBHOOK_RETRY_SCALE: percent of the real retry schedule */
+    int webhook_poll_ms;      /* ALLIED_WEBHOOK_POLL_MS: idle dispatcher's look for due deliveries */
+    int backoff_min_ms;       /* ALLIED_BACKOFF_MIN_MS: background loops, first wait after a DB failure */
+    int backoff_max_ms;       /* ALLIED_BACKOFF_MAX_MS: background loops, the cap of that wait */
 };
 
 /* One row per environment variable: the table is the documentation's source. */

@@ -256,6 +256,17 @@ static const char *constraint_words(const char *sqlstate) {
     return "the change conflicts with existing data";
 }
 
+PGresult *db_try_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals, char *err,
+                      size_t errlen) {
+    PGresult *r = run(c, st, n, vals);
+    if (result_ok(r)) return r;
+    const char *m = PQresultErrorMessage(r);
+    snprintf(err, errlen, "%s", *m ? m : PQerrorMessage(c->pg));
+    err[strcspn(err, "\n")] = '\0';
+    PQclear(r);
+    return NULL;
+}
+
 void db_reply_failure(struct request *rq) {
     switch (rq->db_fail) {
     case DBF_CONNECTION:

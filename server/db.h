@@ -41,6 +41,11 @@ void db_prologue_drop(struct request *rq);
 /* Same on a bare connection (CLI, migrations). On failure prints the error to stderr. */
 PGresult *db_exec_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals);
 
+/* Same, for background loops that log on their own terms (once per outage): on failure returns
+ * NULL with the first line of the error in `err` and logs nothing. */
+PGresult *db_try_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals, char *err,
+                      size_t errlen);
+
 /* Replies for a failed db_exec (503, 400, 409, 500). A retryable failure replies 503 too,
  * but the transaction runner sees rq->db_fail == DBF_RETRY first and retries instead. */
 void db_reply_failure(struct request *rq);

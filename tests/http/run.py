@@ -17,6 +17,7 @@ import test_agreements  # noqa: E402,F401
 import test_referrals  # noqa: E402,F401
 import test_money  # noqa: E402,F401
 import test_webhooks  # noqa: E402,F401
+import test_webhook_outage  # noqa: E402,F401
 import test_relationship  # noqa: E402,F401
 import test_isolation  # noqa: E402,F401
 import test_key_cache  # noqa: E402,F401

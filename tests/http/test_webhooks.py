@@ -350,7 +350,12 @@ def ssrf_refusals(ctx):
     c = Client(ctx.MAIN.port, new_tenant("ssrf")[1])
     for url in ("http://127.0.0.1:9/x", "http://localhost/x", "http://10.1.2.3/", "http://172.16.0.1/",
                 "http://192.168.1.1/", "http://169.254.169.254/latest/meta-data", "http://[::1]/",
-                "http://[fd00::1]/", "http://0.0.0.0/", "http://100.64.0.1/", "ftp://example.com/", "http:///x"):
+                "http://[fd00::1]/", "http://0.0.0.0/", "http://100.64.0.1/", "ftp://example.com/", "http:///x",
+                # IPv6 forms that embed or stand for another address, and IPv4 spelt otherwise
+                "http://[::127.0.0.1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:10.0.0.1]/",
+                "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:a9fe:a9fe::1]/", "http://[fec0::1]/",
+                "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/", "http://127.1/", "http://2130706433/",
+                "http://0x7f000001/", "http://localhost./", "http://api.LOCALHOST/"):
         expect_problem(c.post("/v1/webhook-endpoints", {"url": url}), 400, "validation-error", "url")
     rx = Receiver()
     lax = Server(**FAST)
@@ -359,6 +364,9 @@ def ssrf_refusals(ctx):
         cl = Client(lax.port, c.key)
         p = cl.post("/v1/partners", {"name": "P"}).json
         ep = endpoint(cl, rx.url("/ok"), ["referral.submitted"])
+        # the same loopback receiver as an IPv4-mapped and an IPv4-compatible IPv6 address
+        mapped = endpoint(cl, "http://[::ffff:127.0.0.1]:%d/mapped" % rx.port, ["referral.submitted"])
+        compat = endpoint(cl, "http://[::127.0.0.1]:%d/compat" % rx.port, ["referral.submitted"])
         lax.stop()
         strict = Server(ALLIED_WEBHOOK_WORKERS=1, ALLIED_WEBHOOK_RETRY_SCALE=1, ALLIED_WEBHOOK_TIMEOUT_MS=2000)
         Client(strict.port, c.key).post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "S"}})
@@ -369,6 +377,13 @@ def ssrf_refusals(ctx):
                 break
             time.sleep(0.1)
         expect(d and "private" in (d[0]["last_error"] or "") and rx.on("/ok") == [], "send-time refusal: %r", d)
+        for e, path in ((mapped, "/mapped"), (compat, "/compat")):
+            while time.time() < deadline:
+                d = Client(strict.port, c.key).get("/v1/webhook-endpoints/%s/deliveries" % e["id"]).json["data"]
+                if d and d[0]["attempts"] >= 1 and d[0]["last_error"]:
+                    break
+                time.sleep(0.1)
+            expect(d and "private" in (d[0]["last_error"] or "") and rx.on(path) == [], "send-time refusal of %s: %r", path, d)
     finally:
         if strict:
             strict.stop()
@@ -484,3 +499,75 @@ def sync_referrals_by_external_id(ctx):
                                         "prospect": {"name": "Race", "email": "race@race-two.example"}}))
     codes = sorted(x.status for x in res)
     expect(codes.count(201) == 1 and codes.count(200) == 9, "%r", codes)
+
+
+@test
+def unusable_secret_never_sends_unsigned(ctx):
+    """a delivery whose secret cannot sign is recorded as not sent, and nothing goes out unsigned"""
+    rx, srv = Receiver(), Server(**FAST)
+    try:
+        c, p = setup(srv, "bad secret")
+        ep = endpoint(c, rx.url("/ok"), ["referral.submitted"])
+        psql("UPDATE webhook_endpoints SET secret = 'whsec_***' WHERE id = '%s'" % ep["id"])  # a corrupted row
+        c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound", "prospect": {"name": "U"}})
+        deadline, d = time.time() + 10, []
+        while time.time() < deadline:
+            d = c.get("/v1/webhook-endpoints/%s/deliveries" % ep["id"]).json["data"]
+            if d and d[0]["last_error"]:
+                break
+            time.sleep(0.1)
+        expect(d and "secret is unusable" in (d[0]["last_error"] or "") and d[0]["status"] == "pending", "%r", d)
+        expect(d[0]["attempt_log"][0]["status_code"] is None, "%r", d)
+        time.sleep(0.3)
+        expect(rx.on("/ok") == [], "sent without a signature: %r", rx.on("/ok"))
+    finally:
+        srv.stop()
+        rx.close()
+
+
+@test
+def partner_key_endpoints_die_with_key_or_partner(ctx):
+    """endpoints a partner key registered stop receiving when the key is revoked, and go when the partner is deleted"""
+    rx, srv = Receiver(), Server(**FAST)
+    try:
+        c, _ = setup(srv, "partner hooks")
+        q = c.post("/v1/partners", {"name": "Q"}).json
+        made = c.post("/v1/api-keys", {"role": "partner", "partner_id": q["id"]}).json
+        pk = Client(srv.port, made["key"])
+        failing = endpoint(c, rx.url("/fail/100"), ["referral.submitted"], client=pk)  # keeps retrying
+        staff = endpoint(c, rx.url("/staff"), ["referral.submitted"])
+        c.post("/v1/referrals", {"partner_id": q["id"], "direction": "inbound", "prospect": {"name": "Q1"}})
+        rx.wait("/fail/100", 2)
+        expect_status(c.delete("/v1/api-keys/" + made["id"]), 200)
+        ep = c.get("/v1/webhook-endpoints/" + failing["id"]).json
+        expect(ep["enabled"] is False and "revoked" in ep["disabled_reason"] and ep["version"] == failing["version"] + 1,
+               "%r", ep)
+        time.sleep(0.3)
+        n = len(rx.on("/fail/100"))
+        c.post("/v1/referrals", {"partner_id": q["id"], "direction": "inbound", "prospect": {"name": "Q2"}})
+        rx.wait("/staff", 2)
+        time.sleep(1.5)  # several retry steps at this scale
+        expect(len(rx.on("/fail/100")) == n, "still receiving after the key was revoked: %d -> %d", n,
+               len(rx.on("/fail/100")))
+        d = c.get("/v1/webhook-endpoints/%s/deliveries" % failing["id"]).json["data"]
+        expect(len(d) == 1 and d[0]["status"] == "failed" and d[0]["last_error"] == "the endpoint is disabled", "%r", d)
+        expect_problem(c.patch("/v1/webhook-endpoints/" + failing["id"], {"enabled": True}), 409, "invalid-state")
+        expect_status(c.patch("/v1/webhook-endpoints/" + failing["id"], {"description": "kept"}), 200)
+        expect_status(c.patch("/v1/webhook-endpoints/" + staff["id"], {"enabled": True}), 200)
+        # deleting the partner (its keys revoked) deletes its endpoints, also one that did not record its key
+        r = c.post("/v1/partners", {"name": "R"}).json
+        made2 = c.post("/v1/api-keys", {"role": "partner", "partner_id": r["id"]}).json
+        pk2 = Client(srv.port, made2["key"])
+        mine = endpoint(c, rx.url("/r"), ["*"], client=pk2)
+        legacy = endpoint(c, rx.url("/r-legacy"), ["*"], client=pk2)
+        psql("UPDATE webhook_endpoints SET api_key_id = NULL WHERE id = '%s'" % legacy["id"])  # as before 0012
+        expect_problem(c.delete("/v1/partners/" + r["id"]), 409, "resource-in-use")  # a live key
+        expect_status(c.delete("/v1/api-keys/" + made2["id"]), 200)
+        expect(c.get("/v1/webhook-endpoints/" + mine["id"]).json["enabled"] is False, "disabled with the key")
+        expect_status(c.delete("/v1/partners/" + r["id"]), 204)
+        expect_problem(c.get("/v1/webhook-endpoints/" + mine["id"]), 404)
+        expect_problem(c.get("/v1/webhook-endpoints/" + legacy["id"]), 404)
+        expect(rx.on("/r") == [] and rx.on("/r-legacy") == [], "nothing sent")
+    finally:
+        srv.stop()
+        rx.close()

@@ -1,0 +1,12 @@
+/* Back-off for background loops (the webhook dispatcher and any worker to come): how long to wait
+ * after the n-th failure in a row. Pure; the caller supplies the randomness. */
+#ifndef ALLIED_BACKOFF_H
+#define ALLIED_BACKOFF_H
+#include <stdint.h>
+
+/* Milliseconds to wait after `failures` (>= 1) consecutive failures: d = min(cap_ms, base_ms ·
+ * 2^(failures-1)), then "equal jitter": d/2 plus a random part of d/2 taken from `rnd`, so many
+ * instances that lost the database together do not come back in lock step. Never less than 1 ms
+ * nor more than cap_ms; base_ms and cap_ms are clamped to at least 1. */
+int backoff_delay_ms(int base_ms, int cap_ms, int failures, uint32_t rnd);
+#endif
