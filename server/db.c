@@ -127,6 +127,53 @@ static enum db_fail classify(PGconn *pg, PGresult *r, const char *state) {
     return DBF_HARD;
 }
 
+/* Reads the result of a COMMIT sent by db_commit_read_only, and its sync. A failed read-only
+ * COMMIT loses nothing (it wrote nothing); only a broken connection matters, and it shows. */
+static bool settle_commit(PGconn *pg) {
+    bool ok = true;
+    PGresult *r = PQgetResult(pg);
+    if (!r) return false;
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) ok = false;
+    PQclear(r);
+    while ((r = PQgetResult(pg))) PQclear(r); /* the NULL after COMMIT's result */
+    r = PQgetResult(pg);                     /* the sync */
+    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) ok = false;
+    PQclear(r);
+    return ok && PQstatus(pg) == CONNECTION_OK;
+}
+
+bool db_settle(struct db_conn *c) {
+    if (!c->commit_pending) return true;
+    c->commit_pending = false;
+    bool ok = settle_commit(c->pg);
+    for (int tries = 0; !PQexitPipelineMode(c->pg) && tries < 8 && PQstatus(c->pg) == CONNECTION_OK; tries++) {
+        PGresult *extra;
+        while ((extra = PQgetResult(c->pg))) PQclear(extra);
+    }
+    return ok;
+}
+
+bool db_commit_read_only(struct request *rq, struct db_stmt *commit) {
+    struct db_conn *c = (struct db_conn *)rq->db;
+    PGconn *pg = c->pg;
+    int id = stmt_id(commit);
+    char name[16];
+    snprintf(name, sizeof name, "s%d", id);
+    if (!c->prepared[id]) { /* the first time, the plain way */
+        PGresult *r = db_exec(rq, commit, 0, NULL);
+        PQclear(r);
+        return r != NULL;
+    }
+    if (!PQenterPipelineMode(pg)) return false;
+    if (!PQsendQueryPrepared(pg, name, 0, NULL, NULL, NULL, 0) || !PQpipelineSync(pg)) {
+        PQexitPipelineMode(pg);
+        rq->db_fail = DBF_CONNECTION;
+        return false;
+    }
+    c->commit_pending = true;
+    return true;
+}
+
 /* Sends the request's pending prologue (BEGIN, the tenant setting, ...) and `st` in one pipeline:
  * one network round trip instead of one per statement. Returns the result of `st`, or the first
  * failed result (the statements after a failure come back aborted and are ignored). */
@@ -150,7 +197,9 @@ static PGresult *run_with_prologue(struct db_conn *c, struct request *rq, struct
     PGconn *pg = c->pg;
     bool prepping[DB_MAX_PROLOGUE + 1] = {false};
     char name[DB_MAX_PROLOGUE + 1][16];
-    if (!PQenterPipelineMode(pg)) return PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
+    bool pending = c->commit_pending; /* the last request's COMMIT: its result comes first */
+    c->commit_pending = false;
+    if (!pending && !PQenterPipelineMode(pg)) return PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
     bool sent = true;
     for (int i = 0; i < count && sent; i++) {
         int id = stmt_id(sts[i]);
@@ -170,6 +219,10 @@ static PGresult *run_with_prologue(struct db_conn *c, struct request *rq, struct
         return PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
     }
     PGresult *out = NULL;
+    if (pending && !settle_commit(pg)) {
+        out = PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
+        goto done;
+    }
     for (int i = 0; i < count; i++) {
         for (int part = prepping[i] ? 0 : 1; part < 2; part++) {
             PGresult *r = PQgetResult(pg);

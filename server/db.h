@@ -18,6 +18,7 @@ struct db_stmt {
 struct db_conn {
     PGconn *pg;
     unsigned char prepared[DB_MAX_STMTS + 1];
+    bool commit_pending; /* a read-only COMMIT was sent, its result not read yet (pipeline mode) */
 };
 
 /* Opens a connection to cfg.database_url; if `app_role`, switches to cfg.db_role.
@@ -37,6 +38,14 @@ PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *con
 void db_prologue(struct request *rq, struct db_stmt *st, const char *arg);
 bool db_prologue_pending(struct request *rq);
 void db_prologue_drop(struct request *rq);
+
+/* Ends a read-only transaction without waiting: COMMIT is sent now and its result read with the
+ * connection's next statements (which go out before it arrives), so a GET costs one round trip.
+ * Only for transactions that wrote nothing: their answer does not depend on the commit. */
+bool db_commit_read_only(struct request *rq, struct db_stmt *commit);
+/* Reads a pending COMMIT's result; false if the connection failed. Call before using the
+ * connection other than through db_exec (e.g. to check its transaction state). */
+bool db_settle(struct db_conn *c);
 
 /* Same on a bare connection (CLI, migrations). On failure prints the error to stderr. */
 PGresult *db_exec_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals);

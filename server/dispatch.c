@@ -88,12 +88,12 @@ static int admit(struct request *rq, bool first_attempt) {
 /* Every request that touches the database runs in one READ COMMITTED transaction (read-only for
  * GET): authentication sets the tenant inside it, so the setting can never outlive the request.
  * Retried on serialization failure or deadlock; committed only when the answer is a success. */
-static bool commit(struct request *rq) {
+static bool commit(struct request *rq, bool read_only) {
     if (db_prologue_pending(rq)) { /* no statement ran: there is no transaction */
         db_prologue_drop(rq);
         return true;
     }
-    return simple(rq, &st_commit);
+    return read_only ? db_commit_read_only(rq, &st_commit) : simple(rq, &st_commit);
 }
 
 static void run_transaction(struct request *rq) {
@@ -128,7 +128,7 @@ static void run_transaction(struct request *rq) {
         }
         rq->route->fn(rq);
         if (rq->db_fail == DBF_NONE && rq->status > 0 && rq->status < 400) {
-            if ((!ikey || idempotency_store(rq, ikey) == 0) && commit(rq)) {
+            if ((!ikey || idempotency_store(rq, ikey) == 0) && commit(rq, get)) {
                 if (rq->after_commit) rq->after_commit(rq);
                 return;
             }
