@@ -76,7 +76,8 @@ static void enter(struct edge_conn *e, enum phase p) {
     e->phase = p;
     e->since_ns = now_ns();
     e->begun_ns = 0;
-    if (!rx_bytes(e->fd, &e->rx_mark)) e->rx_mark = UINT64_MAX; /* unknown: see scan() */
+    e->rx_mark = 0;
+    if (p != PH_BUSY && !rx_bytes(e->fd, &e->rx_mark)) e->rx_mark = UINT64_MAX; /* unknown: see scan() */
 }
 
 /* Closes `e` through libmicrohttpd: an optional 408 first, then end-of-stream both ways.
