@@ -143,8 +143,8 @@ void edge_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
         live++;
         struct edge_conn *victim = live >= shed_threshold() ? oldest_idle(e) : NULL;
         if (victim) cut(victim, false);
-        pthread_mutex_unlock(&lock);
         *socket_context = e;
+        pthread_mutex_unlock(&lock);
         if (victim)
             log_msg(LOG_INFO, NULL, "connection pressure: closed the connection idle the longest");
         return;

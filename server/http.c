@@ -204,9 +204,10 @@ static enum MHD_Result on_headers(struct request *rq, const char *version, bool 
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
     if (declared > cfg.max_body_bytes) {
         const char *expect = req_header(rq, MHD_HTTP_HEADER_EXPECT);
-        reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
-        if ((expect && strcasestr(expect, "100-continue")) || declared > cfg.discard_body_bytes)
+        if ((expect && strcasestr(expect, "100-continue")) || declared > cfg.discard_body_bytes) {
+            reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
             return reply_early(rq);
+        }
         rq->body_too_large = true; /* read and drop it, then answer 413 */
     }
     edge_head_done(edge_of(rq->conn));
@@ -274,10 +275,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return on_headers(rq, version, bad_target);
     }
     if (*upload_size) {
-        if (!rq->early_reply) append_body(rq, upload, *upload_size);
+        if (rq->early_reply)
+            rq->body_dropped += *upload_size; /* the head was refused: the body is not wanted */
+        else
+            append_body(rq, upload, *upload_size);
         *upload_size = 0;
-        /* A too-large body is read only up to a bound; past it, closing is all that is left. */
-        if (rq->body_too_large && rq->body_dropped > cfg.discard_body_bytes) return MHD_NO;
+        /* A dropped body is read only up to a bound; past it, closing is all that is left. */
+        if (rq->body_dropped > cfg.discard_body_bytes) return MHD_NO;
         return MHD_YES;
     }
     if (rq->state == ST_READY) return send_response(rq);

@@ -94,6 +94,30 @@ def idle_sockets_cannot_lock_out_a_new_client(ctx):
         srv.stop()
 
 
+@test
+def idle_sockets_from_several_addresses_cannot_lock_out_another(ctx):
+    """4 addresses holding every slot under their per-address cap do not lock a 5th address out"""
+    srv = Server(ALLIED_MAX_CONNECTIONS=40, ALLIED_PER_IP_CONNECTIONS=10)
+    socks = []
+    try:
+        for a in range(2, 6):
+            for _ in range(10):
+                socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5,
+                                                      source_address=("127.0.0.%d" % a, 0)))
+        time.sleep(0.3)
+        t0 = time.time()
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=3, source_address=("127.0.0.6", 0))
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        out = s.recv(4096)
+        s.close()
+        expect(out.startswith(b"HTTP/1.1 200") and time.time() - t0 < 1.5, "6th address: %r after %.2fs",
+               out[:60], time.time() - t0)
+    finally:
+        for x in socks:
+            x.close()
+        srv.stop()
+
+
 # --- 2. slow clients -------------------------------------------------------------------------
 
 @test
@@ -192,6 +216,31 @@ def too_large_body_with_expect_is_refused_before_it_is_sent(ctx):
     out, closed = raw_http(ctx.MAIN.port, data, timeout=3)
     expect(out.startswith(b"HTTP/1.1 413"), "%r", out[:200])
     expect(closed, "connection left open")
+
+
+@test
+def endless_too_large_chunked_body_is_cut_off(ctx):
+    """a too-large chunked body is read and dropped only up to ALLIED_DISCARD_BODY_BYTES, then the connection closes"""
+    srv = Server(ALLIED_MAX_BODY_BYTES=1024, ALLIED_DISCARD_BODY_BYTES=65536)
+    try:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        s.sendall(b"POST /v1/partners HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                  b"Transfer-Encoding: chunked\r\n\r\n")
+        chunk = b"%x\r\n%s\r\n" % (16384, b"a" * 16384)
+        sent, cut = 0, False
+        t0 = time.time()
+        while sent < 64 * 1024 * 1024 and time.time() - t0 < 10:
+            try:
+                s.sendall(chunk)
+            except (BrokenPipeError, ConnectionResetError, socket.timeout):
+                cut = True
+                break
+            sent += len(chunk)
+        s.close()
+        expect(cut, "the server read %d bytes of an endless body", sent)
+        expect_status(Client(srv.port).get("/healthz"), 200)
+    finally:
+        srv.stop()
 
 
 # --- 4. ambiguous heads ----------------------------------------------------------------------
