@@ -77,7 +77,8 @@ static void enter(struct edge_conn *e, enum phase p) {
     e->since_ns = now_ns();
     e->begun_ns = 0;
     e->rx_mark = 0;
-    if (p != PH_BUSY && !rx_bytes(e->fd, &e->rx_mark)) e->rx_mark = UINT64_MAX; /* unknown: see scan() */
+    if (p != PH_BUSY && !rx_bytes(e->fd, &e->rx_mark))
+        e->rx_mark = UINT64_MAX; /* unknown: see scan() */
 }
 
 /* Closes `e` through libmicrohttpd: an optional 408 first, then end-of-stream both ways.
@@ -94,11 +95,12 @@ static void cut(struct edge_conn *e, bool say_timeout) {
         char *body = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
         if (body) {
-            int n = snprintf(msg, sizeof msg,
-                             "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\n"
-                             "X-Content-Type-Options: nosniff\r\nConnection: close\r\n"
-                             "Content-Length: %zu\r\n\r\n%s",
-                             strlen(body), body);
+            int n = snprintf(
+                msg, sizeof msg,
+                "HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\n"
+                "X-Content-Type-Options: nosniff\r\nConnection: close\r\n"
+                "Content-Length: %zu\r\n\r\n%s",
+                strlen(body), body);
             if (n > 0 && (size_t)n < sizeof msg)
                 (void)send(e->fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
             free(body);
@@ -136,7 +138,8 @@ void edge_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
         e->fd = ci ? ci->connect_fd : -1;
         pthread_mutex_lock(&lock);
         enter(e, PH_WAITING);
-        if (e->rx_mark != UINT64_MAX) e->rx_mark = 0; /* on a new connection, every byte is a request's */
+        if (e->rx_mark != UINT64_MAX)
+            e->rx_mark = 0; /* on a new connection, every byte is a request's */
         e->next = conns;
         if (conns) conns->prev = e;
         conns = e;
@@ -209,9 +212,11 @@ static void scan(void) {
             }
         } else if (e->phase == PH_BODY && cfg.min_body_rate > 0) {
             uint64_t got = 0;
-            if (e->rx_mark != UINT64_MAX && rx_bytes(e->fd, &rx) && rx > e->rx_mark) got = rx - e->rx_mark;
+            if (e->rx_mark != UINT64_MAX && rx_bytes(e->fd, &rx) && rx > e->rx_mark)
+                got = rx - e->rx_mark;
             /* Allowed time: the grace, plus one second per ALLIED_MIN_BODY_RATE bytes received. */
-            uint64_t allowed_ms = (uint64_t)cfg.body_timeout_s * 1000u + got * 1000u / (uint64_t)cfg.min_body_rate;
+            uint64_t allowed_ms =
+                (uint64_t)cfg.body_timeout_s * 1000u + got * 1000u / (uint64_t)cfg.min_body_rate;
             if ((now - e->since_ns) / 1000000u > allowed_ms) {
                 cut(e, true);
                 bodies++;

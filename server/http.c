@@ -1,6 +1,8 @@
 /* libmicrohttpd plumbing: a request is created on the first callback, its body accumulated
  * (capped), then either answered on the HTTP thread or handed to a database worker while the
- * connection is suspended; it is answered after resume and freed in the completion callback. */
+ * connection is suspended; it is answered after resume and freed in the completion callback.
+ * Each phase is reported to the connection guard (server/edge.c), which enforces the deadlines
+ * and sheds idle connections under pressure. */
 #include "server/http.h"
 #include "server/config.h"
 #include "server/dispatch.h"
@@ -43,7 +45,7 @@ const char *req_query(struct request *rq, const char *name) {
     return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-struct framing {
+struct head_counts {
     int content_length, transfer_encoding, host, authorization;
     const char *te;
     /* the Authorization value as MHD stores it, and the name of the header after it */
@@ -51,11 +53,11 @@ struct framing {
     size_t auth_len;
 };
 
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+static enum MHD_Result count_headers(void *cls, enum MHD_ValueKind kind, const char *key,
                                      size_t key_size, const char *value, size_t value_size) {
     (void)kind;
     (void)key_size;
-    struct framing *f = cls;
+    struct head_counts *f = cls;
     if (f->auth_value && !f->after_auth) f->after_auth = key;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->content_length++;
     if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
@@ -77,8 +79,14 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const c
  * by the next line, where the next header's name begins (or, for the last header, the empty
  * line that ends the head). Anything else between the value and that point -- a NUL and what
  * followed it -- means the value was cut short. Where the layout is not the one described (a
- * folded line copied elsewhere), nothing can be told and the value is taken as it is. */
-static bool value_was_cut(struct request *rq, const char *value, size_t len, const char *next_name) {
+ * folded line copied elsewhere), nothing can be told and the value is taken as it is.
+ * libmicrohttpd 1.0 rewrote the parser and refuses a NUL in a header itself (400). */
+static bool value_was_cut(struct request *rq, const char *value, size_t len,
+                          const char *next_name) {
+#if MHD_VERSION >= 0x01000000
+    (void)rq, (void)value, (void)len, (void)next_name;
+    return false;
+#else
     const char *end = value + len, *line_end;
     size_t max_gap;
     if (next_name) {
@@ -95,6 +103,7 @@ static bool value_was_cut(struct request *rq, const char *value, size_t len, con
     for (const char *p = end; p < line_end; p++)
         if (*p != '\0') return true;
     return (size_t)(line_end - end) > max_gap;
+#endif
 }
 
 static bool has_control(const char *s, size_t n) {
@@ -109,8 +118,8 @@ static bool has_control(const char *s, size_t n) {
  * tells that the body cannot be delimited, so the answer must go out at once and close. */
 static enum problem head_error(struct request *rq, const char *version, const char **why,
                                bool *framing) {
-    struct framing f = {0};
-    MHD_get_connection_values_n(rq->conn, MHD_HEADER_KIND, count_framing, &f);
+    struct head_counts f = {0};
+    MHD_get_connection_values_n(rq->conn, MHD_HEADER_KIND, count_headers, &f);
     *why = NULL;
     *framing = true;
     if (f.content_length > 1) *why = "more than one Content-Length header";
@@ -289,7 +298,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     /* The whole request is here. */
     edge_busy(edge_of(conn));
     if (rq->body_too_large) {
-        rq->early_reply = true; /* the body was dropped, not parsed: start afresh */
+        rq->early_reply = true; /* read and dropped; closed like every other 413 */
         reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
         return send_response(rq);
     }
