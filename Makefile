@@ -19,7 +19,7 @@ SERVER_SRC := server/main.c server/config.c server/log.c server/problem.c server
               server/router.c server/reply.c server/worker.c server/db.c server/auth.c \
               server/json_in.c server/idempotency.c server/metrics.c server/migrate.c \
               server/cli.c server/util.c server/pagination.c server/dispatch.c server/params.c server/currency.c server/money.c \
-              server/webhook_sign.c server/dispatcher.c server/resource.c server/auth_cache.c server/text.c server/backoff.c
+              server/webhook_sign.c server/dispatcher.c server/resource.c server/auth_cache.c server/text.c server/backoff.c server/edge.c
 API_SRC    := api/health.c api/api_keys.c api/partners.c api/terms.c api/feed.c api/agreements.c \
               api/prospect.c api/referrals.c api/referral_actions.c api/workflow.c \
               api/commission_calc.c api/commissions.c api/invoices.c api/invoice_html.c \

@@ -6,4 +6,6 @@
  * self-contained HTML page; every text is escaped. Caller frees. */
 char *invoice_html(const char *invoice_json, const char *tenant, const char *partner,
                    const char *company, const char *email);
+/* The Content-Security-Policy the page needs: nothing loads or runs but its own style sheet. */
+const char *invoice_html_csp(void);
 #endif

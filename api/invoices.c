@@ -334,6 +334,7 @@ void api_invoices_get(struct request *rq) {
                                   PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4));
         reply_json_text(rq, 200, page, strlen(page));
         rq->content_type = "text/html; charset=utf-8";
+        reply_header(rq, "Content-Security-Policy", invoice_html_csp());
         free(page);
     } else
         reply_resource(rq, 200, r);

@@ -310,6 +310,9 @@ DB_STMT(st_upsert,
         "RETURNING partner_json(p), p.version, p.created_at = p.updated_at AND p.version = 1");
 DB_STMT(st_by_external,
         "SELECT partner_json(p), p.version FROM partners p WHERE p.tenant_id = $1 AND p.external_id = $2");
+/* If-Match: * -- the partner must exist, and stays so (locked) until the upsert has run */
+DB_STMT(st_lock_external,
+        "SELECT 1 FROM partners WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE");
 
 void api_partners_put(struct request *rq) {
     char version[24];
@@ -325,6 +328,20 @@ void api_partners_put(struct request *rq) {
     if (json_object_get(rq->json, "external_id") && (!body_ext || strcmp(body_ext, ext) != 0)) {
         reply_field_error(rq, "external_id", "must match the external_id in the path (or be left out)");
         return;
+    }
+    if (if_match_any(rq)) {
+        const char *q[] = {rq->auth.tenant_id, ext};
+        PGresult *l = db_exec(rq, &st_lock_external, 2, q);
+        if (!l) {
+            db_reply_failure(rq);
+            return;
+        }
+        int n = PQntuples(l);
+        PQclear(l);
+        if (n == 0) {
+            reply_problem(rq, P_PRECONDITION_FAILED, "no partner has this external_id, so If-Match: * cannot match");
+            return;
+        }
     }
     char id[37];
     uuid_new(id);

@@ -494,7 +494,7 @@ void api_referrals_put(struct request *rq) {
         db_reply_failure(rq);
         return;
     }
-    if (PQntuples(r) == 0 && *version) { /* If-Match can only match an existing referral */
+    if (PQntuples(r) == 0 && (*version || if_match_any(rq))) { /* If-Match: only an existing one */
         PQclear(r);
         reply_problem(rq, P_PRECONDITION_FAILED, "no referral has this external_id, so If-Match cannot match");
         return;

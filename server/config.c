@@ -29,6 +29,13 @@ const struct config_option config_options[] = {
     {"ALLIED_CONN_TIMEOUT", "30", "seconds an idle HTTP connection is kept"},
     {"ALLIED_MAX_CONNECTIONS", "1024", "total concurrent HTTP connections"},
     {"ALLIED_PER_IP_CONNECTIONS", "256", "concurrent HTTP connections per client address"},
+    {"ALLIED_CONN_SHED_PERCENT", "90",
+     "at this percent of ALLIED_MAX_CONNECTIONS, each new connection closes the oldest idle one"},
+    {"ALLIED_HEAD_TIMEOUT", "10", "seconds a request head (request line + headers) may take once begun"},
+    {"ALLIED_BODY_TIMEOUT", "10", "seconds a request body may take before ALLIED_MIN_BODY_RATE applies"},
+    {"ALLIED_MIN_BODY_RATE", "1024", "bytes per second a request body must average after its first ALLIED_BODY_TIMEOUT"},
+    {"ALLIED_DISCARD_BODY_BYTES", "4194304",
+     "a too-large body up to this size is read and dropped so the client reads its 413; larger ones close at once"},
     {"ALLIED_DRAIN_SECONDS", "20", "on SIGTERM, how long in-flight requests may finish"},
     {"ALLIED_MIGRATE_ON_START", "0", "1: `allied serve` applies pending migrations first"},
     {"ALLIED_WEBHOOK_WORKERS", "1", "webhook dispatcher threads in `allied serve` (0 = none)"},
@@ -63,7 +70,7 @@ static int get_int(const char *name, long lo, long hi, int *out) {
 }
 
 int config_load(void) {
-    int body;
+    int body, discard;
     cfg.database_url = get("DATABASE_URL");
     cfg.listen = get("ALLIED_LISTEN");
     cfg.db_role = get("ALLIED_DB_ROLE");
@@ -82,6 +89,11 @@ int config_load(void) {
         get_int("ALLIED_KEY_CACHE_TTL_MS", 0, 3600000, &cfg.key_cache_ttl_ms) ||
         get_int("ALLIED_MAX_CONNECTIONS", 4, 100000, &cfg.max_conns) ||
         get_int("ALLIED_PER_IP_CONNECTIONS", 1, 100000, &cfg.per_ip_conns) ||
+        get_int("ALLIED_CONN_SHED_PERCENT", 10, 100, &cfg.conn_shed_percent) ||
+        get_int("ALLIED_HEAD_TIMEOUT", 1, 3600, &cfg.head_timeout_s) ||
+        get_int("ALLIED_BODY_TIMEOUT", 1, 3600, &cfg.body_timeout_s) ||
+        get_int("ALLIED_MIN_BODY_RATE", 0, 1 << 30, &cfg.min_body_rate) ||
+        get_int("ALLIED_DISCARD_BODY_BYTES", 0, 1 << 30, &discard) ||
         get_int("ALLIED_DRAIN_SECONDS", 0, 600, &cfg.drain_s) ||
         get_int("ALLIED_MIGRATE_ON_START", 0, 1, &cfg.migrate_on_start) ||
         get_int("ALLIED_WEBHOOK_WORKERS", 0, 16, &cfg.webhook_workers) ||
@@ -93,6 +105,7 @@ int config_load(void) {
         get_int("ALLIED_BACKOFF_MAX_MS", 1, 3600000, &cfg.backoff_max_ms))
         return -1;
     cfg.max_body_bytes = (size_t)body;
+    cfg.discard_body_bytes = (size_t)discard;
     cfg.log_level = log_level_parse(get("ALLIED_LOG"));
     if (cfg.log_level < 0) {
         fprintf(stderr, "allied: ALLIED_LOG must be debug, info, warn, error or off\n");

@@ -24,6 +24,11 @@ struct config {
     int conn_timeout_s;       /* ALLIED_CONN_TIMEOUT: idle connection timeout */
     int max_conns;            /* ALLIED_MAX_CONNECTIONS: total connection limit */
     int per_ip_conns;         /* ALLIED_PER_IP_CONNECTIONS */
+    int conn_shed_percent;    /* ALLIED_CONN_SHED_PERCENT: shed idle connections from here on */
+    int head_timeout_s;       /* ALLIED_HEAD_TIMEOUT: a begun request head must end within this */
+    int body_timeout_s;       /* ALLIED_BODY_TIMEOUT: grace before the minimum body rate applies */
+    int min_body_rate;        /* ALLIED_MIN_BODY_RATE: bytes/s (0 = no minimum) */
+    size_t discard_body_bytes; /* ALLIED_DISCARD_BODY_BYTES: too-large bodies read and dropped */
     int drain_s;              /* ALLIED_DRAIN_SECONDS: how long SIGTERM waits for in-flight */
     int migrate_on_start;     /* ALLIED_MIGRATE_ON_START: 1 = `serve` migrates first */
     int webhook_workers;      /* ALLIED_WEBHOOK_WORKERS: dispatcher threads (0 = none) */

@@ -1,9 +1,12 @@
 /* libmicrohttpd plumbing: a request is created on the first callback, its body accumulated
  * (capped), then either answered on the HTTP thread or handed to a database worker while the
- * connection is suspended; it is answered after resume and freed in the completion callback. */
+ * connection is suspended; it is answered after resume and freed in the completion callback.
+ * Each phase is reported to the connection guard (server/edge.c), which enforces the deadlines
+ * and sheds idle connections under pressure. */
 #include "server/http.h"
 #include "server/config.h"
 #include "server/dispatch.h"
+#include "server/edge.h"
 #include "server/log.h"
 #include "server/metrics.h"
 #include "server/reply.h"
@@ -21,6 +24,9 @@
 #include <unistd.h>
 
 enum { ST_RECEIVING, ST_DISPATCHED, ST_READY, ST_SENT };
+
+/* `*con_cls` of a request whose raw target holds %00 (set by on_uri, before MHD decodes it). */
+static char bad_target_mark;
 
 atomic_long http_inflight;
 static struct MHD_Daemon *daemon_;
@@ -40,34 +46,102 @@ const char *req_query(struct request *rq, const char *name) {
     return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
 }
 
-struct framing {
-    int content_length, transfer_encoding;
+struct head_counts {
+    int content_length, transfer_encoding, host, authorization;
     const char *te;
+    /* the Authorization value as MHD stores it, and the name of the header after it */
+    const char *auth_value, *after_auth;
+    size_t auth_len;
 };
 
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
-                                     const char *value) {
+static enum MHD_Result count_headers(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     size_t key_size, const char *value, size_t value_size) {
     (void)kind;
-    struct framing *f = cls;
+    (void)key_size;
+    struct head_counts *f = cls;
+    if (f->auth_value && !f->after_auth) f->after_auth = key;
     if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) f->content_length++;
     if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
         f->transfer_encoding++;
         f->te = value;
     }
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0) f->host++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0) {
+        f->authorization++;
+        f->auth_value = value;
+        f->auth_len = value_size;
+    }
     return MHD_YES;
 }
 
-/* Request smuggling defences: one framing, and only one we understand. */
-static const char *framing_error(struct request *rq) {
-    struct framing f = {0, 0, NULL};
-    MHD_get_connection_values(rq->conn, MHD_HEADER_KIND, count_framing, &f);
-    if (f.content_length > 1) return "more than one Content-Length header";
-    if (f.transfer_encoding > 1) return "more than one Transfer-Encoding header";
-    if (f.content_length && f.transfer_encoding)
-        return "both Content-Length and Transfer-Encoding are present";
-    if (f.transfer_encoding && strcasecmp(f.te, "chunked") != 0)
-        return "only Transfer-Encoding: chunked is supported";
-    return NULL;
+/* libmicrohttpd 0.9.75 stores a header value up to its first NUL byte and drops the rest of the
+ * line, so "Bearer <key>\0junk" reads as a valid key. It parses the head in place: the value is
+ * followed in its buffer by the bytes of the line's end (CR LF, each replaced by a NUL) and then
+ * by the next line, where the next header's name begins (or, for the last header, the empty
+ * line that ends the head). Anything else between the value and that point -- a NUL and what
+ * followed it -- means the value was cut short. Where the layout is not the one described (a
+ * folded line copied elsewhere), nothing can be told and the value is taken as it is.
+ * libmicrohttpd 1.0 rewrote the parser and refuses a NUL in a header itself (400). */
+static bool value_was_cut(struct request *rq, const char *value, size_t len,
+                          const char *next_name) {
+#if MHD_VERSION >= 0x01000000
+    (void)rq, (void)value, (void)len, (void)next_name;
+    return false;
+#else
+    const char *end = value + len, *line_end;
+    size_t max_gap;
+    if (next_name) {
+        line_end = next_name;
+        max_gap = 2; /* CR LF */
+    } else {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+        if (!ci) return false;
+        line_end = rq->method + ci->header_size;
+        max_gap = 4; /* CR LF, then the empty line's CR LF */
+    }
+    if (line_end <= end || line_end - end > 256) return false;
+    for (const char *p = end; p < line_end; p++)
+        if (*p != '\0') return true;
+    return (size_t)(line_end - end) > max_gap;
+#endif
+}
+
+static bool has_control(const char *s, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (((unsigned char)s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7f) return true;
+    return false;
+}
+
+/* Request smuggling and ambiguity defences: one framing, and only one we understand; exactly
+ * one Host (RFC 9112 section 3.2); at most one Authorization, and a credential without control
+ * characters. Returns the problem to answer with (P_COUNT if none) and its detail; `*framing`
+ * tells that the body cannot be delimited, so the answer must go out at once and close. */
+static enum problem head_error(struct request *rq, const char *version, const char **why,
+                               bool *framing) {
+    struct head_counts f = {0};
+    MHD_get_connection_values_n(rq->conn, MHD_HEADER_KIND, count_headers, &f);
+    *why = NULL;
+    *framing = true;
+    if (f.content_length > 1) *why = "more than one Content-Length header";
+    else if (f.transfer_encoding > 1) *why = "more than one Transfer-Encoding header";
+    else if (f.content_length && f.transfer_encoding)
+        *why = "both Content-Length and Transfer-Encoding are present";
+    else if (f.transfer_encoding && strcasecmp(f.te, "chunked") != 0)
+        *why = "only Transfer-Encoding: chunked is supported";
+    if (*why) return P_BAD_REQUEST;
+    *framing = false;
+    if (f.host > 1) *why = "more than one Host header";
+    else if (f.host == 0 && strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+        *why = "an HTTP/1.1 request needs a Host header";
+    else if (f.authorization > 1) *why = "more than one Authorization header";
+    if (*why) return P_BAD_REQUEST;
+    if (f.auth_value && (has_control(f.auth_value, f.auth_len) ||
+                         value_was_cut(rq, f.auth_value, f.auth_len, f.after_auth))) {
+        *why = "the Authorization header holds a control character";
+        return P_UNAUTHORIZED;
+    }
+    return P_COUNT;
 }
 
 static enum MHD_Result send_response(struct request *rq) {
@@ -81,6 +155,17 @@ static enum MHD_Result send_response(struct request *rq) {
         MHD_add_response_header(r, rq->headers[i].name, rq->headers[i].value);
     if (atomic_load(&draining) || rq->early_reply)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
+    /* No answer is ever sniffed into another type; an HTML page runs no script, loads nothing
+     * the handler did not allow (it sets its own policy when the page needs more) and leaks no
+     * URL through Referer. */
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    if (rq->content_type && strncasecmp(rq->content_type, "text/html", 9) == 0) {
+        bool has_csp = false;
+        for (int i = 0; i < rq->nheaders; i++)
+            if (strcasecmp(rq->headers[i].name, "Content-Security-Policy") == 0) has_csp = true;
+        if (!has_csp) MHD_add_response_header(r, "Content-Security-Policy", REPLY_HTML_CSP);
+        MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    }
     enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)rq->status, r);
     MHD_destroy_response(r);
     rq->state = ST_SENT;
@@ -104,21 +189,47 @@ static struct request *request_new(struct MHD_Connection *conn, const char *url,
     return rq;
 }
 
-/* First callback: headers only. Route, check framing and declared size; answer at once
- * (closing the connection) only when the body cannot or must not be read. */
-static enum MHD_Result on_headers(struct request *rq) {
+/* Answers now, before the body, and closes the connection. */
+static enum MHD_Result reply_early(struct request *rq) {
+    rq->early_reply = true;
+    edge_busy(edge_of(rq->conn));
+    return send_response(rq);
+}
+
+/* First callback: headers only. Route and check the head. A refusal decided here is sent once
+ * the body has been read (and dropped), so that a client still sending it reads the answer
+ * instead of a connection reset. Only when the body cannot be delimited, or is too large to be
+ * worth reading (or the client waits for 100 Continue before sending it), does the answer go
+ * out at once, closing the connection. */
+static enum MHD_Result on_headers(struct request *rq, const char *version, bool bad_target) {
     char allow[64];
-    const char *err = framing_error(rq);
-    if (err) {
-        rq->early_reply = true;
-        reply_problem(rq, P_BAD_REQUEST, "%s", err);
-        return send_response(rq);
+    const char *why;
+    bool framing;
+    enum problem p = head_error(rq, version, &why, &framing);
+    if (p != P_COUNT && framing) {
+        reply_problem(rq, p, "%s", why);
+        return reply_early(rq);
     }
     const char *cl = req_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > cfg.max_body_bytes) {
-        rq->early_reply = true;
-        reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
-        return send_response(rq);
+    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    if (declared > cfg.max_body_bytes) {
+        const char *expect = req_header(rq, MHD_HTTP_HEADER_EXPECT);
+        if ((expect && strcasestr(expect, "100-continue")) || declared > cfg.discard_body_bytes) {
+            reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
+            return reply_early(rq);
+        }
+        rq->body_too_large = true; /* read and drop it, then answer 413 */
+    }
+    edge_head_done(edge_of(rq->conn));
+    if (p != P_COUNT) {
+        reply_problem(rq, p, "%s", why);
+        rq->early_reply = true; /* an ambiguous head: drop the body, answer, close */
+        return MHD_YES;         /* no route: answered once the body is read */
+    }
+    if (bad_target) {
+        /* MHD decodes %00 into a NUL that would silently cut an id or external id short. */
+        reply_problem(rq, P_BAD_REQUEST, "the request target holds %%00 (a NUL byte)");
+        return MHD_YES;
     }
     switch (router_match(rq->method, rq->url, &rq->route, rq->params, &rq->nparams, allow,
                          sizeof allow)) {
@@ -136,9 +247,13 @@ static enum MHD_Result on_headers(struct request *rq) {
 }
 
 static void append_body(struct request *rq, const char *data, size_t n) {
-    if (rq->body_too_large) return;
+    if (rq->body_too_large) {
+        rq->body_dropped += n;
+        return;
+    }
     if (rq->body_len + n > cfg.max_body_bytes) {
         rq->body_too_large = true;
+        rq->body_dropped = rq->body_len + n;
         free(rq->body);
         rq->body = NULL;
         rq->body_len = 0;
@@ -161,24 +276,30 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                   const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
     (void)cls;
-    (void)version;
     struct request *rq = *con_cls;
-    if (!rq) {
+    bool bad_target = rq == (void *)&bad_target_mark;
+    if (!rq || bad_target) {
         rq = request_new(conn, url, method);
         if (!rq) return MHD_NO;
         *con_cls = rq;
-        return on_headers(rq);
+        return on_headers(rq, version, bad_target);
     }
     if (*upload_size) {
-        if (!rq->early_reply) append_body(rq, upload, *upload_size);
+        if (rq->early_reply)
+            rq->body_dropped += *upload_size; /* the head was refused: the body is not wanted */
+        else
+            append_body(rq, upload, *upload_size);
         *upload_size = 0;
+        /* A dropped body is read only up to a bound; past it, closing is all that is left. */
+        if (rq->body_dropped > cfg.discard_body_bytes) return MHD_NO;
         return MHD_YES;
     }
     if (rq->state == ST_READY) return send_response(rq);
     if (rq->state != ST_RECEIVING) return MHD_YES;
     /* The whole request is here. */
+    edge_busy(edge_of(conn));
     if (rq->body_too_large) {
-        rq->early_reply = true; /* close: the client may still be sending */
+        rq->early_reply = true; /* read and dropped; closed like every other 413 */
         reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
         return send_response(rq);
     }
@@ -196,6 +317,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return MHD_YES;
 }
 
+/* MHD_OPTION_URI_LOG_CALLBACK: sees the request target before it is percent-decoded. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    (void)conn;
+    return strstr(uri, "%00") ? &bad_target_mark : NULL;
+}
+
 void http_resume(struct request *rq) {
     rq->state = ST_READY;
     MHD_resume_connection(rq->conn);
@@ -204,10 +332,10 @@ void http_resume(struct request *rq) {
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     (void)cls;
-    (void)conn;
     struct request *rq = *con_cls;
-    if (!rq) return;
+    edge_idle(edge_of(conn));
     *con_cls = NULL;
+    if (!rq || rq == (void *)&bad_target_mark) return;
     uint64_t dur = now_ns() - rq->start_ns;
     int status = rq->state == ST_SENT ? rq->status : 0; /* 0: client went away */
     metrics_observe(route_index(rq->route), status, dur);
@@ -280,13 +408,14 @@ int http_start(void) {
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)cfg.threads, MHD_OPTION_CONNECTION_TIMEOUT,
         (unsigned)cfg.conn_timeout_s, MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg.max_conns,
         MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)cfg.per_ip_conns,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, edge_notify,
+        NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log,
         NULL, MHD_OPTION_LISTEN_BACKLOG_SIZE, 1024u, MHD_OPTION_END);
     if (!daemon_) {
         log_msg(LOG_ERROR, NULL, "cannot listen on %s", cfg.listen);
         return -1;
     }
-    return 0;
+    return edge_start();
 }
 
 void http_stop(void) {
@@ -300,4 +429,5 @@ void http_stop(void) {
                 atomic_load(&http_inflight));
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
+    edge_stop();
 }

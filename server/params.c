@@ -33,6 +33,11 @@ int if_match_or_reply(struct request *rq, char out[24]) {
     return -1;
 }
 
+bool if_match_any(struct request *rq) {
+    const char *h = req_header(rq, MHD_HTTP_HEADER_IF_MATCH);
+    return h && strcmp(h, "*") == 0;
+}
+
 int query_enum_or_reply(struct request *rq, const char *name, const char *const *choices,
                         const char **out) {
     *out = req_query(rq, name);

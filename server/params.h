@@ -9,6 +9,8 @@ const char *path_uuid_or_reply(struct request *rq, int i, const char *field);
 /* Parses If-Match ("N" for version N, or *). Writes the version into `out` (or "" if absent or
  * *). Returns 0, or -1 after replying 400 for a malformed header. */
 int if_match_or_reply(struct request *rq, char out[24]);
+/* True when If-Match is `*`: the write may only change an existing resource, never create one. */
+bool if_match_any(struct request *rq);
 
 /* Query argument that must be one of `choices` (NULL-terminated). *out = value or NULL.
  * Returns 0, or -1 after replying 400. */

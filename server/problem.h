@@ -19,6 +19,7 @@
     X(P_AGREEMENT_CONFLICT, 409, "agreement-conflict",                                             \
       "Another agreement already covers this partner and direction")                               \
     X(P_DUPLICATE_REFERRAL, 409, "duplicate-referral", "This prospect was already introduced")     \
+    X(P_REQUEST_TIMEOUT, 408, "request-timeout", "Request not received in time")                  \
     X(P_PRECONDITION_FAILED, 412, "stale-version", "If-Match does not match the current version")  \
     X(P_TOO_LARGE, 413, "body-too-large", "Request body too large")                                \
     X(P_UNSUPPORTED_MEDIA, 415, "unsupported-media-type", "Content-Type must be application/json") \

@@ -3,6 +3,10 @@
 #define ALLIED_REPLY_H
 #include "server/request.h"
 
+/* Content-Security-Policy of an HTML answer whose handler set none: nothing may load or run. */
+#define REPLY_HTML_CSP \
+    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
 /* Replies with JSON text `text` (copied). */
 void reply_json_text(struct request *rq, int status, const char *text, size_t len);
 /* Replies with `body`; steals the reference. */

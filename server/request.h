@@ -65,6 +65,7 @@ struct request {
     char *body;
     size_t body_len, body_cap;
     bool body_too_large;
+    size_t body_dropped; /* bytes of a too-large body read and dropped */
     bool early_reply; /* the answer was decided before the body was read */
     json_t *json;     /* parsed body (object), or NULL */
 

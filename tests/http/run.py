@@ -21,8 +21,9 @@ import test_webhook_outage  # noqa: E402,F401
 import test_relationship  # noqa: E402,F401
 import test_isolation  # noqa: E402,F401
 import test_key_cache  # noqa: E402,F401
-import test_operations  # noqa: E402,F401
 import test_safe_money  # noqa: E402,F401
+import test_edge  # noqa: E402,F401
+import test_operations  # noqa: E402,F401
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: UndefinedBehaviorSanitizer")
