@@ -25,6 +25,14 @@ const struct config_option config_options[] = {
     {"ALLIED_WEBHOOK_TIMEOUT_MS", "10000", "timeout of one webhook attempt (connect + response)"},
     {"ALLIED_WEBHOOK_ALLOW_PRIVATE", "0", "1: allow webhook URLs on loopback/private networks (dev, tests)"},
     {"ALLIED_WEBHOOK_RETRY_SCALE", "100", "percent of the ~3-day retry schedule (tests shorten it)"},
+    {"ALLIED_RATE_KEY_PER_SECOND", "50", "requests per second per API key, per instance (0 = no limit)"},
+    {"ALLIED_RATE_KEY_BURST", "100", "burst of requests per API key above that rate"},
+    {"ALLIED_RATE_TENANT_PER_SECOND", "100", "requests per second per tenant, per instance (0 = no limit)"},
+    {"ALLIED_RATE_TENANT_BURST", "200", "burst of requests per tenant above that rate"},
+    {"ALLIED_RATE_TENANT_PER_MINUTE", "6000", "requests per minute per tenant across all instances (0 = no limit)"},
+    {"ALLIED_RATE_FLUSH_MS", "1000", "how often each instance adds its counts to the shared minute budget"},
+    {"ALLIED_AUTH_FAILURES_PER_ADDRESS", "20", "failed authentications per minute per client address, then 429 (0 = no limit)"},
+    {"ALLIED_AUTH_FAILURES_PER_PREFIX", "20", "failed authentications per minute per key prefix, then 429 (0 = no limit)"},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 
@@ -64,7 +72,15 @@ int config_load(void) {
         get_int("ALLIED_WEBHOOK_WORKERS", 0, 16, &cfg.webhook_workers) ||
         get_int("ALLIED_WEBHOOK_TIMEOUT_MS", 100, 60000, &cfg.webhook_timeout_ms) ||
         get_int("ALLIED_WEBHOOK_ALLOW_PRIVATE", 0, 1, &cfg.webhook_allow_private) ||
-        get_int("ALLIED_WEBHOOK_RETRY_SCALE", 1, 100, &cfg.webhook_retry_scale))
+        get_int("ALLIED_WEBHOOK_RETRY_SCALE", 1, 100, &cfg.webhook_retry_scale) ||
+        get_int("ALLIED_RATE_KEY_PER_SECOND", 0, 1000000, &cfg.rate_key_per_s) ||
+        get_int("ALLIED_RATE_KEY_BURST", 1, 1000000, &cfg.rate_key_burst) ||
+        get_int("ALLIED_RATE_TENANT_PER_SECOND", 0, 1000000, &cfg.rate_tenant_per_s) ||
+        get_int("ALLIED_RATE_TENANT_BURST", 1, 1000000, &cfg.rate_tenant_burst) ||
+        get_int("ALLIED_RATE_TENANT_PER_MINUTE", 0, 100000000, &cfg.rate_tenant_per_min) ||
+        get_int("ALLIED_RATE_FLUSH_MS", 50, 60000, &cfg.rate_flush_ms) ||
+        get_int("ALLIED_AUTH_FAILURES_PER_ADDRESS", 0, 1000000, &cfg.auth_fail_per_address) ||
+        get_int("ALLIED_AUTH_FAILURES_PER_PREFIX", 0, 1000000, &cfg.auth_fail_per_prefix))
         return -1;
     cfg.max_body_bytes = (size_t)body;
     cfg.log_level = log_level_parse(get("ALLIED_LOG"));

@@ -20,6 +20,14 @@ struct config {
     int webhook_timeout_ms;   /* ALLIED_WEBHOOK_TIMEOUT_MS */
     int webhook_allow_private; /* ALLIED_WEBHOOK_ALLOW_PRIVATE: 1 = allow loopback/private URLs */
     int webhook_retry_scale;  /* ALLIED_WEBHOOK_RETRY_SCALE: percent of the real retry schedule */
+    int rate_key_per_s;       /* ALLIED_RATE_KEY_PER_SECOND: per key, per instance (0 = off) */
+    int rate_key_burst;       /* ALLIED_RATE_KEY_BURST */
+    int rate_tenant_per_s;    /* ALLIED_RATE_TENANT_PER_SECOND: per tenant, per instance (0 = off) */
+    int rate_tenant_burst;    /* ALLIED_RATE_TENANT_BURST */
+    int rate_tenant_per_min;  /* ALLIED_RATE_TENANT_PER_MINUTE: shared by all instances (0 = off) */
+    int rate_flush_ms;        /* ALLIED_RATE_FLUSH_MS: budget flush period */
+    int auth_fail_per_address; /* ALLIED_AUTH_FAILURES_PER_ADDRESS: per minute (0 = off) */
+    int auth_fail_per_prefix; /* ALLIED_AUTH_FAILURES_PER_PREFIX: per minute (0 = off) */
 };
 
 /* One row per environment variable: the table is the documentation's source. */

@@ -7,6 +7,7 @@
 #include "server/idempotency.h"
 #include "server/json_in.h"
 #include "server/log.h"
+#include "server/ratelimit.h"
 #include "server/reply.h"
 #include "server/router.h"
 #include "server/util.h"
@@ -94,7 +95,7 @@ static void run_transaction(struct request *rq) {
 void dispatch_run(struct request *rq) {
     const struct route *r = rq->route;
     if (!(r->flags & RF_PUBLIC)) {
-        if (auth_or_reply(rq) != 0) return;
+        if (ratelimit_auth_or_reply(rq, auth_or_reply(rq)) != 0) return;
         if (!(r->roles & rq->auth.role)) {
             reply_problem(rq, P_FORBIDDEN, "a %s key may not call %s %s", role_name(rq->auth.role),
                           r->method, r->pattern);

@@ -6,6 +6,7 @@
 #include "server/dispatch.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/ratelimit.h"
 #include "server/reply.h"
 #include "server/router.h"
 #include "server/util.h"
@@ -78,6 +79,7 @@ static enum MHD_Result send_response(struct request *rq) {
     MHD_add_response_header(r, "X-Request-Id", rq->request_id);
     for (int i = 0; i < rq->nheaders; i++)
         MHD_add_response_header(r, rq->headers[i].name, rq->headers[i].value);
+    ratelimit_headers(rq, r);
     if (atomic_load(&draining) || rq->early_reply)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     enum MHD_Result ok = MHD_queue_response(rq->conn, (unsigned)rq->status, r);
@@ -186,6 +188,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         dispatch_run(rq);
         return send_response(rq);
     }
+    if (ratelimit_precheck_or_reply(rq) != 0) return send_response(rq);
     rq->state = ST_DISPATCHED;
     MHD_suspend_connection(conn);
     worker_submit(rq);

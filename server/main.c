@@ -9,6 +9,7 @@
 #include "server/http.h"
 #include "server/log.h"
 #include "server/migrate.h"
+#include "server/ratelimit.h"
 #include "server/router.h"
 #include "server/dispatch.h"
 #include "server/worker.h"
@@ -60,7 +61,9 @@ static int serve(void) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (workers_start(cfg.db_pool) != 0 || http_start() != 0 || dispatcher_start() != 0) return 1;
+    if (ratelimit_start() != 0 || workers_start(cfg.db_pool) != 0 || http_start() != 0 ||
+        dispatcher_start() != 0)
+        return 1;
     log_msg(LOG_INFO, NULL, "allied %s listening on %s (%d HTTP threads, %d database workers)",
             ALLIED_VERSION, cfg.listen, cfg.threads, cfg.db_pool);
     int sig = 0;
@@ -69,6 +72,7 @@ static int serve(void) {
     http_stop();
     dispatcher_stop();
     workers_stop();
+    ratelimit_stop();
     log_msg(LOG_INFO, NULL, "stopped");
     return 0;
 }

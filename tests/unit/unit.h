@@ -21,4 +21,5 @@ void test_workflow(void);
 void test_terms(void);
 void test_money(void);
 void test_webhook(void);
+void test_ratelimit(void);
 #endif
