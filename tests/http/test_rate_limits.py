@@ -6,9 +6,9 @@ import re
 import subprocess
 import time
 
-from lib import test, expect, expect_status, expect_problem, new_tenant, psql, Client, Server, PSQL
+from lib import test, expect, expect_status, expect_problem, new_tenant, psql, Client, Server, PSQL, BIN
 
-# Everything off except what a test turns on: limits that no test reaches.
+# Limits no test reaches (failure throttles off), except the one a test sets.
 WIDE = {"ALLIED_RATE_KEY_PER_SECOND": 1000, "ALLIED_RATE_KEY_BURST": 10000,
         "ALLIED_RATE_TENANT_PER_SECOND": 1000, "ALLIED_RATE_TENANT_BURST": 10000,
         "ALLIED_RATE_TENANT_PER_MINUTE": 1000000, "ALLIED_AUTH_FAILURES_PER_ADDRESS": 0,
@@ -244,3 +244,17 @@ def budget_flush_backs_off(ctx):
         expect(down == 1 and up == 1, "outage logged %d times, recovery %d times", down, up)
     finally:
         srv.stop()
+
+
+@test
+def rate_limits_documented(ctx):
+    """README lists every rate-limit variable with the default `allied --help` prints"""
+    out = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=30).stdout
+    opts = re.findall(r"^  (ALLIED_(?:RATE|AUTH_FAILURES)_[A-Z_]+) .*\(default: ([^)]*)\)$", out, re.M)
+    expect(len(opts) == 8, "options in --help: %r", opts)
+    readme = open("README.md").read()
+    section = readme.split("## Running a shared instance safely", 1)[-1].split("\n## ", 1)[0]
+    expect("### Rate limits" in section, "no Rate limits subsection")
+    for name, default in opts:
+        expect("| `%s` | `%s` |" % (name, default) in readme, "README configuration table: %s %s", name, default)
+        expect("`%s`" % name in section, "not in Running a shared instance safely: %s", name)
