@@ -172,7 +172,7 @@ static struct entry *find(struct table *t, const char *key, bool create, uint64_
             continue;
         }
         if (strcmp(e->key, key) == 0) {
-            e->seen_ns = now;
+            if (now) e->seen_ns = now; /* 0: a look that is not a use (the flush thread) */
             return e;
         }
         if (idle(e, now, unix_s)) {
@@ -223,14 +223,9 @@ static bool bearer_prefix(struct request *rq, char prefix[KEY_PREFIX_LEN + 1]) {
     return auth_key_prefix(h, prefix);
 }
 
-/* The client's address as text; IPv6 clients are grouped by their /64 (one subscriber's
- * allocation), IPv4-mapped addresses count as IPv4. */
-static void client_address(struct request *rq, char *out, size_t n) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+void rl_address_key(const struct sockaddr *sa, char *out, size_t n) {
     snprintf(out, n, "unknown");
-    if (!ci || !ci->client_addr) return;
-    const struct sockaddr *sa = ci->client_addr;
+    if (!sa) return;
     if (sa->sa_family == AF_INET) {
         inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out,
                   (socklen_t)n);
@@ -244,6 +239,12 @@ static void client_address(struct request *rq, char *out, size_t n) {
         char text[INET6_ADDRSTRLEN];
         if (inet_ntop(AF_INET6, &a, text, sizeof text)) snprintf(out, n, "%s/64", text);
     }
+}
+
+static void client_address(struct request *rq, char *out, size_t n) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    rl_address_key(ci ? ci->client_addr : NULL, out, n);
 }
 
 static int64_t unix_now(void) {
@@ -509,15 +510,21 @@ static atomic_bool flush_stop;
 static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t flush_wake = PTHREAD_COND_INITIALIZER;
 
-/* Every tenant seen in the current minute: what to add (possibly 0, to learn the sum). */
+/* What to send: every tenant with new counts, and every tenant seen here in the last few
+ * seconds (a count of 0, to learn what the other instances used) unless it is already over. */
+#define REFRESH_NS (5 * NS)
 static int collect(struct flush_item **out) {
     int64_t w = unix_now() / 60;
+    uint64_t now = now_ns();
     int n = 0, cap = 0;
     struct flush_item *items = NULL;
     pthread_mutex_lock(&tenants.lock);
     for (int i = 0; i < SLOTS; i++) {
         struct entry *e = &tenants.slots[i];
         if (!e->key[0] || e->budget.window != w || e->budget.flushing) continue;
+        if (!e->budget.pending &&
+            (now - e->seen_ns > REFRESH_NS || e->budget.shared >= cfg.rate_tenant_per_min))
+            continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 64;
             struct flush_item *more = realloc(items, (size_t)cap * sizeof *items);
@@ -536,7 +543,7 @@ static int collect(struct flush_item **out) {
 
 static void settle(const struct flush_item *it, bool ok, int64_t used) {
     pthread_mutex_lock(&tenants.lock);
-    struct entry *e = find(&tenants, it->tenant, false, now_ns());
+    struct entry *e = find(&tenants, it->tenant, false, 0);
     if (e) rl_budget_flush_end(&e->budget, it->window, ok, used);
     pthread_mutex_unlock(&tenants.lock);
 }

@@ -7,6 +7,7 @@
 #include "server/request.h"
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 /* ---- Pure arithmetic (tests/unit/test_ratelimit.c) ---- */
 
@@ -57,6 +58,11 @@ int64_t rl_budget_flush_begin(struct rl_budget *b);
  * counts are dropped, `shared` stays); on failure the counts go back to `pending`. Does nothing
  * if the window has moved on meanwhile. */
 void rl_budget_flush_end(struct rl_budget *b, int64_t window, bool ok, int64_t used);
+
+/* The failed-authentication throttle's key for a client address: IPv4 as text, an IPv6
+ * address as its /64 ("2001:db8:1:2::/64", one subscriber's allocation), an IPv4-mapped IPv6
+ * address as the IPv4; "unknown" for NULL or another family. */
+void rl_address_key(const struct sockaddr *sa, char *out, size_t n);
 
 /* ---- The server's limiter (server/ratelimit.c) ---- */
 

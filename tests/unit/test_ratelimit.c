@@ -2,6 +2,9 @@
  * injected clock. */
 #include "server/ratelimit.h"
 #include "tests/unit/unit.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
 
 #define S 1000000000ull
 
@@ -126,7 +129,28 @@ static void budgets(void) {
         CHECK(rl_budget_take(&b, 0, t, &retry));
 }
 
+static void addresses(void) {
+    char out[64];
+    struct sockaddr_in v4 = {.sin_family = AF_INET};
+    inet_pton(AF_INET, "192.0.2.7", &v4.sin_addr);
+    rl_address_key((struct sockaddr *)&v4, out, sizeof out);
+    CHECK(strcmp(out, "192.0.2.7") == 0);
+    struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+    inet_pton(AF_INET6, "2001:db8:1:2:3:4:5:6", &v6.sin6_addr);
+    rl_address_key((struct sockaddr *)&v6, out, sizeof out);
+    CHECK(strcmp(out, "2001:db8:1:2::/64") == 0);
+    inet_pton(AF_INET6, "2001:db8:1:2:ffff:ffff:ffff:ffff", &v6.sin6_addr); /* same /64 */
+    rl_address_key((struct sockaddr *)&v6, out, sizeof out);
+    CHECK(strcmp(out, "2001:db8:1:2::/64") == 0);
+    inet_pton(AF_INET6, "::ffff:192.0.2.7", &v6.sin6_addr);
+    rl_address_key((struct sockaddr *)&v6, out, sizeof out);
+    CHECK(strcmp(out, "192.0.2.7") == 0);
+    rl_address_key(NULL, out, sizeof out);
+    CHECK(strcmp(out, "unknown") == 0);
+}
+
 void test_ratelimit(void) {
     buckets();
     budgets();
+    addresses();
 }

@@ -17,7 +17,7 @@ static const struct {
     {"terms and prospects: validation, defaults, normalisation", test_terms},
     {"money: half-up rounding at ties and limits, largest-remainder splits, overflow, JPY/USD/KWD", test_money},
     {"webhooks: signature vector, private addresses (v4, v6, mapped), retry schedule", test_webhook},
-    {"ratelimit: token buckets, failure throttle and the shared minute budget on a fake clock", test_ratelimit},
+    {"ratelimit: token buckets, failure throttle, shared minute budget (fake clock), address keys", test_ratelimit},
 };
 
 int main(void) {
