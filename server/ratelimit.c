@@ -316,6 +316,7 @@ static void note_tenant(struct request *rq, const struct entry *e, uint64_t now,
 
 /* ---- Hooks ---- */
 
+#define KEY_RATE "this API key is over its rate limit"
 #define TENANT_RATE "this tenant is over its rate limit on this instance"
 #define TENANT_MINUTE "this tenant has used its requests of this minute (all instances together)"
 
@@ -329,14 +330,14 @@ int ratelimit_precheck_or_reply(struct request *rq) {
     /* A prefix that authenticated here recently is not held back by its address: many tenants'
      * integrations may share one address (a proxy, an integration platform). */
     bool known = false, key_ok = true;
-    uint64_t key_tat = 0;
+    uint64_t key_tat = 0, key_wait = 0;
     if (has_prefix) {
         pthread_mutex_lock(&keys.lock);
         struct entry *k = find(&keys, prefix, false, now);
         if (k) {
             known = true;
             key_tat = k->tat;
-            key_ok = rl_would_take(&lim_key, k->tat, now, &wait);
+            key_ok = rl_would_take(&lim_key, k->tat, now, &key_wait);
             snprintf(tenant, sizeof tenant, "%s", k->tenant);
         }
         pthread_mutex_unlock(&keys.lock);
@@ -365,43 +366,31 @@ int ratelimit_precheck_or_reply(struct request *rq) {
         }
     }
     if (!known) return 0;
-    if (!key_ok) {
-        rq->rl.counted = true;
+    /* The key, and its tenant as the key last authenticated for: refuse what is already over. */
+    int64_t unix_s = unix_now();
+    long retry_s = key_ok ? 0 : rl_seconds_up(key_wait);
+    const char *why = key_ok ? NULL : KEY_RATE;
+    pthread_mutex_lock(&tenants.lock);
+    struct entry *e = tenant[0] ? find(&tenants, tenant, false, now) : NULL;
+    if (e && !why) {
+        if (!rl_would_take(&lim_tenant, e->tat, now, &wait)) {
+            why = TENANT_RATE;
+            retry_s = rl_seconds_up(wait);
+        } else if (cfg.rate_tenant_per_min > 0 &&
+                   rl_budget_used(&e->budget, unix_s) >= cfg.rate_tenant_per_min) {
+            why = TENANT_MINUTE;
+            retry_s = rl_budget_reset_s(unix_s);
+        }
+    }
+    if (why) {
+        rq->rl.counted = true; /* nothing was taken; the headers show the state */
         note_key(rq, key_tat, now);
-        refuse(rq, P_RATE_LIMITED, rl_seconds_up(wait), "this API key is over its rate limit");
-        return -1;
+        if (e) note_tenant(rq, e, now, unix_s);
     }
-    /* The tenant, as this key last authenticated for: refuse early if it is already over. */
-    if (tenant[0]) {
-        int64_t unix_s = unix_now();
-        long retry_s = 0;
-        pthread_mutex_lock(&tenants.lock);
-        struct entry *e = find(&tenants, tenant, false, now);
-        bool ok = true;
-        const char *why = TENANT_RATE;
-        if (e) {
-            if (!rl_would_take(&lim_tenant, e->tat, now, &wait)) {
-                ok = false;
-                retry_s = rl_seconds_up(wait);
-            } else if (cfg.rate_tenant_per_min > 0 &&
-                       rl_budget_used(&e->budget, unix_s) >= cfg.rate_tenant_per_min) {
-                ok = false;
-                why = TENANT_MINUTE;
-                retry_s = rl_budget_reset_s(unix_s);
-            }
-            if (!ok) {
-                rq->rl.counted = true;
-                note_key(rq, key_tat, now);
-                note_tenant(rq, e, now, unix_s);
-            }
-        }
-        pthread_mutex_unlock(&tenants.lock);
-        if (!ok) {
-            refuse(rq, P_RATE_LIMITED, retry_s, why);
-            return -1;
-        }
-    }
-    return 0;
+    pthread_mutex_unlock(&tenants.lock);
+    if (!why) return 0;
+    refuse(rq, P_RATE_LIMITED, retry_s, why);
+    return -1;
 }
 
 static void count_failure(struct request *rq) {
@@ -440,7 +429,7 @@ int ratelimit_auth_or_reply(struct request *rq, int auth_rc) {
     note_key(rq, k->tat, now);
     pthread_mutex_unlock(&keys.lock);
     if (!key_ok) {
-        refuse(rq, P_RATE_LIMITED, rl_seconds_up(wait), "this API key is over its rate limit");
+        refuse(rq, P_RATE_LIMITED, rl_seconds_up(wait), KEY_RATE);
         return -1;
     }
 

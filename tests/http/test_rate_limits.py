@@ -104,6 +104,7 @@ def key_rate_limit(ctx):
         expect(sf_list(r.h("ratelimit-policy"))["key"] == {"q": 3, "w": 3}, "%r", r.headers)
         state = sf_list(r.h("ratelimit"))
         expect(state["key"]["r"] == 0 and state["key"]["t"] >= 1, "%r", state)
+        expect(set(state) == {"key", "tenant", "tenant-minute"}, "policies on the 429: %r", state)
         expect("detail" in r.json and "API key" in r.json["detail"], "%r", r.json)
         expect_status(other.get("/v1/partners"), 200)
         time.sleep(int(r.h("retry-after")) + 0.1)
