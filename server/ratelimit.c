@@ -429,6 +429,10 @@ int ratelimit_auth_or_reply(struct request *rq, int auth_rc) {
     note_key(rq, k->tat, now);
     pthread_mutex_unlock(&keys.lock);
     if (!key_ok) {
+        pthread_mutex_lock(&tenants.lock);
+        struct entry *t = find(&tenants, rq->auth.tenant_id, false, now);
+        if (t) note_tenant(rq, t, now, unix_s);
+        pthread_mutex_unlock(&tenants.lock);
         refuse(rq, P_RATE_LIMITED, rl_seconds_up(wait), KEY_RATE);
         return -1;
     }
