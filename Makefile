@@ -19,7 +19,7 @@ SERVER_SRC := server/main.c server/config.c server/log.c server/problem.c server
               server/router.c server/reply.c server/worker.c server/db.c server/auth.c \
               server/json_in.c server/idempotency.c server/metrics.c server/migrate.c \
               server/cli.c server/util.c server/pagination.c server/dispatch.c server/params.c server/currency.c server/money.c \
-              server/webhook_sign.c server/dispatcher.c server/resource.c server/auth_cache.c server/text.c server/backoff.c server/edge.c
+              server/webhook_sign.c server/dispatcher.c server/resource.c server/auth_cache.c server/text.c server/backoff.c server/edge.c server/ratelimit.c
 API_SRC    := api/health.c api/api_keys.c api/partners.c api/terms.c api/feed.c api/agreements.c \
               api/prospect.c api/referrals.c api/referral_actions.c api/workflow.c \
               api/commission_calc.c api/commissions.c api/invoices.c api/invoice_html.c \
@@ -28,7 +28,7 @@ CORE_SRC   := $(filter-out server/main.c,$(SERVER_SRC)) $(API_SRC) $(BUILD)/migr
 UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json_in.c \
               tests/unit/test_router.c tests/unit/test_pagination.c tests/unit/test_auth.c \
               tests/unit/test_workflow.c tests/unit/test_terms.c tests/unit/test_money.c tests/unit/test_webhook.c \
-              tests/unit/test_text.c
+              tests/unit/test_text.c tests/unit/test_ratelimit.c
 
 CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/migrations.c,$(CORE_SRC))) $(BUILD)/migrations.o
 MIGRATIONS := $(sort $(wildcard migrations/*.sql))

@@ -45,6 +45,14 @@ const struct config_option config_options[] = {
     {"ALLIED_WEBHOOK_POLL_MS", "200", "how often an idle webhook dispatcher looks for due deliveries"},
     {"ALLIED_BACKOFF_MIN_MS", "100", "background loops: first wait after a database failure (doubles each time)"},
     {"ALLIED_BACKOFF_MAX_MS", "30000", "background loops: longest wait between tries while the database is away"},
+    {"ALLIED_RATE_KEY_PER_SECOND", "50", "requests per second per API key, per instance (0 = no limit)"},
+    {"ALLIED_RATE_KEY_BURST", "100", "burst of requests per API key above that rate"},
+    {"ALLIED_RATE_TENANT_PER_SECOND", "100", "requests per second per tenant, per instance (0 = no limit)"},
+    {"ALLIED_RATE_TENANT_BURST", "200", "burst of requests per tenant above that rate"},
+    {"ALLIED_RATE_TENANT_PER_MINUTE", "6000", "requests per minute per tenant across all instances (0 = no limit)"},
+    {"ALLIED_RATE_FLUSH_MS", "1000", "how often each instance adds its counts to the shared minute budget"},
+    {"ALLIED_AUTH_FAILURES_PER_ADDRESS", "20", "failed authentications per minute per client address, then 429 (0 = no limit)"},
+    {"ALLIED_AUTH_FAILURES_PER_PREFIX", "20", "failed authentications per minute per key prefix, then 429 (0 = no limit)"},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 
@@ -102,7 +110,15 @@ int config_load(void) {
         get_int("ALLIED_WEBHOOK_RETRY_SCALE", 1, 100, &cfg.webhook_retry_scale) ||
         get_int("ALLIED_WEBHOOK_POLL_MS", 10, 60000, &cfg.webhook_poll_ms) ||
         get_int("ALLIED_BACKOFF_MIN_MS", 1, 60000, &cfg.backoff_min_ms) ||
-        get_int("ALLIED_BACKOFF_MAX_MS", 1, 3600000, &cfg.backoff_max_ms))
+        get_int("ALLIED_BACKOFF_MAX_MS", 1, 3600000, &cfg.backoff_max_ms) ||
+        get_int("ALLIED_RATE_KEY_PER_SECOND", 0, 1000000, &cfg.rate_key_per_s) ||
+        get_int("ALLIED_RATE_KEY_BURST", 1, 1000000, &cfg.rate_key_burst) ||
+        get_int("ALLIED_RATE_TENANT_PER_SECOND", 0, 1000000, &cfg.rate_tenant_per_s) ||
+        get_int("ALLIED_RATE_TENANT_BURST", 1, 1000000, &cfg.rate_tenant_burst) ||
+        get_int("ALLIED_RATE_TENANT_PER_MINUTE", 0, 100000000, &cfg.rate_tenant_per_min) ||
+        get_int("ALLIED_RATE_FLUSH_MS", 50, 60000, &cfg.rate_flush_ms) ||
+        get_int("ALLIED_AUTH_FAILURES_PER_ADDRESS", 0, 1000000, &cfg.auth_fail_per_address) ||
+        get_int("ALLIED_AUTH_FAILURES_PER_PREFIX", 0, 1000000, &cfg.auth_fail_per_prefix))
         return -1;
     cfg.max_body_bytes = (size_t)body;
     cfg.discard_body_bytes = (size_t)discard;

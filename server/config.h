@@ -38,6 +38,14 @@ struct config {
     int webhook_poll_ms;      /* ALLIED_WEBHOOK_POLL_MS: idle dispatcher's look for due deliveries */
     int backoff_min_ms;       /* ALLIED_BACKOFF_MIN_MS: background loops, first wait after a DB failure */
     int backoff_max_ms;       /* ALLIED_BACKOFF_MAX_MS: background loops, the cap of that wait */
+    int rate_key_per_s;       /* ALLIED_RATE_KEY_PER_SECOND: per key, per instance (0 = off) */
+    int rate_key_burst;       /* ALLIED_RATE_KEY_BURST */
+    int rate_tenant_per_s;    /* ALLIED_RATE_TENANT_PER_SECOND: per tenant, per instance (0 = off) */
+    int rate_tenant_burst;    /* ALLIED_RATE_TENANT_BURST */
+    int rate_tenant_per_min;  /* ALLIED_RATE_TENANT_PER_MINUTE: shared by all instances (0 = off) */
+    int rate_flush_ms;        /* ALLIED_RATE_FLUSH_MS: budget flush period */
+    int auth_fail_per_address; /* ALLIED_AUTH_FAILURES_PER_ADDRESS: per minute (0 = off) */
+    int auth_fail_per_prefix; /* ALLIED_AUTH_FAILURES_PER_PREFIX: per minute (0 = off) */
 };
 
 /* One row per environment variable: the table is the documentation's source. */

@@ -8,6 +8,7 @@
 #include "server/idempotency.h"
 #include "server/json_in.h"
 #include "server/log.h"
+#include "server/ratelimit.h"
 #include "server/reply.h"
 #include "server/router.h"
 #include "server/util.h"
@@ -59,7 +60,9 @@ static void rollback(struct request *rq) {
 static int admit(struct request *rq, bool first_attempt) {
     const struct route *r = rq->route;
     if (!(r->flags & RF_PUBLIC)) {
-        if (auth_or_reply(rq) != 0) return -1;
+        int rc = auth_or_reply(rq);
+        if (first_attempt) rc = ratelimit_auth_or_reply(rq, rc); /* a retry is not a new request */
+        if (rc != 0) return -1;
         if (!(r->roles & rq->auth.role)) {
             reply_problem(rq, P_FORBIDDEN, "a %s key may not call %s %s", role_name(rq->auth.role),
                           r->method, r->pattern);

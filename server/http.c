@@ -9,6 +9,7 @@
 #include "server/edge.h"
 #include "server/log.h"
 #include "server/metrics.h"
+#include "server/ratelimit.h"
 #include "server/reply.h"
 #include "server/router.h"
 #include "server/text.h"
@@ -153,6 +154,7 @@ static enum MHD_Result send_response(struct request *rq) {
     MHD_add_response_header(r, "X-Request-Id", rq->request_id);
     for (int i = 0; i < rq->nheaders; i++)
         MHD_add_response_header(r, rq->headers[i].name, rq->headers[i].value);
+    ratelimit_headers(rq, r);
     if (atomic_load(&draining) || rq->early_reply)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     /* No answer is ever sniffed into another type; an HTML page runs no script, loads nothing
@@ -308,6 +310,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         dispatch_run(rq);
         return send_response(rq);
     }
+    if (ratelimit_precheck_or_reply(rq) != 0) return send_response(rq);
     rq->state = ST_DISPATCHED;
     MHD_suspend_connection(conn);
     if (!worker_submit(rq)) {

@@ -10,6 +10,7 @@
 #include "server/http.h"
 #include "server/log.h"
 #include "server/migrate.h"
+#include "server/ratelimit.h"
 #include "server/router.h"
 #include "server/dispatch.h"
 #include "server/worker.h"
@@ -61,7 +62,7 @@ static int serve(void) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (auth_cache_start() != 0 || workers_start(cfg.db_pool) != 0 || http_start() != 0 ||
+    if (auth_cache_start() != 0 || ratelimit_start() != 0 || workers_start(cfg.db_pool) != 0 || http_start() != 0 ||
         dispatcher_start() != 0)
         return 1;
     log_msg(LOG_INFO, NULL, "allied %s listening on %s (%d HTTP threads, %d database workers)",
@@ -73,6 +74,7 @@ static int serve(void) {
     dispatcher_stop();
     workers_stop();
     auth_cache_stop();
+    ratelimit_stop();
     log_msg(LOG_INFO, NULL, "stopped");
     return 0;
 }

@@ -27,6 +27,8 @@
     X(P_INVOICE_INVALID, 422, "invoice-invalid", "These commissions cannot be invoiced together")  \
     X(P_IDEMPOTENCY_MISMATCH, 422, "idempotency-key-reused",                                       \
       "Idempotency-Key was used with another request")                                             \
+    X(P_RATE_LIMITED, 429, "rate-limited", "Too many requests")                                    \
+    X(P_AUTH_THROTTLED, 429, "auth-throttled", "Too many failed authentication attempts")          \
     X(P_INTERNAL, 500, "internal-error", "Internal server error")                                  \
     X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")
 

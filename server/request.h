@@ -37,6 +37,14 @@ enum db_fail {
     DBF_HARD,       /* anything else: a bug, 500 */
 };
 
+/* What the rate limiter (server/ratelimit.c) counted for this request: the RateLimit headers. */
+struct rl_seen {
+    bool counted;  /* set once: a request run again (worker reconnect) is not counted twice */
+    int policies;  /* RL_P_* bits: which policies the headers list */
+    long key_r, key_t, tenant_r, tenant_t, budget_r, budget_t; /* remaining, seconds to reset */
+};
+enum { RL_P_KEY = 1, RL_P_TENANT = 2, RL_P_BUDGET = 4 };
+
 struct resp_header {
     const char *name; /* static string */
     char *value;      /* owned */
@@ -71,6 +79,7 @@ struct request {
 
     /* who is calling */
     struct auth auth;
+    struct rl_seen rl;
 
     /* database, while a worker runs the request */
     struct worker *worker;

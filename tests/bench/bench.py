@@ -168,7 +168,10 @@ def rss_kib(pid):
 def main():
     tenant, key = lib.new_tenant("bench")
     prefix = key[:15]
-    env = {"ALLIED_LOG": "warn"}
+    # Capacity, not policy: the limiter stays in the path but no limit is reached.
+    env = {"ALLIED_LOG": "warn", "ALLIED_RATE_KEY_PER_SECOND": "1000000", "ALLIED_RATE_KEY_BURST": "1000000",
+           "ALLIED_RATE_TENANT_PER_SECOND": "1000000", "ALLIED_RATE_TENANT_BURST": "1000000",
+           "ALLIED_RATE_TENANT_PER_MINUTE": "100000000"}
     for k in ("ALLIED_THREADS", "ALLIED_DB_POOL"):
         if k in os.environ:
             env[k] = os.environ[k]

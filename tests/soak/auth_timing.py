@@ -29,8 +29,8 @@ def main():
         os.environ["DATABASE_URL"] = subprocess.check_output(["sh", "scripts/pg.sh", "start", pgdir], text=True).strip()
     try:
         subprocess.run([lib.BIN, "migrate"], check=True, capture_output=True)
-        srv = lib.Server(ALLIED_LOG="warn", ALLIED_AUTH_FAILURES_PER_MINUTE="1000000",
-                         ALLIED_KEY_RATE="1000000", ALLIED_KEY_BURST="1000000")
+        srv = lib.Server(ALLIED_LOG="warn", ALLIED_AUTH_FAILURES_PER_ADDRESS="0", ALLIED_AUTH_FAILURES_PER_PREFIX="0",
+                         ALLIED_RATE_KEY_PER_SECOND="0", ALLIED_RATE_TENANT_PER_SECOND="0", ALLIED_RATE_TENANT_PER_MINUTE="0")
         try:
             run(srv)
         finally:

@@ -22,4 +22,5 @@ void test_terms(void);
 void test_money(void);
 void test_webhook(void);
 void test_text(void);
+void test_ratelimit(void);
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"money: half-up rounding at ties and limits, largest-remainder splits, overflow, JPY/USD/KWD", test_money},
     {"webhooks: signature vector, private addresses (v4, v6, mapped), retry schedule", test_webhook},
     {"text: UTF-8 cuts on character boundaries (1-4 byte characters, every offset), scrubbing", test_text},
+    {"ratelimit: token buckets, failure throttle, shared minute budget (fake clock), address keys", test_ratelimit},
 };
 
 int main(void) {
