@@ -1,5 +1,7 @@
 /* The verified-key cache and the thread that keeps it honest (see auth_cache.h). */
 #include "server/auth_cache.h"
+#include "server/backoff.h"
+#include "server/util.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/log.h"
@@ -114,7 +116,7 @@ static void listen_on(struct db_conn *c) {
 
 static void *listener_main(void *arg) {
     (void)arg;
-    int backoff = 100;
+    int failures = 0;
     bool down = false;
     while (!atomic_load(&stopping)) {
         char err[512];
@@ -122,13 +124,15 @@ static void *listener_main(void *arg) {
         if (!c) {
             if (!down) log_msg(LOG_WARN, NULL, "key cache off: cannot listen for key changes: %s", err);
             down = true;
-            nap(backoff + rand() % (backoff / 2 + 1)); /* jitter: instances do not reconnect in step */
-            backoff = backoff < 15000 ? backoff * 2 : 30000;
+            uint32_t rnd;
+            random_bytes((unsigned char *)&rnd, sizeof rnd);
+            if (failures < 30) failures++;
+            nap(backoff_delay_ms(cfg.backoff_min_ms, cfg.backoff_max_ms, failures, rnd));
             continue;
         }
         if (down) log_msg(LOG_INFO, NULL, "key cache on again: listening for key changes");
         down = false;
-        backoff = 100;
+        failures = 0;
         listen_on(c);
         db_close(c);
         if (!atomic_load(&stopping)) {

@@ -3,6 +3,7 @@
  * the per-tenant minute budget is shared between instances, by a thread that adds this
  * instance's counts to the rate_budget table about once a second and reads back the sum. */
 #include "server/ratelimit.h"
+#include "server/backoff.h"
 #include "server/auth.h"
 #include "server/config.h"
 #include "server/db.h"
@@ -592,15 +593,12 @@ static void nap(long ms) {
     pthread_mutex_unlock(&flush_lock);
 }
 
-/* Back-off after `failures` consecutive failed rounds: min(30 s, period · 2^n) + up to 25 %. */
+/* Back-off after `failures` consecutive failed rounds (server/backoff.c: doubling, capped at
+ * ALLIED_BACKOFF_MAX_MS, jittered). */
 static long backoff_ms(int failures) {
-    long ms = cfg.rate_flush_ms;
-    for (int i = 0; i < failures && ms < 30000; i++)
-        ms *= 2;
-    if (ms > 30000) ms = 30000;
-    unsigned char r[2];
-    random_bytes(r, sizeof r);
-    return ms + (long)((r[0] << 8 | r[1]) % (unsigned)(ms / 4 + 1));
+    uint32_t r;
+    random_bytes((unsigned char *)&r, sizeof r);
+    return backoff_delay_ms(cfg.rate_flush_ms, cfg.backoff_max_ms, failures, r);
 }
 
 static void *flush_main(void *arg) {

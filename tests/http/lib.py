@@ -178,6 +178,24 @@ def psql(sql, url=None, check=True, timeout=60):
     return out.stdout.strip()
 
 
+def hold_lock(lock_sql, seconds):
+    """Starts psql holding a lock (`lock_sql`) for `seconds`; returns the process once the lock is held."""
+    p = subprocess.Popen([PSQL, "-X", "-q", "-d", os.environ["DATABASE_URL"], "-c",
+                          "BEGIN; %s; SELECT pg_sleep(%s); COMMIT;" % (lock_sql, seconds)],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_session("wait_event = 'PgSleep'", "the lock holder did not start")
+    return p
+
+
+def wait_for_session(condition, why, seconds=10):
+    """Waits until some session in pg_stat_activity matches `condition` (e.g. a request waiting for a lock)."""
+    deadline = time.time() + seconds
+    while psql("SELECT count(*) FROM pg_stat_activity WHERE " + condition) == "0":
+        if time.time() > deadline:
+            raise AssertionError(why)
+        time.sleep(0.02)
+
+
 def expect(cond, msg="", *args):
     if not cond:
         raise AssertionError((msg % args) if args else msg)

@@ -4,7 +4,8 @@ import hashlib
 import subprocess
 import threading
 import time
-from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql, parallel, PSQL
+from lib import (test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql, parallel, PSQL,
+                 hold_lock, wait_for_session)
 import os
 
 TENANT_TABLES = ["api_keys", "idempotency_keys", "partners", "feed_counters", "feed_events", "agreements",
@@ -91,27 +92,9 @@ def wrong_secret_and_unknown_prefix_get_the_same_answer(ctx):
     expect_status(c.get("/v1/partners", key=key), 200)
 
 
-def hold_lock(sql_lock, seconds):
-    """Starts psql holding a lock for `seconds`; returns the process."""
-    p = subprocess.Popen([PSQL, "-X", "-q", "-d", os.environ["DATABASE_URL"], "-c",
-                          "BEGIN; %s; SELECT pg_sleep(%s); COMMIT;" % (sql_lock, seconds)],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 10
-    while time.time() < deadline:  # the lock is held once the holder sleeps
-        if psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") != "0":
-            return p
-        time.sleep(0.02)
-    raise AssertionError("the lock holder did not start")
-
-
 def wait_for_lock_waiter():
     """Returns once some session waits for a lock (a request queued behind the holder)."""
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") != "0":
-            return
-        time.sleep(0.02)
-    raise AssertionError("no request waits for the lock")
+    wait_for_session("wait_event_type = 'Lock'", "no request waits for the lock")
 
 
 @test

@@ -6,7 +6,7 @@ import re
 import subprocess
 import time
 
-from lib import test, expect, expect_status, expect_problem, new_tenant, psql, Client, Server, PSQL, BIN
+from lib import test, expect, expect_status, expect_problem, new_tenant, psql, hold_lock, Client, Server, PSQL, BIN
 
 # Limits no test reaches (failure throttles off), except the one a test sets.
 WIDE = {"ALLIED_RATE_KEY_PER_SECOND": 1000, "ALLIED_RATE_KEY_BURST": 10000,
@@ -146,13 +146,7 @@ def failed_auth_throttled_per_address(ctx):
             expect_problem(Client(srv.port, "ak_%012x_%s" % (i, "A" * 43)).get("/v1/partners"), 401, "unauthorized")
         # While api_keys is locked a key lookup would wait: the throttled answers must all come
         # while the lock is still held (ordering, not timing).
-        locker = subprocess.Popen([PSQL, "-X", "-q", "-d", os.environ["DATABASE_URL"], "-c",
-                                   "BEGIN; LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(3); COMMIT;"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while psql("SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep'") == "0":
-            expect(time.time() < deadline, "the lock holder did not start")
-            time.sleep(0.02)
+        locker = hold_lock("LOCK TABLE api_keys IN ACCESS EXCLUSIVE MODE", 3)
         for i in range(20):
             r = Client(srv.port, "ak_%012x_%s" % (100 + i, "B" * 43)).get("/v1/partners")
             ra = expect_429(r, "auth-throttled")

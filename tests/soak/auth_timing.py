@@ -13,32 +13,17 @@ import sys
 import time
 import http.client
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "http"))
-import lib  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+import soaklib  # noqa: E402
+from soaklib import lib  # noqa: E402
 
 N = int(os.environ.get("SAMPLES", "1000"))
 
 
 def main():
-    top = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    os.chdir(top)
-    lib.BIN = os.environ.get("ALLIED_BIN", os.path.join(top, "build", "allied"))
-    pgdir = None
-    if not os.environ.get("DATABASE_URL"):
-        pgdir = os.path.join(top, ".pg", "timing-%d" % os.getpid())
-        os.environ["DATABASE_URL"] = subprocess.check_output(["sh", "scripts/pg.sh", "start", pgdir], text=True).strip()
-    try:
-        subprocess.run([lib.BIN, "migrate"], check=True, capture_output=True)
-        srv = lib.Server(ALLIED_LOG="warn", ALLIED_AUTH_FAILURES_PER_ADDRESS="0", ALLIED_AUTH_FAILURES_PER_PREFIX="0",
-                         ALLIED_RATE_KEY_PER_SECOND="0", ALLIED_RATE_TENANT_PER_SECOND="0", ALLIED_RATE_TENANT_PER_MINUTE="0")
-        try:
-            run(srv)
-        finally:
-            srv.stop()
-    finally:
-        if pgdir:
-            subprocess.run(["sh", "scripts/pg.sh", "stop", pgdir], capture_output=True)
-            subprocess.run(["rm", "-rf", pgdir])
+    with soaklib.server("timing", ALLIED_LOG="warn", ALLIED_AUTH_FAILURES_PER_ADDRESS="0", ALLIED_AUTH_FAILURES_PER_PREFIX="0",
+                         ALLIED_RATE_KEY_PER_SECOND="0", ALLIED_RATE_TENANT_PER_SECOND="0", ALLIED_RATE_TENANT_PER_MINUTE="0") as srv:
+        run(srv)
 
 
 def run(srv):

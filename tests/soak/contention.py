@@ -16,8 +16,9 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "http"))
-import lib  # noqa: E402
+sys.path.insert(0, os.path.dirname(__file__))
+import soaklib  # noqa: E402
+from soaklib import lib  # noqa: E402
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "10"))
 
@@ -44,24 +45,8 @@ def report(label, lat, codes):
 
 
 def main():
-    top = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-    os.chdir(top)
-    lib.BIN = os.environ.get("ALLIED_BIN", os.path.join(top, "build", "allied"))
-    pgdir = None
-    if not os.environ.get("DATABASE_URL"):
-        pgdir = os.path.join(top, ".pg", "soak-%d" % os.getpid())
-        os.environ["DATABASE_URL"] = subprocess.check_output(["sh", "scripts/pg.sh", "start", pgdir], text=True).strip()
-    try:
-        subprocess.run([lib.BIN, "migrate"], check=True, capture_output=True)
-        srv = lib.Server(ALLIED_LOG="warn")
-        try:
-            run(srv)
-        finally:
-            srv.stop()
-    finally:
-        if pgdir:
-            subprocess.run(["sh", "scripts/pg.sh", "stop", pgdir], capture_output=True)
-            subprocess.run(["rm", "-rf", pgdir])
+    with soaklib.server("soak", ALLIED_LOG="warn") as srv:
+        run(srv)
 
 
 def run(srv):

@@ -18,6 +18,9 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "http"))
+from lib import free_port  # noqa: E402
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.path.join(TOP, os.environ.get("BUILD", "build"), "allied")
 OUTAGE = float(os.environ.get("OUTAGE_SECONDS", "30"))
@@ -41,14 +44,6 @@ def cpu_seconds(pid):
 def log_lines(path):
     with open(path, "rb") as f:
         return f.read().count(b"\n")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def request(port, key, method, path, body=None):

@@ -3,7 +3,7 @@
 # its own private PostgreSQL cluster and server on loopback and is bounded in time.
 set -eu
 cd "$(dirname "$0")/../.."
-for s in tests/soak/*.py; do
+for s in tests/soak/contention.py tests/soak/auth_timing.py tests/soak/outage.py; do
   echo "== $s"
   timeout 300 python3 "$s" </dev/null
 done
