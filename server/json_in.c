@@ -54,6 +54,7 @@ int json_body_or_reply(struct request *rq) {
         reply_problem(rq, P_UNSUPPORTED_MEDIA, "send the body as application/json (UTF-8)");
         return JIN_REPLIED;
     }
+    if (rq->json) return JIN_OK; /* parsed already (the request is being run a second time) */
     json_error_t err;
     /* Without JSON_DECODE_ANY the top level must be an object or array; without
      * JSON_ALLOW_NUL a \u0000 escape is an error. */
