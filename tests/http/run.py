@@ -19,6 +19,7 @@ import test_money  # noqa: E402,F401
 import test_webhooks  # noqa: E402,F401
 import test_relationship  # noqa: E402,F401
 import test_operations  # noqa: E402,F401
+import test_cursors  # noqa: E402,F401
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: UndefinedBehaviorSanitizer")
