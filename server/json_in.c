@@ -181,10 +181,25 @@ const char *json_field_check(const struct field *f, json_t *v) {
     return "has an unsupported type";
 }
 
+/* Drops an incomplete UTF-8 sequence left at the end of `s` by truncation. */
+static void utf8_trim_end(char *s) {
+    size_t n = strlen(s), i = n;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--;
+    if (i == 0) return;
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t want = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (n - (i - 1) < want) s[i - 1] = '\0';
+}
+
 static void add_error(json_t *errors, const char *prefix, const char *key, const char *msg) {
     char field[256];
-    snprintf(field, sizeof field, "%s%s", prefix ? prefix : "", key);
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+    /* A long key is cut to fit, on a character boundary: jansson refuses invalid UTF-8, and a
+     * refused error object would be dropped, letting the unknown key through. */
+    if (snprintf(field, sizeof field, "%s%s", prefix ? prefix : "", key) >= (int)sizeof field)
+        utf8_trim_end(field);
+    json_t *e = json_pack("{s:s, s:s}", "field", field, "message", msg);
+    if (!e) e = json_pack("{s:s, s:s}", "field", "(unprintable field name)", "message", msg);
+    json_array_append_new(errors, e);
 }
 
 void json_fields_collect(json_t *errors, const char *prefix, json_t *obj, const struct field *fields,
