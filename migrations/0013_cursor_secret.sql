@@ -7,12 +7,12 @@
 -- invalidates outstanding cursors: clients then get 400 and start the listing again.
 CREATE TABLE server_secrets (
   name        text PRIMARY KEY CHECK (name IN ('cursor')),
-  secret      bytea NOT NULL CHECK (length(secret) >= 32),
+  secret      bytea NOT NULL CHECK (length(secret) BETWEEN 32 AND 64),
   created_at  timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE server_secrets IS 'Instance-wide secrets shared by every server process on this database (not tenant data)';
 COMMENT ON COLUMN server_secrets.name IS 'What the secret is for: cursor = HMAC-SHA256 key of pagination cursors';
-COMMENT ON COLUMN server_secrets.secret IS 'Random key material (two random UUIDs hashed with SHA-256: about 244 random bits)';
+COMMENT ON COLUMN server_secrets.secret IS 'Random key material, 32..64 bytes (made as two random UUIDs hashed with SHA-256: about 244 random bits)';
 COMMENT ON COLUMN server_secrets.created_at IS 'When the secret was made (or last rotated)';
 
 INSERT INTO server_secrets (name, secret)

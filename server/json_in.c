@@ -184,7 +184,8 @@ const char *json_field_check(const struct field *f, json_t *v) {
 /* Drops an incomplete UTF-8 sequence left at the end of `s` by truncation. */
 static void utf8_trim_end(char *s) {
     size_t n = strlen(s), i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80) i--;
+    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+        i--;
     if (i == 0) return;
     unsigned char lead = (unsigned char)s[i - 1];
     size_t want = lead < 0x80 ? 1 : lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;

@@ -54,8 +54,17 @@ int page_cursor_key_or_reply(struct request *rq) {
         reply_problem(rq, P_INTERNAL, NULL);
         return -1;
     }
-    for (size_t i = 0; i < n; i++) key[i] = (unsigned char)(hexval(hex[2 * i]) << 4 | hexval(hex[2 * i + 1]));
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) n = 0; /* not hex: refused below */
+        if (n) key[i] = (unsigned char)(hi * 16 + lo);
+    }
     PQclear(r);
+    if (n == 0) {
+        LOG_BUG_RQ(rq, "the cursor key in server_secrets is not hex");
+        reply_problem(rq, P_INTERNAL, NULL);
+        return -1;
+    }
     pthread_mutex_lock(&key_lock);
     if (!atomic_load(&cursor_key_ready)) {
         memcpy(cursor_key, key, n);
@@ -82,7 +91,8 @@ static bool cursor_tag(const char *scope, const unsigned char *payload, size_t p
     memcpy(msg + slen + 1, payload, plen);
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    bool ok = HMAC(EVP_sha256(), cursor_key, (int)cursor_key_len, msg, slen + 1 + plen, md, &mdlen) != NULL;
+    bool ok = HMAC(EVP_sha256(), cursor_key, (int)cursor_key_len, msg, slen + 1 + plen, md,
+                   &mdlen) != NULL;
     free(msg);
     if (!ok || mdlen < PAGE_TAG_BYTES) return false;
     memcpy(tag, md, PAGE_TAG_BYTES);
@@ -110,7 +120,8 @@ int page_params_or_reply(struct request *rq, struct page *p) {
         char scope[PAGE_SCOPE_MAX];
         page_cursor_scope(rq, scope, sizeof scope);
         if (page_cursor_decode(scope, c, p->after_ts, p->after_id) != 0) {
-            reply_field_error(rq, "cursor", "is not a cursor this list returned (cursors are opaque)");
+            reply_field_error(rq, "cursor",
+                              "is not a cursor this list returned (cursors are opaque)");
             return JIN_REPLIED;
         }
         p->has_cursor = true;
@@ -140,7 +151,8 @@ int page_cursor_decode(const char *scope, const char *cursor, char ts[40], char 
     if (n <= PAGE_TAG_BYTES) return -1;
     unsigned char *payload = raw + PAGE_TAG_BYTES;
     size_t plen = (size_t)n - PAGE_TAG_BYTES;
-    if (!cursor_tag(scope, payload, plen, tag) || CRYPTO_memcmp(tag, raw, PAGE_TAG_BYTES) != 0) return -1;
+    if (!cursor_tag(scope, payload, plen, tag) || CRYPTO_memcmp(tag, raw, PAGE_TAG_BYTES) != 0)
+        return -1;
     /* Signed by us, so well-formed; checked again all the same (defence in depth). */
     payload[plen] = '\0';
     if (memchr(payload, '\0', plen)) return -1;
@@ -170,7 +182,8 @@ void reply_page(struct request *rq, PGresult *res, const struct page *p) {
     if (rows > p->limit) {
         char cur[PAGE_CURSOR_MAX], scope[PAGE_SCOPE_MAX];
         page_cursor_scope(rq, scope, sizeof scope);
-        if (page_cursor_encode(scope, PQgetvalue(res, shown - 1, 1), PQgetvalue(res, shown - 1, 2), cur) != 0) {
+        if (page_cursor_encode(scope, PQgetvalue(res, shown - 1, 1), PQgetvalue(res, shown - 1, 2),
+                               cur) != 0) {
             free(buf);
             LOG_BUG_RQ(rq, "cannot sign a cursor");
             reply_problem(rq, P_INTERNAL, NULL);

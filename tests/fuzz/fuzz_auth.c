@@ -11,8 +11,8 @@ static bool well_formed(const char *k) {
     for (int i = 3; i < KEY_PREFIX_LEN; i++)
         if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'f'))) return false;
     for (int i = KEY_PREFIX_LEN + 1; i < KEY_LEN; i++)
-        if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'z') || (k[i] >= 'A' && k[i] <= 'Z') ||
-              k[i] == '-' || k[i] == '_'))
+        if (!((k[i] >= '0' && k[i] <= '9') || (k[i] >= 'a' && k[i] <= 'z') ||
+              (k[i] >= 'A' && k[i] <= 'Z') || k[i] == '-' || k[i] == '_'))
             return false;
     return true;
 }
@@ -25,10 +25,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(prefix, 'x', sizeof prefix);
     bool ok = auth_key_prefix(key, prefix);
     FUZZ_ASSERT(ok == well_formed(key));
-    if (ok) FUZZ_ASSERT(strlen(prefix) == KEY_PREFIX_LEN && strncmp(prefix, key, KEY_PREFIX_LEN) == 0);
+    if (ok)
+        FUZZ_ASSERT(strlen(prefix) == KEY_PREFIX_LEN && strncmp(prefix, key, KEY_PREFIX_LEN) == 0);
     enum role r = auth_role_parse(key);
-    FUZZ_ASSERT(r == 0 || !strcmp(key, "admin") || !strcmp(key, "staff") || !strcmp(key, "partner") ||
-                !strcmp(key, "readonly"));
+    FUZZ_ASSERT(r == 0 || !strcmp(key, "admin") || !strcmp(key, "staff") ||
+                !strcmp(key, "partner") || !strcmp(key, "readonly"));
     free(key);
     if (size == 0) { /* now and then: a generated key parses back */
         char k[KEY_LEN + 1], p[KEY_PREFIX_LEN + 1], h[65], p2[KEY_PREFIX_LEN + 1];

@@ -39,7 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         bool valid = timestamp_valid(ts) && uuid_valid(id);
         FUZZ_ASSERT(valid ? rc == 0 : rc == -1);
         if (rc == 0) FUZZ_ASSERT(strcmp(dts, ts) == 0 && strcmp(did, id) == 0);
-        if (scope && strcmp(scope, SCOPE) != 0) FUZZ_ASSERT(page_cursor_decode(SCOPE, enc, dts, did) == -1);
+        if (scope && strcmp(scope, SCOPE) != 0)
+            FUZZ_ASSERT(page_cursor_decode(SCOPE, enc, dts, did) == -1);
     }
     /* base64url of the raw input round-trips; decoding never writes past its buffer. */
     size_t n = rawlen > 300 ? 300 : rawlen;

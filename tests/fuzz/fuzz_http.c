@@ -32,7 +32,8 @@ static int free_port(void) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t len = sizeof a;
-    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || getsockname(s, (struct sockaddr *)&a, &len) != 0)
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0)
         abort();
     close(s);
     return ntohs(a.sin_port);
@@ -58,7 +59,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     struct timeval first = {.tv_usec = 300000}, idle = {.tv_usec = 30000}, snd = {.tv_sec = 2};
     struct linger rst = {.l_onoff = 1, .l_linger = 0};
@@ -77,7 +79,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char buf[65536];
     size_t got = 0;
     for (;;) {
-        ssize_t n = recv(s, got < sizeof buf ? buf + got : buf, got < sizeof buf ? sizeof buf - got : sizeof buf, 0);
+        ssize_t n = recv(s, got < sizeof buf ? buf + got : buf,
+                         got < sizeof buf ? sizeof buf - got : sizeof buf, 0);
         if (n <= 0) break; /* closed, reset, or quiet for a while */
         if (got == 0) setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
         if (got < sizeof buf) got += (size_t)n;

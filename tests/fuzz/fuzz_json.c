@@ -43,7 +43,8 @@ static void check_reply(struct request *rq) {
     FUZZ_ASSERT(json_is_object(v));
     FUZZ_ASSERT(json_integer_value(json_object_get(v, "status")) == rq->status);
     /* A validation error names at least one field. */
-    if (rq->status == 400 && strstr(json_string_value(json_object_get(v, "type")), "validation-error"))
+    if (rq->status == 400 &&
+        strstr(json_string_value(json_object_get(v, "type")), "validation-error"))
         FUZZ_ASSERT(json_array_size(json_object_get(v, "errors")) > 0);
     json_decref(v);
 }
@@ -90,15 +91,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             /* Valid terms (now with defaults) against the body's deal. */
             json_t *d = json_object_get(rq.json, "deal_amount");
             const char *cur = json_string_value(json_object_get(rq.json, "currency"));
-            int64_t deal = json_is_integer(d) && json_integer_value(d) >= 0 ? json_integer_value(d) : 100000;
+            int64_t deal =
+                json_is_integer(d) && json_integer_value(d) >= 0 ? json_integer_value(d) : 100000;
             int64_t amount;
             int discount;
             enum calc c = commission_calc(terms, deal, cur ? cur : "EUR", &amount, &discount);
             FUZZ_ASSERT(c == CALC_AMOUNT || c == CALC_NONE || c == CALC_CURRENCY_MISMATCH);
             FUZZ_ASSERT(amount >= 0 && discount >= 0 && discount <= 10000);
-            if (c == CALC_AMOUNT &&
-                !strcmp(json_string_value(json_object_get(json_object_get(terms, "compensation"), "model")),
-                        "percentage"))
+            if (c == CALC_AMOUNT && !strcmp(json_string_value(json_object_get(
+                                                json_object_get(terms, "compensation"), "model")),
+                                            "percentage"))
                 FUZZ_ASSERT(amount <= deal);
         } else {
             reply_reset(&rq);

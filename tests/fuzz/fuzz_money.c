@@ -1,7 +1,8 @@
 /* Fuzzes money arithmetic and currency parsing: percentages round half away from zero and stay
  * within the amount, largest-remainder splits add up exactly, overflow is refused, formatting
  * reads back as the same minor units, and currency codes parse only when listed.
- * Input: 8 bytes amount, 2 bytes rate, 8 bytes addend, 3 bytes currency, then shares (2 bytes each). */
+ * Input: 8 bytes amount, 2 bytes rate, 8 bytes addend, 3 bytes currency, then shares (2 bytes
+ * each). */
 #include "server/currency.h"
 #include "server/money.h"
 #include "tests/fuzz/shim.h"
@@ -50,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int rate = (int)(take(&data, &size, 2) % 10001);
     int64_t addend = (int64_t)take(&data, &size, 8);
     char cur[4] = {0};
-    for (int i = 0; i < 3; i++) cur[i] = (char)take(&data, &size, 1);
+    for (int i = 0; i < 3; i++)
+        cur[i] = (char)take(&data, &size, 1);
 
     /* Percent: |result| <= |amount|, and within half a unit of the exact value. */
     int64_t p = money_percent(amount, rate);
@@ -79,7 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (total != 10000 && (size & 1) == 0) { /* usually make them valid */
             int left = 10000;
             for (int i = 0; i < n; i++) {
-                shares[i] = i == n - 1 ? left : (int)((long long)shares[i] * 10000 / (total ? total : 1));
+                shares[i] =
+                    i == n - 1 ? left : (int)((long long)shares[i] * 10000 / (total ? total : 1));
                 if (shares[i] > left) shares[i] = left;
                 left -= shares[i];
             }

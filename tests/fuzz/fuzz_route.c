@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const ALLOWED[] = {"limit", "cursor", "status", "kind", "updated_since",
-                                      "partner_id", "q", NULL};
+static const char *const ALLOWED[] = {"limit",         "cursor",     "status", "kind",
+                                      "updated_since", "partner_id", "q",      NULL};
 static const char *const STATUSES[] = {"prospect", "active", "paused", "ended", NULL};
 
 static void check_reply(struct request *rq) {
@@ -32,7 +32,8 @@ static bool allow_lists(const char *allow, const char *method) {
         size_t len = strcspn(p, ",");
         if (len == n && strncmp(p, method, n) == 0) return true;
         p += len;
-        while (*p == ',' || *p == ' ') p++;
+        while (*p == ',' || *p == ' ')
+            p++;
     }
     return false;
 }
@@ -81,11 +82,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (m == MATCH_OK) {
         FUZZ_ASSERT(r && strcmp(r->method, method) == 0);
         int braces = 0;
-        for (const char *p = r->pattern; *p; p++) braces += *p == '{';
+        for (const char *p = r->pattern; *p; p++)
+            braces += *p == '{';
         FUZZ_ASSERT(rq.nparams == braces);
         for (int i = 0; i < rq.nparams; i++)
             FUZZ_ASSERT(rq.params[i][0] != '\0' && strchr(rq.params[i], '/') == NULL);
-        for (int i = 0; i < rq.nparams && rq.status == 0; i++) path_uuid_or_reply(&rq, i, "id");
+        for (int i = 0; i < rq.nparams && rq.status == 0; i++)
+            path_uuid_or_reply(&rq, i, "id");
     } else {
         FUZZ_ASSERT(rq.nparams == 0);
         if (m == MATCH_NO_METHOD) FUZZ_ASSERT(allow[0] != '\0' && !allow_lists(allow, method));
@@ -120,7 +123,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     reply_reset(&rq);
     if (if_match_or_reply(&rq, version) == 0) {
         FUZZ_ASSERT(strlen(version) < sizeof version);
-        for (const char *p = version; *p; p++) FUZZ_ASSERT(*p >= '0' && *p <= '9');
+        for (const char *p = version; *p; p++)
+            FUZZ_ASSERT(*p >= '0' && *p <= '9');
     }
     check_reply(&rq);
 

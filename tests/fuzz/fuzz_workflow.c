@@ -25,7 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         FUZZ_ASSERT(n >= 0 && n <= RA_COUNT);
         FUZZ_ASSERT(workflow_terminal(st) == (n == 0));
         bool listed = false;
-        for (int j = 0; j < n; j++) listed |= allowed[j] == act;
+        for (int j = 0; j < n; j++)
+            listed |= allowed[j] == act;
         const struct transition *t = workflow_find(st, act);
         FUZZ_ASSERT((t != NULL) == listed);
         FUZZ_ASSERT(workflow_status_parse(workflow_status_name(st)) == (int)st);
@@ -35,7 +36,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (staff) FUZZ_ASSERT(may);
         if (!staff && !owns) FUZZ_ASSERT(!may);
         if (!t) continue;
-        FUZZ_ASSERT(t->from == st && t->action == act && t->to < RS_COUNT && t->by == workflow_side(act));
+        FUZZ_ASSERT(t->from == st && t->action == act && t->to < RS_COUNT &&
+                    t->by == workflow_side(act));
         if (may) st = t->to;
     }
     return 0;

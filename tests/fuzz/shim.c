@@ -97,7 +97,8 @@ void fuzz_request_free(struct request *rq) {
     json_decref(rq->json);
     free(rq->body);
     free(rq->url);
-    for (int i = 0; i < rq->nparams; i++) free(rq->params[i]);
+    for (int i = 0; i < rq->nparams; i++)
+        free(rq->params[i]);
     clear(headers, &nheaders);
     clear(query, &nquery);
     memset(rq, 0, sizeof *rq);

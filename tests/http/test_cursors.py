@@ -1,6 +1,6 @@
 """Pagination cursors are opaque: signed, bound to their list, and shared by every instance."""
 import base64
-from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server
+from lib import test, expect, expect_status, expect_problem, new_tenant, psql, Client, Server
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -79,3 +79,25 @@ def cursor_works_on_another_instance(ctx):
         expect(back == cur, "the two instances sign differently: %r vs %r", back, cur)
     finally:
         expect(second.stop() == 0, "second server did not exit cleanly")
+
+
+@test
+def rotated_key_refuses_old_cursors(ctx):
+    """after the cursor key in server_secrets is rotated, an instance started since refuses the old cursors"""
+    c, ids = tenant_with_partners(ctx)
+    cur = first_cursor(c, "/v1/partners")
+    old = psql("SELECT encode(secret, 'hex') FROM server_secrets WHERE name = 'cursor'")
+    psql("UPDATE server_secrets SET secret = sha256(convert_to(gen_random_uuid()::text, 'UTF8')) WHERE name = 'cursor'")
+    try:
+        fresh = Server()
+        try:
+            f = Client(fresh.port, c.key)
+            expect_problem(f.get("/v1/partners?cursor=" + cur), 400, "validation-error", "cursor")
+            new = first_cursor(f, "/v1/partners")
+            expect(new != cur, "same cursor under a new key")
+            r = f.get("/v1/partners?limit=2&cursor=" + new)
+            expect(r.status == 200 and [p["id"] for p in r.json["data"]] == ids[2:4], "%r", r)
+        finally:
+            expect(fresh.stop() == 0, "fresh server did not exit cleanly")
+    finally:
+        psql("UPDATE server_secrets SET secret = decode('%s', 'hex') WHERE name = 'cursor'" % old)

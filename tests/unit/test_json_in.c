@@ -55,7 +55,8 @@ void test_json_in(void) {
     /* Found by fuzz_json: an unknown key of 200 two-byte characters was cut mid-character in
      * its error's field name, jansson refused the error object, and the key got through. */
     char body[600] = "{\"";
-    for (int k = 0; k < 200; k++) strcat(body, "\xc3\xa9");
+    for (int k = 0; k < 200; k++)
+        strcat(body, "\xc3\xa9");
     strcat(body, "\":1}");
     json_t *longkey = json_loads(body, 0, &err);
     CHECK(longkey != NULL);

@@ -42,8 +42,10 @@ void test_pagination(void) {
     }
     CHECK(accepted == 0);
     /* The payload re-signed nowhere: the tag of one list does not open another. */
-    CHECK(page_cursor_decode("11111111-2222-3333-4444-555555555555 /v1/agreements", cur, ts, id) == -1);
-    CHECK(page_cursor_decode("99999999-2222-3333-4444-555555555555 /v1/partners", cur, ts, id) == -1);
+    CHECK(page_cursor_decode("11111111-2222-3333-4444-555555555555 /v1/agreements", cur, ts, id) ==
+          -1);
+    CHECK(page_cursor_decode("99999999-2222-3333-4444-555555555555 /v1/partners", cur, ts, id) ==
+          -1);
     /* Truncated and extended cursors. */
     char shorter[PAGE_CURSOR_MAX];
     strcpy(shorter, cur);
@@ -58,7 +60,8 @@ void test_pagination(void) {
     longc[299] = '\0';
     CHECK(page_cursor_decode(SCOPE, longc, ts, id) == -1);
     /* Over-long parts are not encoded. */
-    CHECK(page_cursor_encode(SCOPE, TS "xxxxxxxxxxxxxxxxxxxxxxxxxxxx", ID, cur) == -1 && cur[0] == '\0');
+    CHECK(page_cursor_encode(SCOPE, TS "xxxxxxxxxxxxxxxxxxxxxxxxxxxx", ID, cur) == -1 &&
+          cur[0] == '\0');
     /* Another key (a rotated secret, or another database) refuses the old cursors. */
     char before[PAGE_CURSOR_MAX];
     CHECK(page_cursor_encode(SCOPE, TS, ID, before) == 0);
