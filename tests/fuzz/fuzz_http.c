@@ -56,19 +56,37 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
+/* A connected socket to the server. Each connection comes from another loopback address
+ * (127.1.x.y): the server closes many of them first, and its TIME_WAIT entries would otherwise
+ * use up the ephemeral ports of a single client address within a minute. */
+static int connect_server(void) {
+    static unsigned next;
     struct sockaddr_in a = {.sin_family = AF_INET,
                             .sin_port = htons((uint16_t)port),
                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    struct timeval first = {.tv_usec = 300000}, idle = {.tv_usec = 30000}, snd = {.tv_sec = 2};
-    struct linger rst = {.l_onoff = 1, .l_linger = 0};
-    if (s < 0) abort();
-    setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &first, sizeof first);
-    setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
-    setsockopt(s, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
-    if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) abort();
+    for (int attempt = 0; attempt < 8; attempt++) {
+        unsigned n = next++ % 65000 + 1;
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7F010000u | n)};
+        struct timeval first = {.tv_usec = 300000}, snd = {.tv_sec = 2};
+        struct linger rst = {.l_onoff = 1, .l_linger = 0};
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        if (s < 0) abort();
+        setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &first, sizeof first);
+        setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &snd, sizeof snd);
+        setsockopt(s, SOL_SOCKET, SO_LINGER, &rst, sizeof rst);
+        if (bind(s, (struct sockaddr *)&src, sizeof src) == 0 &&
+            connect(s, (struct sockaddr *)&a, sizeof a) == 0)
+            return s;
+        perror("fuzz_http: connect to the server under test");
+        close(s);
+    }
+    abort(); /* the server is gone */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    struct timeval idle = {.tv_usec = 30000};
+    int s = connect_server();
     size_t off = 0;
     while (off < size) {
         ssize_t n = send(s, data + off, size - off, MSG_NOSIGNAL);
