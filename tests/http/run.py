@@ -18,8 +18,8 @@ import test_referrals  # noqa: E402,F401
 import test_money  # noqa: E402,F401
 import test_webhooks  # noqa: E402,F401
 import test_relationship  # noqa: E402,F401
-import test_operations  # noqa: E402,F401
 import test_cursors  # noqa: E402,F401
+import test_operations  # noqa: E402,F401
 import test_contract  # noqa: E402,F401 - last: it checks what every test above observed
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
