@@ -19,6 +19,7 @@ import test_money  # noqa: E402,F401
 import test_webhooks  # noqa: E402,F401
 import test_relationship  # noqa: E402,F401
 import test_cursors  # noqa: E402,F401
+import test_fuzz_regressions  # noqa: E402,F401
 import test_operations  # noqa: E402,F401
 import test_contract  # noqa: E402,F401 - last: it checks what every test above observed
 
