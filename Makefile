@@ -57,6 +57,8 @@ $(BUILD)/migrations.o: $(BUILD)/migrations.c
 deps:
 	@sh scripts/deps.sh
 
+include tests/fuzz/fuzz.mk
+
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/allied
 	@BUILD=$(BUILD) sh scripts/run.sh
@@ -87,4 +89,4 @@ format-check:
 	clang-format --dry-run --Werror server/*.[ch] api/*.[ch] tests/unit/*.[ch]
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

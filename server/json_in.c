@@ -192,9 +192,11 @@ const char *json_field_check(const struct field *f, json_t *v) {
 static void add_error(json_t *errors, const char *prefix, const char *key, const char *msg) {
     char field[256];
     /* `key` is the client's: a long non-ASCII one must still make a valid (shortened) name, or
-     * json_pack would fail and the error would be lost. */
+     * json_pack would fail and the error would be lost, letting the unknown key through. */
     text_format(field, sizeof field, "%s%s", prefix ? prefix : "", key);
-    json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field, "message", msg));
+    json_t *e = json_pack("{s:s, s:s}", "field", field, "message", msg);
+    if (!e) e = json_pack("{s:s, s:s}", "field", "(unprintable field name)", "message", msg);
+    json_array_append_new(errors, e);
 }
 
 void json_fields_collect(json_t *errors, const char *prefix, json_t *obj, const struct field *fields,

@@ -17,10 +17,28 @@ struct page {
 /* Reads limit and cursor from the query string. Replies 400 on bad values. */
 int page_params_or_reply(struct request *rq, struct page *p);
 
-/* Cursor text for (ts, id); `out` needs 128 bytes. */
-void page_cursor_encode(const char *ts, const char *id, char *out);
-/* Parses a cursor; 0 on success, -1 if it is not one we made. */
-int page_cursor_decode(const char *cursor, char ts[40], char id[37]);
+/* Cursors are opaque and signed: base64url(tag || "ts|id"), where tag is the first
+ * PAGE_TAG_BYTES of HMAC-SHA256(key, scope NUL "ts|id"). The scope binds a cursor to the list
+ * that made it (tenant and path), so a cursor edited by hand or taken to another list is refused.
+ * The key is shared by every instance on one database (table server_secrets). */
+#define PAGE_TAG_BYTES 16
+#define PAGE_CURSOR_MAX 160 /* bytes for a cursor's text, NUL included */
+#define PAGE_SCOPE_MAX 512  /* bytes for a scope: tenant, space, path (longer paths are cut) */
+
+/* Sets the signing key (copied; at most 64 bytes are used). Thread-safe once set; the server
+ * calls it once, from page_cursor_key_or_reply; unit tests and fuzzers call it directly. */
+void page_cursor_set_key(const unsigned char *key, size_t len);
+/* Makes sure the key is loaded from the database (once per process). 0, or -1 after replying. */
+int page_cursor_key_or_reply(struct request *rq);
+/* Writes the scope of the request's list ("tenant path") into `out` (cap bytes). */
+void page_cursor_scope(struct request *rq, char *out, size_t cap);
+
+/* Cursor text for (ts, id) within `scope`; `out` needs PAGE_CURSOR_MAX bytes. Returns 0, or -1
+ * if ts/id are too long or no key is set (then `out` is ""). */
+int page_cursor_encode(const char *scope, const char *ts, const char *id, char *out);
+/* Parses and verifies a cursor made for `scope`; 0 on success, -1 if it is not one we made
+ * (malformed, edited, for another list, or signed with another key). */
+int page_cursor_decode(const char *scope, const char *cursor, char ts[40], char id[37]);
 
 /* Replies 200 {"data":[...], "next_cursor":...} from rows whose column 0 is the item's JSON
  * and columns 1 and 2 its sort key (ts, id). Does not clear `res`. */

@@ -12,6 +12,13 @@ import time
 BIN = os.environ.get("ALLIED_BIN", "build/allied")
 LOGDIR = os.environ.get("ALLIED_TEST_LOGDIR", "build/test-logs")
 TESTS = []
+# Every (method, request target, status) a test saw, for the contract test (test_contract.py),
+# which maps each target to its route pattern and checks the status is in openapi.yaml.
+OBSERVED = []
+
+
+def observe(method, target, status):
+    OBSERVED.append((method, target, status))  # list.append is atomic: threads may call it
 
 
 def test(fn):
@@ -110,7 +117,9 @@ class Client:
         try:
             c.request(method, path, body=data, headers=h)
             r = c.getresponse()
-            return Resp(r.status, r.getheaders(), r.read())
+            resp = Resp(r.status, r.getheaders(), r.read())
+            observe(method, path, resp.status)
+            return resp
         finally:
             c.close()
 
@@ -150,6 +159,11 @@ def raw_http(port, data, timeout=5):
     except socket.timeout:
         pass
     s.close()
+    # The first request line and the first status line, if both are there.
+    req = data.split(b"\r\n", 1)[0].split(b" ")
+    status = out.split(b"\r\n", 1)[0].split(b" ")
+    if len(req) == 3 and len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1].isdigit():
+        observe(req[0].decode("latin-1"), req[1].decode("latin-1"), int(status[1]))
     return out, closed
 
 

@@ -24,7 +24,10 @@ import test_key_cache  # noqa: E402,F401
 import test_safe_money  # noqa: E402,F401
 import test_edge  # noqa: E402,F401
 import test_rate_limits  # noqa: E402,F401
+import test_cursors  # noqa: E402,F401
+import test_fuzz_regressions  # noqa: E402,F401
 import test_operations  # noqa: E402,F401
+import test_contract  # noqa: E402,F401 - last: it checks what every test above observed
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                    "SUMMARY: UndefinedBehaviorSanitizer")

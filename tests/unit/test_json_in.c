@@ -1,6 +1,7 @@
 /* Unit tests for the declarative field checks in server/json_in.c. */
 #include "server/json_in.h"
 #include "tests/unit/unit.h"
+#include <string.h>
 
 static const char *check(const struct field *f, const char *json) {
     json_error_t e;
@@ -53,4 +54,20 @@ void test_json_in(void) {
     json_t *flat = json_loads("{}", 0, &err);
     CHECK(json_depth(flat) == 1);
     json_decref(flat);
+
+    /* Found by fuzz_json: an unknown key of 200 two-byte characters was cut mid-character in
+     * its error's field name, jansson refused the error object, and the key got through. */
+    char body[600] = "{\"";
+    for (int k = 0; k < 200; k++)
+        strcat(body, "\xc3\xa9");
+    strcat(body, "\":1}");
+    json_t *longkey = json_loads(body, 0, &err);
+    CHECK(longkey != NULL);
+    json_t *errors = json_array();
+    json_fields_collect(errors, NULL, longkey, &s, 1, true);
+    CHECK(json_array_size(errors) == 1);
+    const char *fname = json_string_value(json_object_get(json_array_get(errors, 0), "field"));
+    CHECK(fname && strlen(fname) == 254 && strncmp(fname, "\xc3\xa9", 2) == 0);
+    json_decref(errors);
+    json_decref(longkey);
 }

@@ -1,0 +1,103 @@
+"""Pagination cursors are opaque: signed, bound to their list, and shared by every instance."""
+import base64
+from lib import test, expect, expect_status, expect_problem, new_tenant, psql, Client, Server
+
+B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def tenant_with_partners(ctx, n=5):
+    c = Client(ctx.MAIN.port, new_tenant("cursors")[1])
+    ids = [c.post("/v1/partners", {"name": "P%d" % i}).json["id"] for i in range(n)]
+    return c, ids
+
+
+def first_cursor(c, path):
+    r = c.get(path + ("&" if "?" in path else "?") + "limit=2")
+    expect_status(r, 200)
+    cur = r.json["next_cursor"]
+    expect(isinstance(cur, str) and cur, "no next_cursor: %r", r)
+    return cur
+
+
+def edited(cur, i):
+    """The cursor with character i replaced by another base64url character."""
+    return cur[:i] + B64[(B64.index(cur[i]) + 1) % 64] + cur[i + 1:]
+
+
+@test
+def edited_cursor_is_refused(ctx):
+    """a hand-edited cursor is a 400 naming cursor, never a silently moved page"""
+    c, ids = tenant_with_partners(ctx)
+    cur = first_cursor(c, "/v1/partners")
+    good = c.get("/v1/partners?limit=2&cursor=" + cur)
+    expect_status(good, 200)
+    expect([p["id"] for p in good.json["data"]] == ids[2:4], "%r", good)
+    # Positions across the tag and the payload (the timestamp and the id), and the last one.
+    for i in sorted({0, 5, 20, 30, len(cur) // 2, len(cur) - 10, len(cur) - 2}):
+        expect_problem(c.get("/v1/partners?limit=2&cursor=" + edited(cur, i)), 400, "validation-error", "cursor")
+    expect_problem(c.get("/v1/partners?cursor=" + cur[:-4]), 400, "validation-error", "cursor")
+    expect_problem(c.get("/v1/partners?cursor=" + cur + "AAAA"), 400, "validation-error", "cursor")
+
+
+@test
+def forged_plain_cursor_is_refused(ctx):
+    """a cursor built by hand from a row's created_at and id (the old unsigned form) is a 400"""
+    c, ids = tenant_with_partners(ctx, 3)
+    p = c.get("/v1/partners/" + ids[0]).json
+    forged = base64.urlsafe_b64encode(("%s|%s" % (p["created_at"], p["id"])).encode()).decode().rstrip("=")
+    expect_problem(c.get("/v1/partners?cursor=" + forged), 400, "validation-error", "cursor")
+
+
+@test
+def cursor_is_bound_to_its_list(ctx):
+    """a cursor from one list is a 400 on another list, and on the same list of another tenant"""
+    c, _ = tenant_with_partners(ctx)
+    for i in range(3):
+        c.post("/v1/api-keys", {"role": "readonly", "name": "k%d" % i})
+    cur = first_cursor(c, "/v1/partners")
+    keys_cur = first_cursor(c, "/v1/api-keys")
+    expect_status(c.get("/v1/api-keys?limit=2&cursor=" + keys_cur), 200)
+    expect_problem(c.get("/v1/api-keys?cursor=" + cur), 400, "validation-error", "cursor")
+    expect_problem(c.get("/v1/partners?cursor=" + keys_cur), 400, "validation-error", "cursor")
+    other, _ = tenant_with_partners(ctx, 3)
+    expect_problem(other.get("/v1/partners?cursor=" + cur), 400, "validation-error", "cursor")
+    # Filters may change between pages: the cursor binds the list, not the query.
+    expect_status(c.get("/v1/partners?status=prospect&cursor=" + cur), 200)
+
+
+@test
+def cursor_works_on_another_instance(ctx):
+    """a cursor made by one instance pages on to the next rows on another instance of the same database"""
+    c, ids = tenant_with_partners(ctx)
+    cur = first_cursor(c, "/v1/partners")
+    second = Server()
+    try:
+        r = Client(second.port, c.key).get("/v1/partners?limit=2&cursor=" + cur)
+        expect_status(r, 200)
+        expect([p["id"] for p in r.json["data"]] == ids[2:4], "%r", r)
+        back = first_cursor(Client(second.port, c.key), "/v1/partners")
+        expect(back == cur, "the two instances sign differently: %r vs %r", back, cur)
+    finally:
+        expect(second.stop() == 0, "second server did not exit cleanly")
+
+
+@test
+def rotated_key_refuses_old_cursors(ctx):
+    """after the cursor key in server_secrets is rotated, an instance started since refuses the old cursors"""
+    c, ids = tenant_with_partners(ctx)
+    cur = first_cursor(c, "/v1/partners")
+    old = psql("SELECT encode(secret, 'hex') FROM server_secrets WHERE name = 'cursor'")
+    psql("UPDATE server_secrets SET secret = sha256(convert_to(gen_random_uuid()::text, 'UTF8')) WHERE name = 'cursor'")
+    try:
+        fresh = Server()
+        try:
+            f = Client(fresh.port, c.key)
+            expect_problem(f.get("/v1/partners?cursor=" + cur), 400, "validation-error", "cursor")
+            new = first_cursor(f, "/v1/partners")
+            expect(new != cur, "same cursor under a new key")
+            r = f.get("/v1/partners?limit=2&cursor=" + new)
+            expect(r.status == 200 and [p["id"] for p in r.json["data"]] == ids[2:4], "%r", r)
+        finally:
+            expect(fresh.stop() == 0, "fresh server did not exit cleanly")
+    finally:
+        psql("UPDATE server_secrets SET secret = decode('%s', 'hex') WHERE name = 'cursor'" % old)
