@@ -8,6 +8,7 @@
 #include <string.h>
 
 atomic_long db_errors_total;
+atomic_long db_statements_total;
 static atomic_int next_stmt_id;
 
 /* Request connections get time limits so that one slow statement, one lock held too long or one
@@ -107,6 +108,7 @@ static PGresult *run(struct db_conn *c, struct db_stmt *st, int n, const char *c
         PQclear(p);
         c->prepared[id] = 1;
     }
+    atomic_fetch_add_explicit(&db_statements_total, 1, memory_order_relaxed);
     return PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
 }
 

@@ -43,4 +43,5 @@ bool db_violated(struct request *rq, const char *name);
 
 /* Counters for /metrics. */
 extern atomic_long db_errors_total;
+extern atomic_long db_statements_total; /* statements executed (one round trip each today) */
 #endif
