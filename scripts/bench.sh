@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make bench`: wrk against the server on loopback and pgbench running the same SQL directly.
+# `make bench`: Allied, the Node peer and pgbench (the same SQL) side by side on loopback, then
+# statements and instructions (callgrind) per request. tests/bench/bench.py says what it measures.
 set -eu
 BUILD=${BUILD:-build}
 top=$(pwd)
