@@ -102,13 +102,14 @@ def lua_file(name, text):
     return f
 
 
-def wrk(port, path, key, lua=None):
+def wrk(port, path, key, lua=None, seconds=None):
     """-> dict(rps, p50, p99 in ms, bad = non-2xx/3xx count)."""
-    args = ["wrk", "-t2", "-c%d" % CONNS, "-d%ds" % SECONDS, "--latency", "-H", "Authorization: Bearer " + key]
+    seconds = seconds or SECONDS
+    args = ["wrk", "-t2", "-c%d" % CONNS, "-d%ds" % seconds, "--latency", "-H", "Authorization: Bearer " + key]
     if lua:
         args += ["-s", lua]
     run = subprocess.run(args + ["http://127.0.0.1:%d%s" % (port, path)], capture_output=True, text=True,
-                         timeout=SECONDS + 30)
+                         timeout=seconds + 30)
     out = run.stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
@@ -364,6 +365,9 @@ def main():
                      SERVER_ENV.get("ALLIED_DB_POOL", "default"), SERVER_ENV.get("ALLIED_TENANT_WORKERS", "default"),
                      "on" if peer else "off"))
 
+    # Warm-up, not recorded: pools connect, Node compiles its hot paths.
+    for port in [srv.port] + ([peer[1]] if peer else []):
+        wrk(port, "/v1/partners/" + pid, key, seconds=min(2, SECONDS))
     rows = []
 
     def allied(path, lua=None):
