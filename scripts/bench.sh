@@ -8,7 +8,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   pgdir="$top/.pg/bench-$$"
   cleanup() { sh "$top/scripts/pg.sh" stop "$pgdir"; rm -rf "$pgdir"; }
   trap cleanup EXIT INT TERM
-  DATABASE_URL=$(sh scripts/pg.sh start "$pgdir")
+  DATABASE_URL=$(PG_STAT_STATEMENTS=1 sh scripts/pg.sh start "$pgdir")
 fi
 export DATABASE_URL
 "$BUILD/allied" migrate >/dev/null 2>&1

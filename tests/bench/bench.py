@@ -225,6 +225,21 @@ def metrics(port):
     return (int(m.group(1)) if m else None), reqs
 
 
+def pgss_ready():
+    """pg_stat_statements, where the cluster preloads it (make bench's own cluster does)."""
+    try:
+        lib.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT count(*) FROM pg_stat_statements")
+        return True
+    except RuntimeError:
+        return False
+
+
+# PostgreSQL 15's pg_stat_statements counts a prepared BEGIN/COMMIT only on its first execution
+# per connection, so those are left out on purpose: this is the time spent executing the rest.
+PGSS_EXEC = ("SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
+             "WHERE r.rolname = 'allied_app' AND s.query NOT IN ('BEGIN', 'BEGIN READ ONLY', 'COMMIT', 'ROLLBACK')")
+
+
 def rss_kib(pid):
     with open("/proc/%d/status" % pid) as fh:
         for line in fh:
@@ -369,12 +384,16 @@ def main():
     for port in [srv.port] + ([peer[1]] if peer else []):
         wrk(port, "/v1/partners/" + pid, key, seconds=min(2, SECONDS))
     rows = []
+    pgss = pgss_ready()
 
     def allied(path, lua=None):
+        if pgss:
+            lib.psql("SELECT pg_stat_statements_reset()")
         s0, r0 = metrics(srv.port)
         res = wrk(srv.port, path, key, lua)
         s1, r1 = metrics(srv.port)
         res["stmts"] = (s1 - s0) / (r1 - r0) if s0 is not None and r1 > r0 else None
+        res["exec_ms"] = float(lib.psql(PGSS_EXEC)) / (r1 - r0) if pgss and r1 > r0 else None
         return res
 
     def row(name, a_res, peer_res, pg_res, one_res, mirror_steps):
@@ -397,19 +416,22 @@ def main():
     # Referrals: submissions, then each workflow step over the submitted ones.
     submit = allied("/v1/referrals", lua_file("submit", 'PARTNER = "%s"\n' % pid + WRK_SUBMIT))
     row("POST /v1/referrals", submit, None, pgbench(mirror.SUBMIT, pv), None, mirror.SUBMIT)
-    ids = os.path.join(TMP, "ids.txt")
-    with open(ids, "w") as fh:
-        fh.write(lib.psql("SELECT id FROM referrals WHERE tenant_id = '%s' AND status = 'submitted' ORDER BY id"
-                          % tenant) + "\n")
     step_rates = [submit["rps"]]
-    for action, body, steps in (("acknowledge", "nil", mirror.ACKNOWLEDGE),
-                                ("engage", "'{\"stage\":\"demo\"}'", mirror.ENGAGE),
-                                ("win", "'{\"deal\":{\"amount\":100000,\"currency\":\"EUR\"}}'", mirror.WIN)):
+    for action, body, steps, status in (("acknowledge", "nil", mirror.ACKNOWLEDGE, "submitted"),
+                                        ("engage", "'{\"stage\":\"demo\"}'", mirror.ENGAGE, "acknowledged"),
+                                        ("win", "'{\"deal\":{\"amount\":100000,\"currency\":\"EUR\"}}'", mirror.WIN,
+                                         "engaged")):
+        # Only the referrals the previous step reached: each request is a real transition.
+        ids = os.path.join(TMP, action + ".ids")
+        with open(ids, "w") as fh:
+            fh.write(lib.psql("SELECT id FROM referrals WHERE tenant_id = '%s' AND status = '%s' ORDER BY id"
+                              % (tenant, status)) + "\n")
         res = allied("/v1/referrals", lua_file(action, 'IDS = "%s"\n' % ids + WRK_ACTION % (action, body)))
         row("POST .../%s" % action, res, None, None, None, steps)
         step_rates.append(res["rps"])
     wf = {"rps": 1 / sum(1 / r for r in step_rates), "p50": None, "p99": None, "bad": 0,
-          "stmts": sum(r["allied"]["stmts"] or 0 for r in rows[-4:])}
+          "stmts": sum(r["allied"]["stmts"] or 0 for r in rows[-4:]),
+          "exec_ms": sum(r["allied"]["exec_ms"] or 0 for r in rows[-4:]) if pgss else None}
     row("workflow (4 requests)", wf, None, pgbench(mirror.WORKFLOW, pv), None, mirror.WORKFLOW)
     rss = rss_kib(srv.proc.pid)
     srv.stop()
@@ -456,16 +478,19 @@ def report(rows, rss, cg, cg_text):
     say("")
     say("Cost per request")
     cgd = {name: (n, ins) for name, n, ins in (cg or [])}
-    head = "%-26s | %12s %12s | %14s" % ("route", "stmts/req", "mirror", "instr/req")
+    head = "%-26s | %9s %7s | %11s | %12s" % ("route", "stmts/req", "mirror", "db ms/req", "instr/req")
     say(head)
     say("-" * len(head))
     for r in rows:
         ins = cgd.get(r["name"])
-        say("%-26s | %12s %12s | %14s" % (r["name"], fmt(r["allied"]["stmts"], "%.2f"), fmt(r["mirror"], "%d"),
-                                         "{:,.0f}".format(ins[1]) if ins else "-"))
+        say("%-26s | %9s %7s | %11s | %12s" % (r["name"], fmt(r["allied"]["stmts"], "%.2f"), fmt(r["mirror"], "%d"),
+                                              fmt(r["allied"]["exec_ms"], "%.3f"),
+                                              "{:,.0f}".format(ins[1]) if ins else "-"))
     say("stmts/req: statements the server sent to PostgreSQL per request under load (allied_db_statements_total "
         "over allied_http_requests_total); each is one round trip today. mirror: statements in the pgbench script "
         "(tests/bench/mirror.py); a difference means the mirror is stale.")
+    say("db ms/req: PostgreSQL's execution time per request under load, from pg_stat_statements (top level, "
+        "BEGIN/COMMIT left out: PostgreSQL 15 counts a prepared one only once per connection)")
     if cg:
         say("instr/req: valgrind --tool=callgrind, whole server process, one keep-alive client, after a warm-up: "
             + ", ".join("%s x%d" % (name, n) for name, n, _ in cg) + "; mix total %s per request" %
