@@ -214,20 +214,25 @@ def start_peer():
 
 # ---------------------------------------------------------------- cost counters
 def metrics(port):
-    """(statements sent to PostgreSQL, requests answered other than /metrics) from /metrics."""
+    """(statements sent to PostgreSQL, round trips or None, requests answered other than /metrics)
+    from /metrics. allied_db_round_trips_total is for when statements are pipelined; until the
+    server has it, every statement is its own round trip."""
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     c.request("GET", "/metrics")
     text = c.getresponse().read().decode()
     c.close()
     m = re.search(r"^allied_db_statements_total (\d+)", text, re.M)
+    rt = re.search(r"^allied_db_round_trips_total (\d+)", text, re.M)
     reqs = sum(int(v) for route, v in re.findall(r'^allied_http_requests_total\{[^}]*route="([^"]*)"[^}]*\} (\d+)',
                                                   text, re.M) if route != "/metrics")
-    return (int(m.group(1)) if m else None), reqs
+    return (int(m.group(1)) if m else None), (int(rt.group(1)) if rt else None), reqs
 
 
 def pgss_ready():
     """pg_stat_statements, where the cluster preloads it (make bench's own cluster does)."""
     try:
+        if "pg_stat_statements" not in lib.psql("SHOW shared_preload_libraries"):
+            return False
         lib.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT count(*) FROM pg_stat_statements")
         return True
     except RuntimeError:
@@ -389,10 +394,11 @@ def main():
     def allied(path, lua=None):
         if pgss:
             lib.psql("SELECT pg_stat_statements_reset()")
-        s0, r0 = metrics(srv.port)
+        s0, t0, r0 = metrics(srv.port)
         res = wrk(srv.port, path, key, lua)
-        s1, r1 = metrics(srv.port)
+        s1, t1, r1 = metrics(srv.port)
         res["stmts"] = (s1 - s0) / (r1 - r0) if s0 is not None and r1 > r0 else None
+        res["trips"] = (t1 - t0) / (r1 - r0) if t0 is not None and r1 > r0 else res["stmts"]
         res["exec_ms"] = float(lib.psql(PGSS_EXEC)) / (r1 - r0) if pgss and r1 > r0 else None
         return res
 
@@ -431,6 +437,7 @@ def main():
         step_rates.append(res["rps"])
     wf = {"rps": 1 / sum(1 / r for r in step_rates), "p50": None, "p99": None, "bad": 0,
           "stmts": sum(r["allied"]["stmts"] or 0 for r in rows[-4:]),
+          "trips": sum(r["allied"]["trips"] or 0 for r in rows[-4:]),
           "exec_ms": sum(r["allied"]["exec_ms"] or 0 for r in rows[-4:]) if pgss else None}
     row("workflow (4 requests)", wf, None, pgbench(mirror.WORKFLOW, pv), None, mirror.WORKFLOW)
     rss = rss_kib(srv.proc.pid)
@@ -478,17 +485,20 @@ def report(rows, rss, cg, cg_text):
     say("")
     say("Cost per request")
     cgd = {name: (n, ins) for name, n, ins in (cg or [])}
-    head = "%-26s | %9s %7s | %11s | %12s" % ("route", "stmts/req", "mirror", "db ms/req", "instr/req")
+    head = "%-26s | %9s %9s %7s | %9s | %12s" % ("route", "trips/req", "stmts/req", "mirror", "db ms/req",
+                                                  "instr/req")
     say(head)
     say("-" * len(head))
     for r in rows:
         ins = cgd.get(r["name"])
-        say("%-26s | %9s %7s | %11s | %12s" % (r["name"], fmt(r["allied"]["stmts"], "%.2f"), fmt(r["mirror"], "%d"),
+        say("%-26s | %9s %9s %7s | %9s | %12s" % (r["name"], fmt(r["allied"]["trips"], "%.2f"),
+                                                  fmt(r["allied"]["stmts"], "%.2f"), fmt(r["mirror"], "%d"),
                                               fmt(r["allied"]["exec_ms"], "%.3f"),
                                               "{:,.0f}".format(ins[1]) if ins else "-"))
-    say("stmts/req: statements the server sent to PostgreSQL per request under load (allied_db_statements_total "
-        "over allied_http_requests_total); each is one round trip today. mirror: statements in the pgbench script "
-        "(tests/bench/mirror.py); a difference means the mirror is stale.")
+    say("trips/req, stmts/req: round trips to PostgreSQL and statements sent per request under load (the "
+        "allied_db_round_trips_total and allied_db_statements_total counters over allied_http_requests_total; "
+        "without a round-trip counter every statement is its own round trip). mirror: statements in the pgbench "
+        "script (tests/bench/mirror.py); a difference from stmts/req means the mirror is stale.")
     say("db ms/req: PostgreSQL's execution time per request under load, from pg_stat_statements (top level, "
         "BEGIN/COMMIT left out: PostgreSQL 15 counts a prepared one only once per connection)")
     if cg:
