@@ -36,10 +36,13 @@ CG_GETS = int(os.environ.get("BENCH_CG_GETS", "2000"))
 CG_WRITES = int(os.environ.get("BENCH_CG_WRITES", "200"))
 SERVER_ENV = {k: os.environ[k] for k in ("ALLIED_THREADS", "ALLIED_DB_POOL", "ALLIED_TENANT_WORKERS")
               if k in os.environ}
-# pgbench opens as many connections as the server's pool: the same SQL at the same database
-# concurrency, so the ratio is what HTTP, C and JSON cost. (32 sessions all queueing on one
-# tenant's feed-counter row lock measure lock convoys instead.)
-PG_CLIENTS = int(os.environ.get("BENCH_PGBENCH_CLIENTS", SERVER_ENV.get("ALLIED_DB_POOL", "4")))
+# pgbench opens as many connections as the server uses for one tenant (ALLIED_TENANT_WORKERS, by
+# default the pool size less one): the same SQL at the same database concurrency, so the ratio is
+# what HTTP, C and JSON cost. (32 sessions all queueing on one tenant's feed-counter row lock
+# measure lock convoys instead.)
+_POOL = int(SERVER_ENV.get("ALLIED_DB_POOL", "4"))
+_TENANT = int(SERVER_ENV.get("ALLIED_TENANT_WORKERS", "0")) or max(1, _POOL - 1)
+PG_CLIENTS = int(os.environ.get("BENCH_PGBENCH_CLIENTS", min(_POOL, _TENANT)))
 BODY = '{"name":"Bench Partner","company":"Bench Co","tags":["a"]}'
 
 
