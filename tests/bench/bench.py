@@ -190,8 +190,9 @@ def start_peer():
         except subprocess.TimeoutExpired:
             r = None
         if r is None or r.returncode != 0:
-            say("peer: skipped (npm install failed or the registry is unreachable: %s)"
-                % ("timeout" if r is None else (r.stderr.strip().splitlines() or ["?"])[-1]))
+            why = "timeout" if r is None else next((line for line in r.stderr.splitlines() if "code" in line),
+                                                   (r.stderr.strip().splitlines() or ["?"])[0])
+            say("peer: skipped (npm install failed or the registry is unreachable: %s)" % why.strip())
             return None
     port = lib.free_port()
     log = open(os.path.join(TMP, "peer.log"), "wb")
