@@ -1,5 +1,6 @@
 #!/bin/sh
-# `make bench`: wrk against the server on loopback and pgbench running the same SQL directly.
+# `make bench`: Allied, the Node peer and pgbench (the same SQL) side by side on loopback, then
+# statements and instructions (callgrind) per request. tests/bench/bench.py says what it measures.
 set -eu
 BUILD=${BUILD:-build}
 top=$(pwd)
@@ -7,7 +8,7 @@ if [ -z "${DATABASE_URL:-}" ]; then
   pgdir="$top/.pg/bench-$$"
   cleanup() { sh "$top/scripts/pg.sh" stop "$pgdir"; rm -rf "$pgdir"; }
   trap cleanup EXIT INT TERM
-  DATABASE_URL=$(sh scripts/pg.sh start "$pgdir")
+  DATABASE_URL=$(PG_STAT_STATEMENTS=1 sh scripts/pg.sh start "$pgdir")
 fi
 export DATABASE_URL
 "$BUILD/allied" migrate >/dev/null 2>&1

@@ -3,6 +3,7 @@
 #   pg.sh start DIR   -> initialises (once) and starts a cluster in DIR, prints its DATABASE_URL
 #   pg.sh stop DIR    -> stops it (fast mode)
 #   pg.sh url DIR     -> prints its DATABASE_URL
+# PG_STAT_STATEMENTS=1 (opt-in; `make bench` sets it) preloads pg_stat_statements in a new cluster.
 # PostgreSQL refuses to run as root, so as root the cluster runs as user "postgres" (created if absent).
 set -eu
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
@@ -30,6 +31,12 @@ fsync = on
 synchronous_commit = on
 log_min_messages = warning
 CONF
+    if [ "${PG_STAT_STATEMENTS:-0}" = 1 ]; then
+      cat >>"$data/postgresql.conf" <<CONF
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.track = top
+CONF
+    fi
   fi
   if ! as "'$PGBIN/pg_ctl' -D '$data' status" >/dev/null 2>&1; then
     as "'$PGBIN/pg_ctl' -D '$data' -l '$dir/postgres.log' -w -t 60 start" >/dev/null

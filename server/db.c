@@ -8,6 +8,7 @@
 #include <string.h>
 
 atomic_long db_errors_total;
+atomic_long db_statements_total, db_round_trips_total;
 static atomic_int next_stmt_id;
 
 /* Request connections get time limits so that one slow statement, one lock held too long or one
@@ -107,6 +108,8 @@ static PGresult *run(struct db_conn *c, struct db_stmt *st, int n, const char *c
         PQclear(p);
         c->prepared[id] = 1;
     }
+    atomic_fetch_add_explicit(&db_statements_total, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db_round_trips_total, 1, memory_order_relaxed);
     return PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
 }
 
@@ -170,7 +173,8 @@ bool db_commit_read_only(struct request *rq, struct db_stmt *commit) {
         rq->db_fail = DBF_CONNECTION;
         return false;
     }
-    c->commit_pending = true;
+    c->commit_pending = true; /* its round trip is shared with the next request's first one */
+    atomic_fetch_add_explicit(&db_statements_total, 1, memory_order_relaxed);
     return true;
 }
 
@@ -214,6 +218,8 @@ static PGresult *run_with_prologue(struct db_conn *c, struct request *rq, struct
         }
         sent = sent && PQsendQueryPrepared(pg, name[i], nargs[i], args[i], NULL, NULL, 0);
     }
+    atomic_fetch_add_explicit(&db_statements_total, count, memory_order_relaxed);
+    atomic_fetch_add_explicit(&db_round_trips_total, 1, memory_order_relaxed);
     if (!sent || !PQpipelineSync(pg)) {
         PQexitPipelineMode(pg); /* fails on a broken connection, which is then closed anyway */
         return PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);

@@ -64,4 +64,6 @@ bool db_violated(struct request *rq, const char *name);
 
 /* Counters for /metrics. */
 extern atomic_long db_errors_total;
+extern atomic_long db_statements_total;  /* statements sent */
+extern atomic_long db_round_trips_total; /* waits for PostgreSQL (a pipeline of statements is one) */
 #endif

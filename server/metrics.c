@@ -108,6 +108,12 @@ char *metrics_render(void) {
     put(&b, "# HELP allied_db_errors_total Failed database calls and connection attempts.\n"
             "# TYPE allied_db_errors_total counter\nallied_db_errors_total %ld\n",
         atomic_load(&db_errors_total));
+    put(&b, "# HELP allied_db_statements_total Statements sent to PostgreSQL (prepared-statement executions).\n"
+            "# TYPE allied_db_statements_total counter\nallied_db_statements_total %ld\n",
+        atomic_load(&db_statements_total));
+    put(&b, "# HELP allied_db_round_trips_total Waits for PostgreSQL (statements sent in one pipeline count once).\n"
+            "# TYPE allied_db_round_trips_total counter\nallied_db_round_trips_total %ld\n",
+        atomic_load(&db_round_trips_total));
     put(&b, "# HELP allied_http_in_flight Requests being handled.\n"
             "# TYPE allied_http_in_flight gauge\nallied_http_in_flight %ld\n",
         atomic_load(&http_inflight));

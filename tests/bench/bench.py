@@ -1,81 +1,60 @@
-"""Benchmark: wrk against `allied serve` and pgbench running the same SQL, side by side.
-Loopback only; every run is bounded by BENCH_SECONDS (default 10)."""
+"""Benchmark, one run: Allied, the Node peer (Fastify + node-postgres, tests/bench/peer.js) and
+pgbench running the SQL the server sends (tests/bench/mirror.py), route by route; then the cost of
+a request: statements sent to PostgreSQL (allied_db_statements_total) and instructions
+(valgrind --tool=callgrind) per request.
+
+Loopback only; every load run lasts BENCH_SECONDS (default 10) with BENCH_CONNECTIONS (32).
+Knobs: BENCH_PEER=0 skips the peer, BENCH_CALLGRIND=0 skips callgrind, BENCH_PEER_CACHE is where
+npm installs fastify@4 and pg@8 (default ~/.cache/allied-bench-peer, outside the repo),
+ALLIED_THREADS / ALLIED_DB_POOL / ALLIED_TENANT_WORKERS are passed to the server.
+Nothing here asserts: timings are printed, never tested."""
+import hashlib
+import http.client
 import json
 import os
 import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "http"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "http"))
 import lib  # noqa: E402
+import mirror  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
 CONNS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 PGBENCH = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
 URL = os.environ["DATABASE_URL"]
 TMP = tempfile.mkdtemp(prefix="allied-bench-")
-
-# The SQL the server runs for each request, statement for statement (server/auth.c, api/partners.c).
-AUTH = ("SELECT k.id, k.tenant_id, k.role, coalesce(k.partner_id::text, ''), k.secret_hash, "
-        "set_config('allied.tenant_id', coalesce(k.tenant_id::text, ''), false) "
-        "FROM (SELECT 1) one LEFT JOIN api_keys k ON k.prefix = :prefix AND k.revoked_at IS NULL;\n")
-READ = AUTH + ("SELECT partner_json(p), p.version FROM partners p WHERE p.tenant_id = :tenant "
-               "AND p.id = :pid AND (NULL::uuid IS NULL OR p.id = NULL::uuid);\n")
-WRITE = AUTH + ("BEGIN;\n"
-                "INSERT INTO partners AS p (tenant_id, id, name, company, email, phone, website, kind, "
-                "status, ideal_client, tags, external_id, metadata) SELECT :tenant, gen_random_uuid(), "
-                "b->>'name', b->>'company', b->>'email', b->>'phone', b->>'website', "
-                "coalesce(b->>'kind', 'referral'), coalesce(b->>'status', 'prospect'), b->>'ideal_client', "
-                "ARRAY(SELECT jsonb_array_elements_text(b->'tags')), b->>'external_id', "
-                "coalesce(b->'metadata', '{}') FROM (SELECT CAST(:body AS jsonb) AS b) x "
-                "RETURNING partner_json(p), p.version;\nCOMMIT;\n")
+PEER_CACHE = os.environ.get("BENCH_PEER_CACHE", os.path.expanduser("~/.cache/allied-bench-peer"))
+CG_GETS = int(os.environ.get("BENCH_CG_GETS", "2000"))
+CG_WRITES = int(os.environ.get("BENCH_CG_WRITES", "200"))
+SERVER_ENV = {k: os.environ[k] for k in ("ALLIED_THREADS", "ALLIED_DB_POOL", "ALLIED_TENANT_WORKERS")
+              if k in os.environ}
+# Capacity, not policy: the rate limiter stays in the path but no limit is reached.
+SERVER_ENV.update({"ALLIED_RATE_KEY_PER_SECOND": "1000000", "ALLIED_RATE_KEY_BURST": "1000000",
+                   "ALLIED_RATE_TENANT_PER_SECOND": "1000000", "ALLIED_RATE_TENANT_BURST": "1000000",
+                   "ALLIED_RATE_TENANT_PER_MINUTE": "100000000"})
+# pgbench opens as many connections as the server uses for one tenant (ALLIED_TENANT_WORKERS, by
+# default the pool size less one): the same SQL at the same database concurrency, so the ratio is
+# what HTTP, C and JSON cost. (32 sessions all queueing on one tenant's feed-counter row lock
+# measure lock convoys instead.)
+_POOL = int(SERVER_ENV.get("ALLIED_DB_POOL", "4"))
+_TENANT = int(SERVER_ENV.get("ALLIED_TENANT_WORKERS", "0")) or max(1, _POOL - 1)
+PG_CLIENTS = int(os.environ.get("BENCH_PGBENCH_CLIENTS", min(_POOL, _TENANT)))
 BODY = '{"name":"Bench Partner","company":"Bench Co","tags":["a"]}'
 
-# Referral submission and the workflow steps (api/referrals.c, api/referral_actions.c, api/feed.c).
-EVENT = ("INSERT INTO referral_events (tenant_id, referral_id, type, from_status, to_status, note, stage, "
-         "actor_key_id, actor_role) VALUES (:tenant, :rid, '{t}', {f}, '{to}', NULL, NULL, :keyid, 'admin');\n")
-FEED = ("WITH s AS (INSERT INTO feed_counters AS f (tenant_id, last_seq) VALUES (:tenant, 1) "
-        "ON CONFLICT (tenant_id) DO UPDATE SET last_seq = f.last_seq + 1 RETURNING last_seq) "
-        "INSERT INTO feed_events (tenant_id, seq, type, resource_type, resource_id, partner_id, data) "
-        "SELECT :tenant, s.last_seq, 'referral.{t}', 'referral', :rid, :pid, CAST(:doc AS json) FROM s;\n")
-SUBMIT = (AUTH + "BEGIN;\n"
-          "SELECT status FROM partners WHERE tenant_id = :tenant AND id = :pid;\n"
-          "\\set n random(1, 2000000000)\n"
-          "SELECT pg_advisory_xact_lock(hashtextextended(CAST(:tenant AS text) || E'\\072email\\072' || 'b@' || CAST(:n AS text) || '.pg', 0)) "
-          "UNION ALL SELECT pg_advisory_xact_lock(hashtextextended(CAST(:tenant AS text) || E'\\072domain\\072' || CAST(:n AS text) || '.pg', 0));\n"
-          "SELECT r.id FROM referrals r LEFT JOIN agreements a ON a.tenant_id = r.tenant_id AND a.id = r.agreement_id "
-          "WHERE r.tenant_id = :tenant AND ((r.prospect_email = 'b@' || CAST(:n AS text) || '.pg') OR (r.prospect_domain = CAST(:n AS text) || '.pg')) "
-          "AND r.status IN ('submitted', 'acknowledged', 'engaged', 'won') AND coalesce(r.closed_at, r.created_at) >= "
-          "now() - make_interval(days => coalesce((agreement_terms(a, r.direction)->>'protection_days')::int, 90)) "
-          "ORDER BY r.created_at LIMIT 1;\n"
-          "SELECT gen_random_uuid() AS rid \\gset\n"
-          "WITH ag AS (SELECT a.id, (agreement_terms(a, 'inbound')->>'acknowledge_within_hours')::int AS hours "
-          "FROM agreements a WHERE a.tenant_id = :tenant AND a.partner_id = :pid AND a.direction IN ('inbound', 'reciprocal') "
-          "AND agreement_status(a) = 'active' ORDER BY a.activated_at DESC LIMIT 1) "
-          "INSERT INTO referrals AS r (tenant_id, id, partner_id, agreement_id, direction, prospect, prospect_email, "
-          "prospect_domain, external_id, override_reason, acknowledge_by) SELECT :tenant, :rid, :pid, (SELECT id FROM ag), "
-          "'inbound', CAST('{\"name\":\"B\"}' AS jsonb), 'b@' || CAST(:n AS text) || '.pg', :n || '.pg', NULL, NULL, "
-          "now() + make_interval(hours => coalesce((SELECT hours FROM ag), 48)) RETURNING referral_json(r) AS doc \\gset\n"
-          + EVENT.format(t="submitted", f="NULL", to="submitted") + FEED.format(t="submitted") + "COMMIT;\n")
+
+def say(msg):
+    print(msg, flush=True)
 
 
-def step(action, frm, to, extra=""):
-    return (AUTH + "BEGIN;\n"
-            "SELECT status, version, direction, partner_id FROM referrals WHERE tenant_id = :tenant AND id = :rid "
-            "AND (NULL::uuid IS NULL OR partner_id = NULL::uuid);\n"
-            "UPDATE referrals r SET status = '%s', version = r.version + 1, updated_at = now() %s "
-            "WHERE r.tenant_id = :tenant AND r.id = :rid AND r.status = '%s' RETURNING referral_json(r) AS doc \\gset\n"
-            % (to, extra, frm) + EVENT.format(t=action, f="'%s'" % frm, to=to) + FEED.format(t=action) + "COMMIT;\n")
-
-
-WORKFLOW = (SUBMIT + step("acknowledged", "submitted", "acknowledged", ", acknowledged_at = now()")
-            + step("engaged", "acknowledged", "engaged")
-            + step("won", "engaged", "won", ", deal_amount = 100000, deal_currency = 'EUR', closed_at = now()"))
-
-
+# ---------------------------------------------------------------- load generators
 # wrk.format() replaces wrk.headers when given headers, so keep the -H Authorization ones.
 WRK_HEADERS = """
 function headers()
@@ -123,113 +102,418 @@ end
 """
 
 
-def wrk(port, path, key, lua=None):
-    args = ["wrk", "-t2", "-c%d" % CONNS, "-d%ds" % SECONDS, "--latency", "-H", "Authorization: Bearer " + key]
+def lua_file(name, text):
+    f = os.path.join(TMP, name + ".lua")
+    with open(f, "w") as fh:
+        fh.write(text)
+    return f
+
+
+def wrk(port, path, key, lua=None, seconds=None):
+    """-> dict(rps, p50, p99 in ms, bad = non-2xx/3xx count)."""
+    seconds = seconds or SECONDS
+    args = ["wrk", "-t2", "-c%d" % CONNS, "-d%ds" % seconds, "--latency", "-H", "Authorization: Bearer " + key]
     if lua:
         args += ["-s", lua]
     run = subprocess.run(args + ["http://127.0.0.1:%d%s" % (port, path)], capture_output=True, text=True,
-                         timeout=SECONDS + 30)
+                         timeout=seconds + 30)
     out = run.stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not m:
         raise RuntimeError("wrk failed: " + out + run.stderr)
-    rps = float(m.group(1))
 
     def lat(p):
         m = re.search(r"\s%s%%\s+([\d.]+)(us|ms|s)\b" % p, out)
         v = float(m.group(1))
         return v / 1000 if m.group(2) == "us" else v * 1000 if m.group(2) == "s" else v
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return rps, lat(50), lat(99), int(bad.group(1)) if bad else 0
+    errs = re.search(r"Socket errors: (.*)", out)
+    return {"rps": float(m.group(1)), "p50": lat(50), "p99": lat(99), "bad": int(bad.group(1)) if bad else 0,
+            "errors": errs.group(1) if errs else ""}
 
 
-def pgbench(script, variables):
-    f = os.path.join(TMP, "script.sql")
-    open(f, "w").write(script)
-    args = [PGBENCH, "-n", "-M", "prepared", "-c", str(CONNS), "-j", "2", "-T", str(SECONDS), "-f", f, "-d", URL]
+def pgbench(steps, variables, one_read_tenant=None):
+    """Runs the mirrored SQL as allied_app (the server's role; row-level security is FORCEd, so a
+    superuser would measure something else). -> dict(rps = tps, p50, p99 in ms, bad = failed)."""
+    script = os.path.join(TMP, "script.sql")
+    with open(script, "w") as fh:
+        fh.write(mirror.pgbench_script(steps))
+    logdir = os.path.join(TMP, "pglog")
+    shutil.rmtree(logdir, ignore_errors=True)
+    os.makedirs(logdir)
+    args = [PGBENCH, "-n", "-M", "prepared", "-c", str(PG_CLIENTS), "-j", "2", "-T", str(SECONDS), "-f", script,
+            "-l", "--log-prefix", os.path.join(logdir, "tx")]
     for k, v in variables.items():
         args += ["-D", "%s=%s" % (k, v)]
-    env = dict(os.environ, PGOPTIONS="-c role=allied_app")
-    out = subprocess.run(args, capture_output=True, text=True, env=env, timeout=SECONDS + 60)
+    opts = "-c role=allied_app"
+    if one_read_tenant:  # a single statement cannot authenticate: the tenant is a session setting
+        opts += " -c allied.tenant_id=" + one_read_tenant
+    env = dict(os.environ, PGOPTIONS=opts)
+    out = subprocess.run(args + [URL], capture_output=True, text=True, env=env, timeout=SECONDS + 60)
     m = re.search(r"tps = ([\d.]+)", out.stdout)
     if not m:
-        raise RuntimeError("pgbench failed: " + out.stdout + out.stderr)
-    lat = re.search(r"latency average = ([\d.]+) ms", out.stdout)
-    return float(m.group(1)), float(lat.group(1)) if lat else 0.0
+        raise RuntimeError("pgbench failed: " + out.stdout + out.stderr[-2000:])
+    lat = []
+    for f in os.listdir(logdir):
+        with open(os.path.join(logdir, f)) as fh:
+            for line in fh:
+                parts = line.split()
+                if len(parts) >= 3 and parts[2].isdigit():
+                    lat.append(int(parts[2]))
+    lat.sort()
+    failed = re.search(r"number of failed transactions: (\d+)", out.stdout)
+
+    def pct(p):
+        return lat[min(len(lat) - 1, int(len(lat) * p / 100))] / 1000 if lat else 0.0
+    return {"rps": float(m.group(1)), "p50": pct(50), "p99": pct(99), "bad": int(failed.group(1)) if failed else 0}
+
+
+# ---------------------------------------------------------------- the peer
+def start_peer():
+    """The Node peer on a free port, or None (with the reason printed)."""
+    if os.environ.get("BENCH_PEER", "1") == "0":
+        say("peer: skipped (BENCH_PEER=0)")
+        return None
+    if not shutil.which("node"):
+        say("peer: skipped (no node on PATH)")
+        return None
+    mods = os.path.join(PEER_CACHE, "node_modules")
+    if not (os.path.isdir(os.path.join(mods, "fastify")) and os.path.isdir(os.path.join(mods, "pg"))):
+        if not shutil.which("npm"):
+            say("peer: skipped (no npm to install fastify@4 and pg@8)")
+            return None
+        os.makedirs(PEER_CACHE, exist_ok=True)
+        pkg = os.path.join(PEER_CACHE, "package.json")
+        if not os.path.exists(pkg):
+            with open(pkg, "w") as fh:
+                fh.write('{"name": "allied-bench-peer", "private": true}\n')
+        say("peer: npm install fastify@4 pg@8 into %s" % PEER_CACHE)
+        try:
+            r = subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--loglevel=error",
+                                "fastify@4", "pg@8"], cwd=PEER_CACHE, capture_output=True, text=True, timeout=180)
+        except subprocess.TimeoutExpired:
+            r = None
+        if r is None or r.returncode != 0:
+            why = "timeout" if r is None else next((line for line in r.stderr.splitlines() if "code" in line),
+                                                   (r.stderr.strip().splitlines() or ["?"])[0])
+            say("peer: skipped (npm install failed or the registry is unreachable: %s)" % why.strip())
+            return None
+    port = lib.free_port()
+    log = open(os.path.join(TMP, "peer.log"), "wb")
+    # The peer connects as the database owner, as its author would: it has no tenant setting, so
+    # under the server's role row-level security would hide every API key from it.
+    env = dict(os.environ, PORT=str(port), NODE_PATH=mods, DATABASE_URL=URL)
+    proc = subprocess.Popen(["node", os.path.join(HERE, "peer.js")], env=env, stdout=log, stderr=log,
+                            stdin=subprocess.DEVNULL)
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            break
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return proc, port
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    proc.wait()
+    say("peer: skipped (it did not start; see %s)" % os.path.join(TMP, "peer.log"))
+    return None
+
+
+# ---------------------------------------------------------------- cost counters
+def metrics(port):
+    """(statements sent to PostgreSQL, round trips or None, requests answered other than /metrics)
+    from /metrics. allied_db_round_trips_total is for when statements are pipelined; until the
+    server has it, every statement is its own round trip."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request("GET", "/metrics")
+    text = c.getresponse().read().decode()
+    c.close()
+    m = re.search(r"^allied_db_statements_total (\d+)", text, re.M)
+    rt = re.search(r"^allied_db_round_trips_total (\d+)", text, re.M)
+    reqs = sum(int(v) for route, v in re.findall(r'^allied_http_requests_total\{[^}]*route="([^"]*)"[^}]*\} (\d+)',
+                                                  text, re.M) if route != "/metrics")
+    return (int(m.group(1)) if m else None), (int(rt.group(1)) if rt else None), reqs
+
+
+def pgss_ready():
+    """pg_stat_statements, where the cluster preloads it (make bench's own cluster does)."""
+    try:
+        if "pg_stat_statements" not in lib.psql("SHOW shared_preload_libraries"):
+            return False
+        lib.psql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT count(*) FROM pg_stat_statements")
+        return True
+    except RuntimeError:
+        return False
+
+
+# PostgreSQL 15's pg_stat_statements counts a prepared BEGIN/COMMIT only on its first execution
+# per connection, so those are left out on purpose: this is the time spent executing the rest.
+PGSS_EXEC = ("SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid "
+             "WHERE r.rolname = 'allied_app' AND s.query NOT IN ('BEGIN', 'BEGIN READ ONLY', 'COMMIT', 'ROLLBACK')")
 
 
 def rss_kib(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1])
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
     return 0
 
 
+# ---------------------------------------------------------------- callgrind
+class Keepalive:
+    """One keep-alive HTTP/1.1 connection; the server under callgrind is slow, so no short timeouts."""
+
+    def __init__(self, port, key):
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        self.h = {"Authorization": "Bearer " + key, "Content-Type": "application/json"}
+
+    def req(self, method, path, body=None):
+        self.c.request(method, path, body=body, headers=self.h)
+        r = self.c.getresponse()
+        data = r.read()
+        if r.status >= 300:
+            raise RuntimeError("%s %s -> %d %s" % (method, path, r.status, data[:200]))
+        return data
+
+
+def callgrind(key, pid):
+    """Instructions per request of the whole server process (every thread, libpq, libc, ...), by
+    route: warm up, zero the counters, then one dump per route. -> ([(route, n, instr/request)], text)."""
+    if os.environ.get("BENCH_CALLGRIND", "1") == "0":
+        return None, "callgrind: skipped (BENCH_CALLGRIND=0)"
+    if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
+        return None, "callgrind: skipped (valgrind is not installed)"
+    port = lib.free_port()
+    out = os.path.join(TMP, "cg.out")
+    env = dict(os.environ, ALLIED_LISTEN="127.0.0.1:%d" % port, ALLIED_LOG="warn", ALLIED_WEBHOOK_WORKERS="0",
+               **SERVER_ENV)
+    log = open(os.path.join(TMP, "callgrind.log"), "wb")
+    proc = subprocess.Popen(["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
+                             os.environ.get("ALLIED_BIN", "build/allied"), "serve"],
+                            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    started = time.time()
+    try:
+        deadline = time.time() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    return None, "callgrind: the server did not start under valgrind"
+                time.sleep(0.2)
+        c = Keepalive(port, key)
+        ids, made = [], [0]
+
+        def submit(i):
+            made[0] += 1
+            body = json.dumps({"partner_id": pid, "direction": "inbound",
+                               "prospect": {"name": "CG", "email": "cg%d@cg%d-%d.bench" % (made[0], made[0], started)}})
+            ids.append(json.loads(c.req("POST", "/v1/referrals", body))["id"])
+        mix = [("GET /v1/partners/{id}", CG_GETS, lambda i: c.req("GET", "/v1/partners/" + pid)),
+               ("GET /v1/partners?limit=50", CG_WRITES, lambda i: c.req("GET", "/v1/partners?limit=50")),
+               ("POST /v1/partners", CG_WRITES, lambda i: c.req("POST", "/v1/partners", BODY)),
+               ("POST /v1/referrals", CG_WRITES, submit),
+               ("POST .../acknowledge", CG_WRITES, lambda i: c.req("POST", "/v1/referrals/%s/acknowledge" % ids[i]))]
+        # Warm-up: every pooled connection prepares its statements on first use.
+        for name, n, fn in mix:
+            for i in range(12):
+                fn(i)
+        ids.clear()
+        subprocess.run(["callgrind_control", "-z", str(proc.pid)], capture_output=True, timeout=60)
+        rows = []
+        for k, (name, n, fn) in enumerate(mix):
+            for i in range(n):
+                fn(i)
+            subprocess.run(["callgrind_control", "--dump=" + re.sub(r"\W+", "_", name), str(proc.pid)],
+                           capture_output=True, timeout=60)
+            rows.append((name, n))
+        dumps = sorted((f for f in os.listdir(TMP) if f.startswith("cg.out.")),
+                       key=lambda f: int(f.rsplit(".", 1)[1]) if f.rsplit(".", 1)[1].isdigit() else 0)
+        dumps = [f for f in dumps if f.rsplit(".", 1)[1].isdigit() and int(f.rsplit(".", 1)[1]) > 0]
+        result, text = [], []
+        for (name, n), f in zip(rows, dumps[-len(rows):]):
+            with open(os.path.join(TMP, f)) as fh:
+                total = next((int(line.split()[1]) for line in fh if line.startswith(("summary:", "totals:"))), 0)
+            result.append((name, n, total / n))
+        # Where the instructions go: the top functions of the GET-by-id dump and of the POST one.
+        for (name, n), f in list(zip(rows, dumps[-len(rows):]))[0:3:2]:
+            ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", os.path.join(TMP, f)],
+                                 capture_output=True, text=True, timeout=120).stdout
+            text.append("callgrind, %s: top functions by own instructions per request (of %s)" %
+                        (name, "{:,.0f}".format(next(r[2] for r in result if r[0] == name))))
+            shown = 0
+            for line in ann.splitlines():
+                m = re.match(r"\s*([\d,]+) \(\s*([\d.]+)%\)\s+(.*?):(\S+) \[(.*)\]$", line)
+                if not m or m.group(4) in ("clone", "start_thread") or shown == 12:
+                    continue
+                shown += 1
+                lib_name = os.path.basename(m.group(5)).split(".so")[0]
+                text.append("  %9s %5s%%  %s [%s]" % ("{:,.0f}".format(int(m.group(1).replace(",", "")) / n),
+                                                       m.group(2), m.group(4), lib_name))
+        return result, "\n".join(text)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
+
+
+# ---------------------------------------------------------------- the run
 def main():
     tenant, key = lib.new_tenant("bench")
     prefix = key[:15]
-    # Capacity, not policy: the limiter stays in the path but no limit is reached.
-    env = {"ALLIED_LOG": "warn", "ALLIED_RATE_KEY_PER_SECOND": "1000000", "ALLIED_RATE_KEY_BURST": "1000000",
-           "ALLIED_RATE_TENANT_PER_SECOND": "1000000", "ALLIED_RATE_TENANT_BURST": "1000000",
-           "ALLIED_RATE_TENANT_PER_MINUTE": "100000000"}
-    for k in ("ALLIED_THREADS", "ALLIED_DB_POOL"):
-        if k in os.environ:
-            env[k] = os.environ[k]
-    srv = lib.Server(**env)
+    srv = lib.Server(ALLIED_LOG="warn", **SERVER_ENV)
     c = lib.Client(srv.port, key)
     pid = c.post("/v1/partners", {"name": "Read Me", "company": "Bench Co", "tags": ["a"]}).json["id"]
-    lua = os.path.join(TMP, "post.lua")
-    open(lua, "w").write('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n'
-                         % json.dumps(BODY))
-    rows = []
-    print("allied bench: %d connections, %ds per run, ALLIED_THREADS=%s ALLIED_DB_POOL=%s" %
-          (CONNS, SECONDS, env.get("ALLIED_THREADS", "default"), env.get("ALLIED_DB_POOL", "default")))
-    rps, p50, p99, bad = wrk(srv.port, "/v1/partners/" + pid, key)
-    tps, _ = pgbench(READ, {"prefix": prefix, "tenant": tenant, "pid": pid})
-    rows.append(("GET /v1/partners/{id}", rps, p50, p99, bad, tps))
-    rps, p50, p99, bad = wrk(srv.port, "/v1/partners", key, lua)
-    tps, _ = pgbench(WRITE, {"prefix": prefix, "tenant": tenant, "body": BODY})
-    rows.append(("POST /v1/partners", rps, p50, p99, bad, tps))
-
-    # Referrals: an active inbound agreement for the partner, then submissions and the workflow.
+    for i in range(59):  # a full list page
+        c.post("/v1/partners", {"name": "Listed %d" % i, "company": "Bench Co", "tags": ["a"]})
     a = c.post("/v1/agreements", {"partner_id": pid, "direction": "inbound", "starts_on": "2026-01-01",
                                   "terms": {"compensation": {"model": "percentage", "rate_bps": 1000}}}).json
     c.post("/v1/agreements/%s/sign" % a["id"], {"party": "vendor", "signer_name": "V"})
     c.post("/v1/agreements/%s/sign" % a["id"], {"party": "partner", "signer_name": "P"})
-    lua = os.path.join(TMP, "submit.lua")
-    open(lua, "w").write('PARTNER = "%s"\n' % pid + WRK_SUBMIT)
     keyid = lib.psql("SELECT id FROM api_keys WHERE prefix = '%s'" % prefix)
-    pv = {"prefix": prefix, "tenant": tenant, "pid": pid, "keyid": keyid, "doc": '{"name":"x"}'}
-    rps, p50, p99, bad = wrk(srv.port, "/v1/referrals", key, lua)
-    tps, _ = pgbench(SUBMIT, pv)
-    rows.append(("POST /v1/referrals", rps, p50, p99, bad, tps))
-    step_rates = [rps]
-    ids = os.path.join(TMP, "ids.txt")
-    open(ids, "w").write(lib.psql("SELECT id FROM referrals WHERE tenant_id = '%s' AND status = 'submitted' "
-                                  "ORDER BY id" % tenant) + "\n")
-    for action, body in (("acknowledge", "nil"), ("engage", "'{\"stage\":\"demo\"}'"),
-                         ("win", "'{\"deal\":{\"amount\":100000,\"currency\":\"EUR\"}}'")):
-        lua = os.path.join(TMP, action + ".lua")
-        open(lua, "w").write('IDS = "%s"\n' % ids + WRK_ACTION % (action, body))
-        rps, p50, p99, bad = wrk(srv.port, "/v1/referrals", key, lua)
-        rows.append(("POST .../%s" % action, rps, p50, p99, bad, None))
-        step_rates.append(rps)
-    wf = 1 / sum(1 / r for r in step_rates)
-    tps, _ = pgbench(WORKFLOW, pv)
-    rows.append(("workflow (4 requests)", wf, 0, 0, 0, tps))
+    pv = {"prefix": prefix, "hash": hashlib.sha256(key.encode()).hexdigest(), "tenant": tenant, "pid": pid,
+          "keyid": keyid, "body": BODY, "limit": "51"}
+    peer = start_peer()
+    if peer and c.get("/v1/partners/" + pid).status == 200:
+        r = lib.Client(peer[1], key).get("/v1/partners/" + pid)
+        if r.status != 200:
+            say("peer: skipped (GET answered %d: %s)" % (r.status, r.body[:200]))
+            peer[0].kill()
+            peer = None
+    say("allied bench: wrk %d connections, pgbench %d clients, %ds per run, ALLIED_THREADS=%s ALLIED_DB_POOL=%s "
+        "ALLIED_TENANT_WORKERS=%s; peer %s" % (CONNS, PG_CLIENTS, SECONDS, SERVER_ENV.get("ALLIED_THREADS", "default"),
+                     SERVER_ENV.get("ALLIED_DB_POOL", "default"), SERVER_ENV.get("ALLIED_TENANT_WORKERS", "default"),
+                     "on" if peer else "off"))
+
+    # Warm-up, not recorded: pools connect, Node compiles its hot paths.
+    for port in [srv.port] + ([peer[1]] if peer else []):
+        wrk(port, "/v1/partners/" + pid, key, seconds=min(2, SECONDS))
+    rows = []
+    pgss = pgss_ready()
+
+    def allied(path, lua=None):
+        if pgss:
+            lib.psql("SELECT pg_stat_statements_reset()")
+        s0, t0, r0 = metrics(srv.port)
+        res = wrk(srv.port, path, key, lua)
+        s1, t1, r1 = metrics(srv.port)
+        res["stmts"] = (s1 - s0) / (r1 - r0) if s0 is not None and r1 > r0 else None
+        res["trips"] = (t1 - t0) / (r1 - r0) if t0 is not None and r1 > r0 else res["stmts"]
+        res["exec_ms"] = float(lib.psql(PGSS_EXEC)) / (r1 - r0) if pgss and r1 > r0 else None
+        return res
+
+    def row(name, a_res, peer_res, pg_res, one_res, mirror_steps):
+        rows.append({"name": name, "allied": a_res, "peer": peer_res, "pg": pg_res, "one": one_res,
+                     "mirror": mirror.statements(mirror_steps) if mirror_steps else None})
+        say("  done: %s" % name)
+
+    post_lua = lua_file("post", 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n'
+                        % json.dumps(BODY))
+    one = pgbench(mirror.ONE_READ, pv, one_read_tenant=tenant)
+    row("GET /v1/partners/{id}", allied("/v1/partners/" + pid),
+        wrk(peer[1], "/v1/partners/" + pid, key) if peer else None, pgbench(mirror.GET_PARTNER, pv), one,
+        mirror.GET_PARTNER)
+    row("GET /v1/partners?limit=50", allied("/v1/partners?limit=50"), None, pgbench(mirror.LIST_PARTNERS, pv), one,
+        mirror.LIST_PARTNERS)
+    row("POST /v1/partners", allied("/v1/partners", post_lua),
+        wrk(peer[1], "/v1/partners", key, post_lua) if peer else None, pgbench(mirror.POST_PARTNER, pv), None,
+        mirror.POST_PARTNER)
+
+    # Referrals: submissions, then each workflow step over the submitted ones.
+    submit = allied("/v1/referrals", lua_file("submit", 'PARTNER = "%s"\n' % pid + WRK_SUBMIT))
+    row("POST /v1/referrals", submit, None, pgbench(mirror.SUBMIT, pv), None, mirror.SUBMIT)
+    step_rates = [submit["rps"]]
+    for action, body, steps, status in (("acknowledge", "nil", mirror.ACKNOWLEDGE, "submitted"),
+                                        ("engage", "'{\"stage\":\"demo\"}'", mirror.ENGAGE, "acknowledged"),
+                                        ("win", "'{\"deal\":{\"amount\":100000,\"currency\":\"EUR\"}}'", mirror.WIN,
+                                         "engaged")):
+        # Only the referrals the previous step reached: each request is a real transition.
+        ids = os.path.join(TMP, action + ".ids")
+        with open(ids, "w") as fh:
+            fh.write(lib.psql("SELECT id FROM referrals WHERE tenant_id = '%s' AND status = '%s' ORDER BY id"
+                              % (tenant, status)) + "\n")
+        res = allied("/v1/referrals", lua_file(action, 'IDS = "%s"\n' % ids + WRK_ACTION % (action, body)))
+        row("POST .../%s" % action, res, None, None, None, steps)
+        step_rates.append(res["rps"])
+    wf = {"rps": 1 / sum(1 / r for r in step_rates), "p50": None, "p99": None, "bad": 0,
+          "stmts": sum(r["allied"]["stmts"] or 0 for r in rows[-4:]),
+          "trips": sum(r["allied"]["trips"] or 0 for r in rows[-4:]),
+          "exec_ms": sum(r["allied"]["exec_ms"] or 0 for r in rows[-4:]) if pgss else None}
+    row("workflow (4 requests)", wf, None, pgbench(mirror.WORKFLOW, pv), None, mirror.WORKFLOW)
     rss = rss_kib(srv.proc.pid)
     srv.stop()
-    print("%-24s %10s %8s %8s %8s %12s %7s" % ("endpoint", "req/s", "p50 ms", "p99 ms", "non-2xx", "pgbench tps", "ratio"))
-    for name, rps, p50, p99, bad, tps in rows:
-        if tps is None:
-            print("%-24s %10.0f %8.2f %8.2f %8d %12s %7s" % (name, rps, p50, p99, bad, "-", "-"))
-        elif p50 == 0:
-            print("%-24s %10.0f %8s %8s %8s %12.0f %6.0f%%" % (name, rps, "-", "-", "-", tps, 100 * rps / tps))
-        else:
-            print("%-24s %10.0f %8.2f %8.2f %8d %12.0f %6.0f%%" % (name, rps, p50, p99, bad, tps, 100 * rps / tps))
-    print("workflow = 1 / (sum of 1/rate of its four steps); pgbench runs the four transactions as one script")
-    print("server peak RSS: %.1f MiB" % (rss / 1024))
+    if peer:
+        peer[0].send_signal(signal.SIGTERM)
+        peer[0].wait(10)
+
+    say("measuring instructions per request under callgrind ...")
+    cg, cg_text = callgrind(key, pid)
+    report(rows, rss, cg, cg_text)
     shutil.rmtree(TMP, ignore_errors=True)
+
+
+def fmt(v, spec="%.0f"):
+    return "-" if v is None else spec % v
+
+
+def report(rows, rss, cg, cg_text):
+    say("")
+    say("Throughput and latency (r/s; p50 and p99 in ms; pgbench's r/s is transactions/s of the mirrored SQL)")
+    head = "%-26s | %7s %6s %6s | %7s %6s %6s | %7s %6s %6s | %8s %8s %8s" % (
+        "route", "allied", "p50", "p99", "peer", "p50", "p99", "pgbench", "p50", "p99", "A/peer", "A/pgb", "A/1read")
+    say(head)
+    say("-" * len(head))
+    for r in rows:
+        a, p, g, o = r["allied"], r["peer"] or {}, r["pg"] or {}, r["one"] or {}
+        ratio = lambda x: "%.2f" % (a["rps"] / x["rps"]) if x.get("rps") else "-"  # noqa: E731
+        say("%-26s | %7.0f %6s %6s | %7s %6s %6s | %7s %6s %6s | %8s %8s %8s" % (
+            r["name"], a["rps"], fmt(a["p50"], "%.2f"), fmt(a["p99"], "%.2f"),
+            fmt(p.get("rps")), fmt(p.get("p50"), "%.2f"), fmt(p.get("p99"), "%.2f"),
+            fmt(g.get("rps")), fmt(g.get("p50"), "%.2f"), fmt(g.get("p99"), "%.2f"),
+            ratio(p), ratio(g), ratio(o)))
+    bad = ["%s: allied %d%s%s" % (r["name"], r["allied"]["bad"],
+                                  ", peer %d" % r["peer"]["bad"] if r["peer"] else "",
+                                  ", pgbench failed %d" % r["pg"]["bad"] if r["pg"] else "")
+           for r in rows if r["allied"]["bad"] or (r["peer"] or {}).get("bad") or (r["pg"] or {}).get("bad")]
+    if bad:
+        say("non-2xx answers / failed transactions: " + "; ".join(bad))
+    one = rows[0]["one"]
+    say("A/1read: Allied over pgbench running the handler's single SELECT alone (%.0f tps, p50 %.2f ms)" %
+        (one["rps"], one["p50"]) if one else "")
+    say("workflow = 1 / (sum of 1/rate of its four steps); pgbench runs the four transactions as one script")
+    say("Allied peak RSS (VmHWM): %.1f MiB" % (rss / 1024))
+    say("")
+    say("Cost per request")
+    cgd = {name: (n, ins) for name, n, ins in (cg or [])}
+    head = "%-26s | %9s %9s %7s | %9s | %12s" % ("route", "trips/req", "stmts/req", "mirror", "db ms/req",
+                                                  "instr/req")
+    say(head)
+    say("-" * len(head))
+    for r in rows:
+        ins = cgd.get(r["name"])
+        say("%-26s | %9s %9s %7s | %9s | %12s" % (r["name"], fmt(r["allied"]["trips"], "%.2f"),
+                                                  fmt(r["allied"]["stmts"], "%.2f"), fmt(r["mirror"], "%d"),
+                                              fmt(r["allied"]["exec_ms"], "%.3f"),
+                                              "{:,.0f}".format(ins[1]) if ins else "-"))
+    say("trips/req, stmts/req: round trips to PostgreSQL and statements sent per request under load (the "
+        "allied_db_round_trips_total and allied_db_statements_total counters over allied_http_requests_total; "
+        "without a round-trip counter every statement is its own round trip). mirror: statements in the pgbench "
+        "script (tests/bench/mirror.py); a difference from stmts/req means the mirror is stale.")
+    say("db ms/req: PostgreSQL's execution time per request under load, from pg_stat_statements (top level, "
+        "BEGIN/COMMIT left out: PostgreSQL 15 counts a prepared one only once per connection)")
+    if cg:
+        say("instr/req: valgrind --tool=callgrind, whole server process, one keep-alive client, after a warm-up: "
+            + ", ".join("%s x%d" % (name, n) for name, n, _ in cg) + "; mix total %s per request" %
+            "{:,.0f}".format(sum(n * i for _, n, i in cg) / sum(n for _, n, _ in cg)))
+    say(cg_text)
 
 
 if __name__ == "__main__":

@@ -39,7 +39,8 @@ def metrics(ctx):
     for series in ('allied_http_requests_total{method="GET",route="/healthz",status="200"}',
                    'allied_http_request_duration_seconds_bucket{method="GET",route="/healthz",le="+Inf"}',
                    'allied_db_pool_connections{state="in_use"}', 'allied_db_pool_connections{state="idle"}',
-                   "allied_db_errors_total"):
+                   "allied_db_errors_total", "allied_db_statements_total", "allied_db_round_trips_total",
+                   "allied_db_queue_refused_total", "allied_db_queue_expired_total"):
         expect(series in text, "missing %s", series)
 
 
