@@ -45,6 +45,11 @@ def report(label, lat, codes):
 
 
 def main():
+    print("-- rate limits off: the worker pool's fairness alone")
+    with soaklib.server("soak", ALLIED_LOG="warn", ALLIED_RATE_KEY_PER_SECOND=0, ALLIED_RATE_TENANT_PER_SECOND=0,
+                        ALLIED_RATE_TENANT_PER_MINUTE=0) as srv:
+        run(srv)
+    print("-- default rate limits (B's back-to-back loop meets its own key limit too)")
     with soaklib.server("soak", ALLIED_LOG="warn") as srv:
         run(srv)
 

@@ -31,3 +31,4 @@ def server(name, **env):
         if pgdir:
             subprocess.run(["sh", "scripts/pg.sh", "stop", pgdir], capture_output=True)
             subprocess.run(["rm", "-rf", pgdir])
+            del os.environ["DATABASE_URL"]
