@@ -7,9 +7,13 @@
 #include <string.h>
 #include <uuid/uuid.h>
 
+/* A version-4 UUID from OpenSSL's generator: libuuid's uuid_generate_random re-seeds (five
+ * system calls and ~6k instructions) on every call, once per request for its id. */
 void uuid_new(char out[37]) {
     uuid_t u;
-    uuid_generate_random(u);
+    random_bytes(u, sizeof u);
+    u[6] = (unsigned char)((u[6] & 0x0F) | 0x40); /* version 4 */
+    u[8] = (unsigned char)((u[8] & 0x3F) | 0x80); /* RFC 4122 variant */
     uuid_unparse_lower(u, out);
 }
 

@@ -81,15 +81,14 @@ static uint64_t lane_key(const char *prefix) {
     return h;
 }
 
+/* Called with `lock` held. */
 static void remember_tenant(const struct request *rq) {
     char prefix[KEY_PREFIX_LEN + 1];
     bearer_prefix((struct request *)rq, prefix);
     if (!*prefix || !rq->auth.ok) return;
     unsigned slot = (unsigned)(hash_str(prefix) % TENANT_CACHE);
-    pthread_mutex_lock(&lock);
     memcpy(tenant_cache[slot].prefix, prefix, sizeof prefix);
     tenant_cache[slot].tenant = hash_str(rq->auth.tenant_id);
-    pthread_mutex_unlock(&lock);
 }
 
 /* Called with `lock` held. Lanes exist while they have queued or running requests. */
@@ -169,10 +168,11 @@ static struct request *take(void) {
 
 static void finished(struct request *rq) {
     pthread_mutex_lock(&lock);
+    remember_tenant(rq);
     struct lane *l = lane_get(rq->lane, false);
     l->running--;
     lane_release(l);
-    pthread_cond_broadcast(&ready); /* a request held back by its lane's cap may go now */
+    if (head) pthread_cond_signal(&ready); /* one request held back by its lane's cap may go now */
     pthread_mutex_unlock(&lock);
 }
 
@@ -277,7 +277,6 @@ static void run_one(struct worker *w, struct request *rq) {
     }
     rq->db = NULL;
     rq->worker = NULL;
-    remember_tenant(rq);
 }
 
 static void *worker_main(void *arg) {
