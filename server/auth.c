@@ -50,6 +50,10 @@ enum role auth_role_parse(const char *s) {
  * when the prefix is live and the hash matches, and then sets the tenant for this transaction
  * only; a wrong secret and an unknown prefix therefore take exactly the same path here. */
 DB_STMT(st_set_tenant, "SELECT set_config('allied.tenant_id', $1, true)");
+/* A read also becomes read-only (defence in depth: no GET handler writes). */
+DB_STMT(st_set_tenant_read, "SELECT set_config('allied.tenant_id', $1, true), "
+                            "set_config('transaction_read_only', 'on', true)");
+DB_STMT(st_read_only, "SELECT set_config('transaction_read_only', 'on', true)");
 DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, '') "
                          "FROM allied_authenticate($1, $2)");
 
@@ -69,7 +73,7 @@ int auth_or_reply(struct request *rq) {
     sha256_hex(key, strlen(key), hash);
     if (auth_cache_get(hash, &rq->auth)) {
         /* A verified key: the tenant setting goes out with the first statement, no lookup. */
-        db_prologue(rq, &st_set_tenant, rq->auth.tenant_id);
+        db_prologue(rq, rq->read_txn ? &st_set_tenant_read : &st_set_tenant, rq->auth.tenant_id);
         return 0;
     }
     unsigned long gen = auth_cache_generation();
@@ -89,6 +93,7 @@ int auth_or_reply(struct request *rq) {
     rq->auth.role = auth_role_parse(PQgetvalue(r, 0, 2));
     snprintf(rq->auth.partner_id, sizeof rq->auth.partner_id, "%s", PQgetvalue(r, 0, 3));
     PQclear(r);
+    if (rq->read_txn) db_prologue(rq, &st_read_only, NULL); /* goes with the handler's first statement */
     auth_cache_put(hash, &rq->auth, gen);
     return 0;
 }

@@ -130,80 +130,59 @@ static enum db_fail classify(PGconn *pg, PGresult *r, const char *state) {
     return DBF_HARD;
 }
 
-/* Reads the result of a COMMIT sent by db_commit_read_only, and its sync. A failed read-only
- * COMMIT loses nothing (it wrote nothing); only a broken connection matters, and it shows. */
-static bool settle_commit(PGconn *pg) {
-    bool ok = true;
+/* Leaves pipeline mode; false if the connection is in no state to (it is then closed anyway). */
+static bool leave_pipeline(PGconn *pg) {
+    for (int tries = 0; !PQexitPipelineMode(pg); tries++) {
+        if (tries == 8 || PQstatus(pg) != CONNECTION_OK) return false;
+        PGresult *extra;
+        while ((extra = PQgetResult(pg))) PQclear(extra);
+    }
+    return true;
+}
+
+/* Reads the result of a sync sent earlier (db_end_read); false if the connection failed. */
+static bool read_sync(PGconn *pg) {
     PGresult *r = PQgetResult(pg);
-    if (!r) return false;
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) ok = false;
-    PQclear(r);
-    while ((r = PQgetResult(pg))) PQclear(r); /* the NULL after COMMIT's result */
-    r = PQgetResult(pg);                     /* the sync */
-    if (!r || PQresultStatus(r) != PGRES_PIPELINE_SYNC) ok = false;
+    bool ok = r && PQresultStatus(r) == PGRES_PIPELINE_SYNC;
     PQclear(r);
     return ok && PQstatus(pg) == CONNECTION_OK;
 }
 
 bool db_settle(struct db_conn *c) {
-    if (!c->commit_pending) return true;
-    c->commit_pending = false;
-    bool ok = settle_commit(c->pg);
-    for (int tries = 0; !PQexitPipelineMode(c->pg) && tries < 8 && PQstatus(c->pg) == CONNECTION_OK; tries++) {
-        PGresult *extra;
-        while ((extra = PQgetResult(c->pg))) PQclear(extra);
-    }
+    bool ok = true;
+    if (c->pipe == PIPE_OPEN) ok = PQpipelineSync(c->pg) == 1;
+    if (c->pipe != PIPE_OFF) ok = read_sync(c->pg) && ok;
+    if (c->pipe != PIPE_OFF) ok = leave_pipeline(c->pg) && ok;
+    c->pipe = PIPE_OFF;
     return ok;
 }
 
-bool db_commit_read_only(struct request *rq, struct db_stmt *commit) {
+void db_end_read(struct request *rq) {
     struct db_conn *c = (struct db_conn *)rq->db;
-    PGconn *pg = c->pg;
-    int id = stmt_id(commit);
-    char name[16];
-    snprintf(name, sizeof name, "s%d", id);
-    if (!c->prepared[id]) { /* the first time, the plain way */
-        PGresult *r = db_exec(rq, commit, 0, NULL);
-        PQclear(r);
-        return r != NULL;
-    }
-    if (!PQenterPipelineMode(pg)) return false;
-    if (!PQsendQueryPrepared(pg, name, 0, NULL, NULL, NULL, 0) || !PQpipelineSync(pg)) {
-        PQexitPipelineMode(pg);
+    rq->nprologue = 0;
+    if (c->pipe != PIPE_OPEN) return;
+    /* The sync ends the implicit transaction; its result is read with the next request's
+     * statements (or by db_settle), so the client does not wait for it. */
+    if (PQpipelineSync(c->pg) == 1)
+        c->pipe = PIPE_SYNC_PENDING;
+    else
         rq->db_fail = DBF_CONNECTION;
-        return false;
-    }
-    c->commit_pending = true; /* its round trip is shared with the next request's first one */
-    atomic_fetch_add_explicit(&db_statements_total, 1, memory_order_relaxed);
-    return true;
 }
 
-/* Sends the request's pending prologue (BEGIN, the tenant setting, ...) and `st` in one pipeline:
- * one network round trip instead of one per statement. Returns the result of `st`, or the first
- * failed result (the statements after a failure come back aborted and are ignored). */
-static PGresult *run_with_prologue(struct db_conn *c, struct request *rq, struct db_stmt *st, int n,
-                                   const char *const *vals) {
-    struct db_stmt *sts[DB_MAX_PROLOGUE + 1];
-    const char *const *args[DB_MAX_PROLOGUE + 1];
-    const char *one[DB_MAX_PROLOGUE];
-    int nargs[DB_MAX_PROLOGUE + 1], count = rq->nprologue + 1;
-    for (int i = 0; i < rq->nprologue; i++) {
-        sts[i] = rq->prologue[i];
-        one[i] = rq->prologue_arg[i];
-        args[i] = one[i] ? &one[i] : NULL;
-        nargs[i] = one[i] ? 1 : 0;
-    }
-    sts[count - 1] = st;
-    args[count - 1] = vals;
-    nargs[count - 1] = n;
-    rq->nprologue = 0;
-
+/* Sends `count` statements in one pipeline and reads their results: one network round trip. With
+ * `open` the statements join the connection's open implicit transaction (a read: no BEGIN, no
+ * COMMIT; everything up to the next sync is one transaction) and the pipeline stays open;
+ * otherwise a sync ends the batch and the connection leaves pipeline mode. A sync still pending
+ * from the previous request is read first. Returns the last statement's result, or the first
+ * failed one (statements after a failure come back aborted and are ignored). */
+static PGresult *pipeline(struct db_conn *c, struct db_stmt **sts, const char *const *const *args,
+                          const int *nargs, int count, bool open) {
     PGconn *pg = c->pg;
+    bool pending_sync = c->pipe == PIPE_SYNC_PENDING;
+    if (c->pipe == PIPE_OFF && !PQenterPipelineMode(pg)) return PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
+    c->pipe = PIPE_OPEN;
     bool prepping[DB_MAX_PROLOGUE + 1] = {false};
     char name[DB_MAX_PROLOGUE + 1][16];
-    bool pending = c->commit_pending; /* the last request's COMMIT: its result comes first */
-    c->commit_pending = false;
-    if (!pending && !PQenterPipelineMode(pg)) return PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
     bool sent = true;
     for (int i = 0; i < count && sent; i++) {
         int id = stmt_id(sts[i]);
@@ -218,23 +197,25 @@ static PGresult *run_with_prologue(struct db_conn *c, struct request *rq, struct
         }
         sent = sent && PQsendQueryPrepared(pg, name[i], nargs[i], args[i], NULL, NULL, 0);
     }
+    sent = sent && (open ? PQsendFlushRequest(pg) && PQflush(pg) == 0 : PQpipelineSync(pg));
     atomic_fetch_add_explicit(&db_statements_total, count, memory_order_relaxed);
     atomic_fetch_add_explicit(&db_round_trips_total, 1, memory_order_relaxed);
-    if (!sent || !PQpipelineSync(pg)) {
-        PQexitPipelineMode(pg); /* fails on a broken connection, which is then closed anyway */
+    if (!sent) {
+        c->pipe = PIPE_OFF;
+        leave_pipeline(pg);
         return PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
     }
     PGresult *out = NULL;
-    if (pending && !settle_commit(pg)) {
+    if (pending_sync && !read_sync(pg)) {
         out = PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
-        goto done;
+        goto broken;
     }
     for (int i = 0; i < count; i++) {
         for (int part = prepping[i] ? 0 : 1; part < 2; part++) {
             PGresult *r = PQgetResult(pg);
             if (!r) { /* the connection broke mid-pipeline */
                 if (!out) out = PQmakeEmptyPGresult(pg, PGRES_FATAL_ERROR);
-                goto done;
+                goto broken;
             }
             PGresult *extra; /* then the NULL that ends this statement's results */
             while ((extra = PQgetResult(pg))) PQclear(extra);
@@ -248,14 +229,36 @@ static PGresult *run_with_prologue(struct db_conn *c, struct request *rq, struct
             PQclear(r);
         }
     }
-    PGresult *sync = PQgetResult(pg);
-    PQclear(sync);
-done:
-    for (int tries = 0; !PQexitPipelineMode(pg) && tries < 8 && PQstatus(pg) == CONNECTION_OK; tries++) {
-        PGresult *extra;
-        while ((extra = PQgetResult(pg))) PQclear(extra);
-    }
+    if (open) return out;
+    if (!read_sync(pg)) goto broken;
+    c->pipe = PIPE_OFF;
+    leave_pipeline(pg);
     return out;
+broken:
+    c->pipe = PIPE_OFF;
+    leave_pipeline(pg);
+    return out;
+}
+
+/* Sends the request's pending prologue (BEGIN or the read's settings, the tenant setting, ...)
+ * together with `st`; or `st` alone into the read's open pipeline. */
+static PGresult *run_pipelined(struct db_conn *c, struct request *rq, struct db_stmt *st, int n,
+                               const char *const *vals) {
+    struct db_stmt *sts[DB_MAX_PROLOGUE + 1];
+    const char *const *args[DB_MAX_PROLOGUE + 1];
+    const char *one[DB_MAX_PROLOGUE];
+    int nargs[DB_MAX_PROLOGUE + 1], count = rq->nprologue + 1;
+    for (int i = 0; i < rq->nprologue; i++) {
+        sts[i] = rq->prologue[i];
+        one[i] = rq->prologue_arg[i];
+        args[i] = one[i] ? &one[i] : NULL;
+        nargs[i] = one[i] ? 1 : 0;
+    }
+    sts[count - 1] = st;
+    args[count - 1] = vals;
+    nargs[count - 1] = n;
+    rq->nprologue = 0;
+    return pipeline(c, sts, args, nargs, count, rq->read_txn);
 }
 
 void db_prologue(struct request *rq, struct db_stmt *st, const char *arg) {
@@ -274,7 +277,13 @@ void db_prologue_drop(struct request *rq) {
 
 PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
     struct db_conn *c = (struct db_conn *)rq->db;
-    PGresult *r = rq->nprologue ? run_with_prologue(c, rq, st, n, vals) : run(c, st, n, vals);
+    PGresult *r;
+    if (rq->nprologue || rq->read_txn) {
+        r = run_pipelined(c, rq, st, n, vals);
+    } else {
+        if (c->pipe != PIPE_OFF) db_settle(c); /* the last request's sync, before a plain statement */
+        r = run(c, st, n, vals);
+    }
     if (result_ok(r)) {
         rq->db_ok_calls++;
         return r;

@@ -12,13 +12,14 @@ struct db_stmt {
     const char *sql;
     atomic_int id; /* 1-based, assigned on first use */
 };
+enum { PIPE_OFF, PIPE_OPEN, PIPE_SYNC_PENDING };
 #define DB_STMT(var, text) static struct db_stmt var = {.sql = text}
 
 /* One libpq connection and what has been prepared on it. Used by one thread at a time. */
 struct db_conn {
     PGconn *pg;
     unsigned char prepared[DB_MAX_STMTS + 1];
-    bool commit_pending; /* a read-only COMMIT was sent, its result not read yet (pipeline mode) */
+    int pipe; /* PIPE_OFF, PIPE_OPEN (a read's implicit transaction), PIPE_SYNC_PENDING */
 };
 
 /* Opens a connection to cfg.database_url; if `app_role`, switches to cfg.db_role.
@@ -39,12 +40,13 @@ void db_prologue(struct request *rq, struct db_stmt *st, const char *arg);
 bool db_prologue_pending(struct request *rq);
 void db_prologue_drop(struct request *rq);
 
-/* Ends a read-only transaction without waiting: COMMIT is sent now and its result read with the
- * connection's next statements (which go out before it arrives), so a GET costs one round trip.
- * Only for transactions that wrote nothing: their answer does not depend on the commit. */
-bool db_commit_read_only(struct request *rq, struct db_stmt *commit);
-/* Reads a pending COMMIT's result; false if the connection failed. Call before using the
- * connection other than through db_exec (e.g. to check its transaction state). */
+/* Reads (rq->read_txn) run as one implicit transaction in an open libpq pipeline: no BEGIN and no
+ * COMMIT, the tenant set transaction-locally by the first statements, each statement one round
+ * trip (the first one together with the prologue). db_end_read ends it with a sync whose result
+ * is read with the connection's next statements, so the client does not wait for it. */
+void db_end_read(struct request *rq);
+/* Finishes whatever pipeline the connection still has open (a pending sync included); false if
+ * the connection failed. Call before using the connection outside db_exec. */
 bool db_settle(struct db_conn *c);
 
 /* Same on a bare connection (CLI, migrations). On failure prints the error to stderr. */

@@ -19,7 +19,6 @@
 #define TXN_ATTEMPTS 8
 
 DB_STMT(st_begin, "BEGIN");
-DB_STMT(st_begin_read, "BEGIN READ ONLY");
 DB_STMT(st_report_budget, "SELECT set_config('statement_timeout', $1, true)");
 DB_STMT(st_commit, "COMMIT");
 DB_STMT(st_rollback, "ROLLBACK");
@@ -45,6 +44,10 @@ static bool simple(struct request *rq, struct db_stmt *st) {
 }
 
 static void rollback(struct request *rq) {
+    if (rq->read_txn) { /* a read: ending its implicit transaction undoes nothing, and needs no wait */
+        db_end_read(rq);
+        return;
+    }
     if (db_prologue_pending(rq)) { /* BEGIN was never sent: nothing to roll back */
         db_prologue_drop(rq);
         return;
@@ -91,12 +94,16 @@ static int admit(struct request *rq, bool first_attempt) {
 /* Every request that touches the database runs in one READ COMMITTED transaction (read-only for
  * GET): authentication sets the tenant inside it, so the setting can never outlive the request.
  * Retried on serialization failure or deadlock; committed only when the answer is a success. */
-static bool commit(struct request *rq, bool read_only) {
+static bool commit(struct request *rq) {
+    if (rq->read_txn) {
+        db_end_read(rq);
+        return rq->db_fail == DBF_NONE;
+    }
     if (db_prologue_pending(rq)) { /* no statement ran: there is no transaction */
         db_prologue_drop(rq);
         return true;
     }
-    return read_only ? db_commit_read_only(rq, &st_commit) : simple(rq, &st_commit);
+    return simple(rq, &st_commit);
 }
 
 static void run_transaction(struct request *rq) {
@@ -108,8 +115,10 @@ static void run_transaction(struct request *rq) {
         reply_reset(rq);
         rq->db_fail = DBF_NONE;
         rq->after_commit = NULL;
-        /* Sent together with the request's first statement, in one round trip. */
-        db_prologue(rq, get ? &st_begin_read : &st_begin, NULL);
+        /* Sent together with the request's first statement, in one round trip. A read needs no
+         * BEGIN: it is one implicit transaction in a pipeline (server/db.c). */
+        rq->read_txn = get;
+        if (!get) db_prologue(rq, &st_begin, NULL);
         if (rq->route->flags & RF_REPORT) db_prologue(rq, &st_report_budget, report_ms);
         if (admit(rq, attempt == 1) != 0) {
             rollback(rq);
@@ -131,7 +140,7 @@ static void run_transaction(struct request *rq) {
         }
         rq->route->fn(rq);
         if (rq->db_fail == DBF_NONE && rq->status > 0 && rq->status < 400) {
-            if ((!ikey || idempotency_store(rq, ikey) == 0) && commit(rq, get)) {
+            if ((!ikey || idempotency_store(rq, ikey) == 0) && commit(rq)) {
                 if (rq->after_commit) rq->after_commit(rq);
                 return;
             }

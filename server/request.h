@@ -87,6 +87,7 @@ struct request {
     struct db_stmt *prologue[DB_MAX_PROLOGUE]; /* sent with the next statement (server/db.c) */
     const char *prologue_arg[DB_MAX_PROLOGUE];
     int nprologue;
+    bool read_txn; /* a GET: an implicit read-only transaction in a pipeline (server/db.c) */
     enum db_fail db_fail;
     int db_ok_calls; /* statements that succeeded for this request */
     char sqlstate[6];

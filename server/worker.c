@@ -263,8 +263,8 @@ static void run_one(struct worker *w, struct request *rq) {
         dispatch_run(rq);
     }
     /* A transaction can only be open here through a bug; never hand it to the next request. */
-    if (w->db->commit_pending && rq->db_fail == DBF_NONE) {
-        /* its result is read with the next request's first statements: one round trip saved */
+    if (w->db->pipe == PIPE_SYNC_PENDING && rq->db_fail == DBF_NONE) {
+        /* a read's sync: read with the next request's first statements, one round trip saved */
     } else if (!db_settle(w->db)) {
         rq->db_fail = DBF_CONNECTION;
     } else if (PQtransactionStatus(w->db->pg) != PQTRANS_IDLE && db_ok(w->db)) {
