@@ -14,10 +14,11 @@ The bench prints each route's statements per request as measured on the server
 
 Server request path today (server/dispatch.c run_transaction, server/auth.c auth_or_reply), with a
 warm key (the benchmark's steady state; server/auth_cache.c):
-  BEGIN READ ONLY (GET) or BEGIN (others), set_config('allied.tenant_id', tenant, true) and the
-  handler's first statement go out together in one libpq pipeline (one round trip); then the
-  handler's other statements; COMMIT. A GET's COMMIT is sent without waiting and read with the
-  next request's pipeline, so a GET costs one round trip. pgbench mirrors the pipelines with
+  a write: BEGIN, set_config('allied.tenant_id', tenant, true) and the handler's first statement
+  go out together in one libpq pipeline (one round trip); then the handler's other statements;
+  COMMIT. A read (GET): no BEGIN or COMMIT; the tenant (and read-only) setting and the handler's
+  first statement go out in an open pipeline, one implicit transaction ended by a sync that is
+  read with the next request's pipeline, so a GET costs two statements and one round trip. pgbench mirrors the pipelines with
   \startpipeline/\endpipeline where it can (it cannot \gset inside a pipeline, so a transition's
   first statement, which reads into variables, costs pgbench one round trip more than the server).
 A cold key instead runs allied_authenticate(prefix, sha256 hex of the whole key) in that first
@@ -28,6 +29,8 @@ BEGIN_READ = ("BEGIN READ ONLY", {})                                     # serve
 BEGIN = ("BEGIN", {})                                                    # server/dispatch.c st_begin
 COMMIT = ("COMMIT", {})                                                  # server/dispatch.c st_commit
 SET_TENANT = ("SELECT set_config('allied.tenant_id', $1, true)", {1: ":tenant"})  # server/auth.c (warm key)
+SET_TENANT_READ = ("SELECT set_config('allied.tenant_id', $1, true), "            # server/auth.c (warm key, GET)
+                   "set_config('transaction_read_only', 'on', true)", {1: ":tenant"})
 AUTH = ("SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, '') "  # server/auth.c
         "FROM allied_authenticate($1, $2)", {1: ":prefix", 2: ":hash"})
 
@@ -132,10 +135,11 @@ def event(action, frm, to, stage="NULL"):
 
 # Requests: lists of (server SQL, {n: pgbench text}[, "gset"]) and pgbench meta-commands (str).
 PIPE, END = "\\startpipeline", "\\endpipeline"
-GET_PARTNER = [PIPE, BEGIN_READ, SET_TENANT, (PARTNER_GET, {1: ":tenant", 2: ":pid", 3: "NULL"}), COMMIT, END]
-LIST_PARTNERS = [PIPE, BEGIN_READ, SET_TENANT,
+# A read is one implicit transaction: the statements up to the pipeline's sync (no BEGIN/COMMIT).
+GET_PARTNER = [PIPE, SET_TENANT_READ, (PARTNER_GET, {1: ":tenant", 2: ":pid", 3: "NULL"}), END]
+LIST_PARTNERS = [PIPE, SET_TENANT_READ,
                  (PARTNER_LIST_FIRST, {1: ":tenant", 2: "NULL", 3: "NULL", 4: "NULL", 5: "NULL", 6: "NULL",
-                                       7: "NULL", 8: ":limit"}), COMMIT, END]
+                                       7: "NULL", 8: ":limit"}), END]
 POST_PARTNER = [PIPE, BEGIN, SET_TENANT, (PARTNER_INSERT, {1: ":tenant", 2: "gen_random_uuid()", 3: ":body"}),
                 END, COMMIT]
 SUBMIT = RANDOM + [
