@@ -9,6 +9,7 @@
 #include "server/config.h"
 #include "server/http.h"
 #include "server/log.h"
+#include "server/ratelimit.h"
 #include "server/worker.h"
 #include "tests/fuzz/shim.h"
 #include <arpa/inet.h>
@@ -52,7 +53,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     setenv("ALLIED_MAX_BODY_BYTES", "4096", 1); /* small, so the fuzzer reaches the cap */
     setenv("ALLIED_CONN_TIMEOUT", "5", 1);
     unsetenv("DATABASE_URL"); /* database routes answer 503: this fuzzes the edge, not the DB */
-    if (config_load() != 0 || workers_start(1) != 0 || http_start() != 0) abort();
+    /* The same start-up order as server/main.c: the HTTP edge consults the rate limiter. */
+    if (config_load() != 0 || ratelimit_start() != 0 || workers_start(1) != 0 || http_start() != 0) abort();
     return 0;
 }
 
