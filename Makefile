@@ -57,7 +57,8 @@ $(BUILD)/migrations.o: $(BUILD)/migrations.c
 deps:
 	@sh scripts/deps.sh
 
-include tests/fuzz/fuzz.mk
+# `-include`: the Docker build copies only what the server needs, not tests/.
+-include tests/fuzz/fuzz.mk
 
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/allied
