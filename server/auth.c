@@ -35,6 +35,22 @@ bool auth_key_prefix(const char *key, char *prefix) {
     return true;
 }
 
+const char *auth_bearer_key(struct request *rq) {
+    const char *h = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return NULL;
+    h += 7;
+    while (*h == ' ') h++;
+    return h;
+}
+
+const char *auth_request_prefix(struct request *rq) {
+    if (rq->key_parsed == 0) {
+        const char *key = auth_bearer_key(rq);
+        rq->key_parsed = key && auth_key_prefix(key, rq->key_prefix) ? 1 : -1;
+    }
+    return rq->key_parsed > 0 ? rq->key_prefix : NULL;
+}
+
 enum role auth_role_parse(const char *s) {
     static const struct {
         const char *name;
@@ -63,13 +79,13 @@ static int unauthorized(struct request *rq, const char *why) {
 }
 
 int auth_or_reply(struct request *rq) {
-    const char *h = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
-    char prefix[KEY_PREFIX_LEN + 1], hash[65];
-    if (!h) return unauthorized(rq, "send Authorization: Bearer <api key>");
-    if (strncasecmp(h, "Bearer ", 7) != 0) return unauthorized(rq, "use the Bearer scheme");
-    const char *key = h + 7;
-    while (*key == ' ') key++;
-    if (!auth_key_prefix(key, prefix)) return unauthorized(rq, "the API key is malformed");
+    char hash[65];
+    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION))
+        return unauthorized(rq, "send Authorization: Bearer <api key>");
+    const char *key = auth_bearer_key(rq);
+    if (!key) return unauthorized(rq, "use the Bearer scheme");
+    const char *prefix = auth_request_prefix(rq);
+    if (!prefix) return unauthorized(rq, "the API key is malformed");
     sha256_hex(key, strlen(key), hash);
     if (auth_cache_get(hash, &rq->auth)) {
         /* A verified key: the tenant setting goes out with the first statement, no lookup. */

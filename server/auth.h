@@ -12,6 +12,11 @@
 void auth_key_generate(char *key, char *prefix, char *hash);
 /* Extracts the prefix of a well-formed key into `prefix`; false if `key` is malformed. */
 bool auth_key_prefix(const char *key, char *prefix);
+/* The key after `Authorization: Bearer `, or NULL if that header or scheme is missing. */
+const char *auth_bearer_key(struct request *rq);
+/* The prefix of the request's well-formed Bearer key, or NULL; parsed once per request (the rate
+ * limiter, the worker queue's fairness lanes and authentication all ask). */
+const char *auth_request_prefix(struct request *rq);
 /* Parses a role name; 0 if unknown. */
 enum role auth_role_parse(const char *s);
 

@@ -216,12 +216,9 @@ void ratelimit_init(void) {
 
 /* The key prefix of a well-formed `Authorization: Bearer` key; false otherwise. */
 static bool bearer_prefix(struct request *rq, char prefix[KEY_PREFIX_LEN + 1]) {
-    const char *h = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
-    h += 7;
-    while (*h == ' ')
-        h++;
-    return auth_key_prefix(h, prefix);
+    const char *p = auth_request_prefix(rq);
+    if (p) memcpy(prefix, p, KEY_PREFIX_LEN + 1);
+    return p != NULL;
 }
 
 void rl_address_key(const struct sockaddr *sa, char *out, size_t n) {

@@ -80,6 +80,8 @@ struct request {
     /* who is calling */
     struct auth auth;
     struct rl_seen rl;
+    char key_prefix[16];     /* the Bearer key's prefix, parsed once (auth_request_prefix) */
+    signed char key_parsed;  /* 0 not yet, 1 key_prefix holds it, -1 no well-formed key */
 
     /* database, while a worker runs the request */
     struct worker *worker;

@@ -13,7 +13,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 struct worker {
@@ -59,22 +58,9 @@ static uint64_t hash_str(const char *s) {
     return h ? h : 1;
 }
 
-/* The key prefix from `Authorization: Bearer ak_...`, or "" if there is none. */
-static void bearer_prefix(struct request *rq, char *prefix) {
-    const char *h = req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION);
-    prefix[0] = '\0';
-    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return;
-    h += 7;
-    while (*h == ' ') h++;
-    if (strlen(h) >= KEY_PREFIX_LEN && strncmp(h, "ak_", 3) == 0) {
-        memcpy(prefix, h, KEY_PREFIX_LEN);
-        prefix[KEY_PREFIX_LEN] = '\0';
-    }
-}
-
 /* Called with `lock` held. */
 static uint64_t lane_key(const char *prefix) {
-    if (!*prefix) return 0;
+    if (!prefix) return 0;
     uint64_t h = hash_str(prefix);
     unsigned slot = (unsigned)(h % TENANT_CACHE);
     if (strcmp(tenant_cache[slot].prefix, prefix) == 0) return tenant_cache[slot].tenant;
@@ -82,12 +68,11 @@ static uint64_t lane_key(const char *prefix) {
 }
 
 /* Called with `lock` held. */
-static void remember_tenant(const struct request *rq) {
-    char prefix[KEY_PREFIX_LEN + 1];
-    bearer_prefix((struct request *)rq, prefix);
-    if (!*prefix || !rq->auth.ok) return;
+static void remember_tenant(struct request *rq) {
+    const char *prefix = auth_request_prefix(rq);
+    if (!prefix || !rq->auth.ok) return;
     unsigned slot = (unsigned)(hash_str(prefix) % TENANT_CACHE);
-    memcpy(tenant_cache[slot].prefix, prefix, sizeof prefix);
+    memcpy(tenant_cache[slot].prefix, prefix, KEY_PREFIX_LEN + 1);
     tenant_cache[slot].tenant = hash_str(rq->auth.tenant_id);
 }
 
@@ -110,8 +95,7 @@ static void lane_release(struct lane *l) {
 }
 
 bool worker_submit(struct request *rq) {
-    char prefix[KEY_PREFIX_LEN + 1];
-    bearer_prefix(rq, prefix);
+    const char *prefix = auth_request_prefix(rq); /* before the lock: parsed once per request */
     rq->next_job = NULL;
     rq->queued_ns = now_ns();
     pthread_mutex_lock(&lock);
