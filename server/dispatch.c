@@ -1,6 +1,6 @@
-/* The request pipeline after routing. Every database request runs in one READ COMMITTED transaction that
- * is retried on serialization failure or deadlock; the handler is written as straight-line
- * code and the runner decides commit (status < 400) or rollback. */
+/* The request pipeline after routing. Every database request runs in one READ COMMITTED
+ * transaction that is retried on serialization failure or deadlock; the handler is written as
+ * straight-line code and the runner decides commit (status < 400) or rollback. */
 #include "server/dispatch.h"
 #include "server/auth.h"
 #include "server/config.h"
@@ -91,9 +91,7 @@ static int admit(struct request *rq, bool first_attempt) {
     return 0;
 }
 
-/* Every request that touches the database runs in one READ COMMITTED transaction (read-only for
- * GET): authentication sets the tenant inside it, so the setting can never outlive the request.
- * Retried on serialization failure or deadlock; committed only when the answer is a success. */
+/* Ends the transaction of a successful request: a read's ends with a sync nobody waits for. */
 static bool commit(struct request *rq) {
     if (rq->read_txn) {
         db_end_read(rq);
@@ -106,6 +104,10 @@ static bool commit(struct request *rq) {
     return simple(rq, &st_commit);
 }
 
+/* Every request that touches the database runs in one READ COMMITTED transaction (for a GET an
+ * implicit, read-only one in a pipeline): authentication sets the tenant inside it, so the setting
+ * can never outlive the request. Retried on serialization failure or deadlock; committed only when
+ * the answer is a success. */
 static void run_transaction(struct request *rq) {
     bool get = strcmp(rq->method, "GET") == 0;
     const char *ikey = strcmp(rq->method, "POST") == 0 ? req_header(rq, "Idempotency-Key") : NULL;

@@ -25,7 +25,6 @@ A cold key instead runs allied_authenticate(prefix, sha256 hex of the whole key)
 pipeline (AUTH below), once per key per instance."""
 import re
 
-BEGIN_READ = ("BEGIN READ ONLY", {})                                     # server/dispatch.c st_begin_read
 BEGIN = ("BEGIN", {})                                                    # server/dispatch.c st_begin
 COMMIT = ("COMMIT", {})                                                  # server/dispatch.c st_commit
 SET_TENANT = ("SELECT set_config('allied.tenant_id', $1, true)", {1: ":tenant"})  # server/auth.c (warm key)
