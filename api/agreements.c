@@ -3,12 +3,12 @@
 #include "api/api.h"
 #include "api/feed.h"
 #include "api/terms.h"
-#include "server/db.h"
-#include "server/json_in.h"
-#include "server/pagination.h"
-#include "server/params.h"
-#include "server/reply.h"
-#include "server/resource.h"
+#include "server/data/db.h"
+#include "server/edge/json_in.h"
+#include "server/edge/pagination.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
+#include "server/edge/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,13 +185,10 @@ static void insert_draft(struct request *rq, json_t *a, const char *supersedes) 
     if (!r) {
         if (rq->db_fail == DBF_CONSTRAINT && strstr(rq->constraint, "partner"))
             reply_field_error(rq, "partner_id", "no such partner");
-        else
-            db_reply_failure(rq);
         return;
     }
     if (feed_append(rq, "agreement.created", "agreement", id, p[2], PQgetvalue(r, 0, 0))) {
         PQclear(r);
-        db_reply_failure(rq);
         return;
     }
     char loc[64];
@@ -223,10 +220,7 @@ void api_agreements_list(struct request *rq) {
     const char *p[] = {rq->auth.tenant_id, partner, status, dir, partner_scope(rq),
                        pg.limit_plus_one, pg.after_ts, pg.after_id};
     PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 8 : 6, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     reply_page(rq, r, &pg);
     PQclear(r);
 }
@@ -244,10 +238,7 @@ static bool lock_or_reply(struct request *rq, const char *id, struct locked *l) 
     if (if_match_or_reply(rq, version)) return false;
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
     l->r = db_exec(rq, &st_lock, 3, p);
-    if (!l->r) {
-        db_reply_failure(rq);
-        return false;
-    }
+    if (!l->r) return false;
     if (PQntuples(l->r) == 0) {
         PQclear(l->r);
         reply_not_found(rq, "agreement", id);
@@ -313,9 +304,7 @@ void api_agreements_update(struct request *rq) {
         free(k2);
         free(k3);
         free(k4);
-        if (!r || feed_append(rq, "agreement.updated", "agreement", id, l.partner_id, PQgetvalue(r, 0, 0)))
-            db_reply_failure(rq);
-        else
+        if (r && !feed_append(rq, "agreement.updated", "agreement", id, l.partner_id, PQgetvalue(r, 0, 0)))
             reply_resource(rq, 200, r);
         PQclear(r);
     }
@@ -330,7 +319,6 @@ static bool set_status(struct request *rq, const char *id, const char *partner_i
     PGresult *r = db_exec(rq, &st_set_status, 5, p);
     if (!r || feed_append(rq, event, "agreement", id, partner_id, PQgetvalue(r, 0, 0))) {
         PQclear(r);
-        db_reply_failure(rq);
         return false;
     }
     reply_resource(rq, 200, r);
@@ -343,17 +331,11 @@ static bool set_status(struct request *rq, const char *id, const char *partner_i
 static void activate(struct request *rq, const char *id, const struct locked *l) {
     const char *p[] = {rq->auth.tenant_id, l->partner_id};
     PGresult *r = db_exec(rq, &st_lock_partner, 2, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     PQclear(r);
     const char *q[] = {rq->auth.tenant_id, id};
     r = db_exec(rq, &st_overlap, 2, q);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r)) {
         reply_problem(rq, P_AGREEMENT_CONFLICT,
                       "agreement %s already covers this partner and direction on overlapping dates",
@@ -365,18 +347,12 @@ static void activate(struct request *rq, const char *id, const struct locked *l)
     if (l->supersedes_id) {
         const char *s[] = {rq->auth.tenant_id, l->supersedes_id, id};
         r = db_exec(rq, &st_supersede, 3, s);
-        if (!r) {
-            db_reply_failure(rq);
-            return;
-        }
+        if (!r) return;
         bool fail = PQntuples(r) && feed_append(rq, "agreement.superseded", "agreement",
                                                 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
                                                 PQgetvalue(r, 0, 0));
         PQclear(r);
-        if (fail) {
-            db_reply_failure(rq);
-            return;
-        }
+        if (fail) return;
     }
     set_status(rq, id, l->partner_id, "active", NULL, NULL, "agreement.activated");
 }
@@ -400,11 +376,10 @@ void api_agreements_sign(struct request *rq) {
     else {
         const char *p[] = {rq->auth.tenant_id, id, party, signer};
         PGresult *r = db_exec(rq, &st_sign, 4, p);
-        if (!r || feed_append(rq, "agreement.signed", "agreement", id, l.partner_id, PQgetvalue(r, 0, 0)))
-            db_reply_failure(rq);
-        else if (PQgetvalue(r, 0, 2)[0] == 't')
+        bool written = r && !feed_append(rq, "agreement.signed", "agreement", id, l.partner_id, PQgetvalue(r, 0, 0));
+        if (written && PQgetvalue(r, 0, 2)[0] == 't')
             activate(rq, id, &l);
-        else
+        else if (written)
             reply_resource(rq, 200, r);
         PQclear(r);
     }

@@ -1,7 +1,7 @@
 /* Every endpoint handler, one per route in server/router.c. */
 #ifndef ALLIED_API_H
 #define ALLIED_API_H
-#include "server/request.h"
+#include "server/edge/request.h"
 
 /* api/health.c */
 void api_healthz(struct request *rq);

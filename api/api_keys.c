@@ -1,12 +1,12 @@
 /* /v1/api-keys: create (the secret is returned once), list, get, revoke. Admin keys only. */
 #include "api/api.h"
-#include "server/auth_cache.h"
-#include "server/auth.h"
-#include "server/db.h"
-#include "server/json_in.h"
-#include "server/pagination.h"
-#include "server/params.h"
-#include "server/reply.h"
+#include "server/edge/auth_cache.h"
+#include "server/edge/auth.h"
+#include "server/data/db.h"
+#include "server/edge/json_in.h"
+#include "server/edge/pagination.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -69,8 +69,6 @@ void api_keys_create(struct request *rq) {
     if (!r) {
         if (db_violated(rq, "api_keys_partner_fk"))
             reply_field_error(rq, "partner_id", "no such partner");
-        else
-            db_reply_failure(rq);
         return;
     }
     json_error_t err;
@@ -98,10 +96,7 @@ void api_keys_list(struct request *rq) {
         return;
     const char *p[] = {rq->auth.tenant_id, role, revoked, pg.limit_plus_one, pg.after_ts, pg.after_id};
     PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 6 : 4, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     reply_page(rq, r, &pg);
     PQclear(r);
 }
@@ -111,10 +106,7 @@ void api_keys_get(struct request *rq) {
     if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id};
     PGresult *r = db_exec(rq, &st_get, 2, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r) == 0)
         reply_not_found(rq, "API key", id);
     else
@@ -131,10 +123,7 @@ void api_keys_revoke(struct request *rq) {
     if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id};
     PGresult *r = db_exec(rq, &st_revoke, 2, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r) == 0) {
         reply_not_found(rq, "API key", id);
     } else {

@@ -1,10 +1,10 @@
 /* GET /v1/events and the append used by every writer of agreements and referrals. */
 #include "api/feed.h"
 #include "api/api.h"
-#include "server/db.h"
-#include "server/json_in.h"
-#include "server/params.h"
-#include "server/reply.h"
+#include "server/data/db.h"
+#include "server/edge/json_in.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,10 +62,7 @@ void api_events_list(struct request *rq) {
     snprintf(ls, sizeof ls, "%ld", l + 1);
     const char *p[] = {rq->auth.tenant_id, as, partner_scope(rq), ls};
     PGresult *r = db_exec(rq, &st_read, 4, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     int rows = PQntuples(r), shown = rows > l ? (int)l : rows;
     if (rows == 0 && a > 0) {
         /* Nothing after the cursor: fine if it is the head, an error if it is beyond it. */
@@ -73,7 +70,6 @@ void api_events_list(struct request *rq) {
         PGresult *h = db_exec(rq, &st_head, 1, hp);
         if (!h) {
             PQclear(r);
-            db_reply_failure(rq);
             return;
         }
         bool ahead = a > atoll(PQgetvalue(h, 0, 0));

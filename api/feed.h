@@ -1,7 +1,7 @@
 /* The tenant's change feed: appended inside the writing transaction, read by GET /v1/events. */
 #ifndef ALLIED_FEED_H
 #define ALLIED_FEED_H
-#include "server/request.h"
+#include "server/edge/request.h"
 
 /* Appends one event ("referral.acknowledged", ...) carrying `data` (the resource's JSON after the
  * change). Call it as the last statement before commit: it holds the tenant's feed counter lock

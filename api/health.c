@@ -1,9 +1,9 @@
 /* Operations endpoints: liveness, readiness (database + schema), Prometheus metrics. */
 #include "api/api.h"
-#include "server/db.h"
-#include "server/metrics.h"
-#include "server/migrate.h"
-#include "server/reply.h"
+#include "server/data/db.h"
+#include "server/edge/metrics.h"
+#include "server/data/migrate.h"
+#include "server/edge/reply.h"
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,12 +1,12 @@
 /* /v1/partners: create, list (keyset, filters), get, update (If-Match), delete.
  * A partner key sees only its own record; readonly and partner keys cannot write (route table). */
 #include "api/api.h"
-#include "server/db.h"
-#include "server/json_in.h"
-#include "server/pagination.h"
-#include "server/params.h"
-#include "server/reply.h"
-#include "server/resource.h"
+#include "server/data/db.h"
+#include "server/edge/json_in.h"
+#include "server/edge/pagination.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
+#include "server/edge/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,10 +126,7 @@ DB_STMT(st_list_after, LIST_SELECT "AND (p.created_at, p.id) > ($9::timestamptz,
 static void reply_missing_or_stale(struct request *rq, const char *id) {
     const char *p[] = {rq->auth.tenant_id, id};
     PGresult *r = db_exec(rq, &st_exists, 2, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r) == 0)
         reply_not_found(rq, "partner", id);
     else {
@@ -148,8 +145,6 @@ static bool write_failed(struct request *rq) {
     else if (rq->db_fail == DBF_CONSTRAINT && !strcmp(rq->sqlstate, "23503"))
         reply_problem(rq, P_IN_USE, "agreements, referrals, commissions or webhook endpoints refer to this partner; set its "
                                     "status to ended instead");
-    else
-        db_reply_failure(rq);
     return true;
 }
 
@@ -206,10 +201,7 @@ void api_partners_list(struct request *rq) {
     PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first,
                           pg.has_cursor ? 10 : 8, p);
     free(pattern);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     reply_page(rq, r, &pg);
     PQclear(r);
 }
@@ -251,10 +243,7 @@ void api_partners_delete(struct request *rq) {
         PQclear(r);
         r = db_exec(rq, &st_attributed, 2, p);
     }
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r) > 0) {
         json_t *ids = json_array();
         for (int i = 0; i < PQntuples(r) && i < ATTRIBUTED_SHOWN; i++)
@@ -268,10 +257,7 @@ void api_partners_delete(struct request *rq) {
     }
     PQclear(r);
     r = db_exec(rq, &st_drop_revoked_keys, 2, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     PQclear(r);
     r = db_exec(rq, &st_delete, 3, p);
     if (!r) {
@@ -332,10 +318,7 @@ void api_partners_put(struct request *rq) {
     if (if_match_any(rq)) {
         const char *q[] = {rq->auth.tenant_id, ext};
         PGresult *l = db_exec(rq, &st_lock_external, 2, q);
-        if (!l) {
-            db_reply_failure(rq);
-            return;
-        }
+        if (!l) return;
         int n = PQntuples(l);
         PQclear(l);
         if (n == 0) {
@@ -364,10 +347,7 @@ void api_partners_put(struct request *rq) {
     }
     PQclear(r); /* nothing changed, or If-Match is stale */
     const char *q[] = {rq->auth.tenant_id, ext};
-    if (!(r = db_exec(rq, &st_by_external, 2, q))) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!(r = db_exec(rq, &st_by_external, 2, q))) return;
     if (PQntuples(r) == 0) /* If-Match given, and no partner has this external_id */
         reply_problem(rq, P_PRECONDITION_FAILED, "no partner has this external_id, so If-Match cannot match");
     else if (*version && strcmp(version, PQgetvalue(r, 0, 1)) != 0) {

@@ -1,12 +1,12 @@
 /* Keeping the relationship healthy: commitments ("two qualified introductions next month", with
  * progress counted from the referrals) and check-ins (with when the next one is due). */
 #include "api/api.h"
-#include "server/db.h"
-#include "server/json_in.h"
-#include "server/pagination.h"
-#include "server/params.h"
-#include "server/reply.h"
-#include "server/resource.h"
+#include "server/data/db.h"
+#include "server/edge/json_in.h"
+#include "server/edge/pagination.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
+#include "server/edge/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,10 +93,7 @@ static const char *partner_or_reply(struct request *rq) {
     if (!pid) return NULL;
     const char *p[] = {rq->auth.tenant_id, pid, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_partner_visible, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return NULL;
-    }
+    if (!r) return NULL;
     bool ok = PQntuples(r) == 1;
     PQclear(r);
     if (!ok) reply_not_found(rq, "partner", pid);
@@ -120,10 +117,7 @@ void api_commitments_create(struct request *rq) {
                        json_is_true(json_object_get(b, "qualified_only")) ? "true" : "false", start, end,
                        json_string_value(json_object_get(b, "note"))};
     PGresult *r = db_exec(rq, &st_commit_insert, 9, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     char loc[120];
     snprintf(loc, sizeof loc, "/v1/partners/%s/commitments/%s", pid, id);
     reply_resource(rq, 201, r);
@@ -137,10 +131,7 @@ static void reply_partner_list(struct request *rq, struct db_stmt *st) {
     if (!pid) return;
     const char *p[] = {rq->auth.tenant_id, pid};
     PGresult *r = db_exec(rq, st, 2, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     reply_list(rq, r);
     PQclear(r);
 }
@@ -155,10 +146,7 @@ void api_commitments_get(struct request *rq) {
     if (!cid) return;
     const char *p[] = {rq->auth.tenant_id, pid, cid};
     PGresult *r = db_exec(rq, &st_commit_get, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r) == 0)
         reply_not_found(rq, "commitment", cid);
     else {
@@ -170,10 +158,7 @@ void api_commitments_get(struct request *rq) {
 static void commitment_missing_or_stale(struct request *rq, const char *pid, const char *cid) {
     const char *p[] = {rq->auth.tenant_id, pid, cid};
     PGresult *r = db_exec(rq, &st_commit_version, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r) == 0)
         reply_not_found(rq, "commitment", cid);
     else {
@@ -208,8 +193,6 @@ void api_commitments_update(struct request *rq) {
     if (!r) {
         if (rq->db_fail == DBF_CONSTRAINT && !strcmp(rq->sqlstate, "23514"))
             reply_field_error(rq, "period_end", "must not be before period_start");
-        else
-            db_reply_failure(rq);
         return;
     }
     if (PQntuples(r) == 0)
@@ -227,10 +210,7 @@ void api_commitments_delete(struct request *rq) {
     if (!cid || if_match_or_reply(rq, version)) return;
     const char *p[] = {rq->auth.tenant_id, pid, cid, *version ? version : NULL};
     PGresult *r = db_exec(rq, &st_commit_delete, 4, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r) == 0)
         commitment_missing_or_stale(rq, pid, cid);
     else
@@ -248,10 +228,7 @@ void api_commitments_all(struct request *rq) {
     const char *p[] = {rq->auth.tenant_id, partner, status, partner_scope(rq), pg.limit_plus_one, pg.after_ts,
                        pg.after_id};
     PGresult *r = db_exec(rq, pg.has_cursor ? &st_commit_all_after : &st_commit_all_first, pg.has_cursor ? 7 : 5, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     reply_page(rq, r, &pg);
     PQclear(r);
 }
@@ -270,10 +247,7 @@ void api_checkins_create(struct request *rq) {
     const char *p[] = {rq->auth.tenant_id, id, pid, held, json_string_value(json_object_get(rq->json, "notes")),
                        next, rq->auth.key_id};
     PGresult *r = db_exec(rq, &st_checkin_insert, 7, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     reply_json_text(rq, 201, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
     PQclear(r);
 }
@@ -296,10 +270,7 @@ void api_checkins_due(struct request *rq) {
     }
     const char *p[] = {rq->auth.tenant_id, before ? before : today, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_checkins_due, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     reply_list(rq, r);
     PQclear(r);
 }

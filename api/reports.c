@@ -3,12 +3,12 @@
  * median hours to acknowledge, days since the last referral, commitments) and a tenant summary.
  * JSON, or CSV with Accept: text/csv. */
 #include "api/api.h"
-#include "server/db.h"
-#include "server/json_in.h"
-#include "server/money.h"
-#include "server/pagination.h"
-#include "server/params.h"
-#include "server/reply.h"
+#include "server/data/db.h"
+#include "server/edge/json_in.h"
+#include "api/money/money.h"
+#include "server/edge/pagination.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -200,10 +200,7 @@ void api_reports_partners(struct request *rq) {
     if (period_or_reply(rq, from, to)) return;
     const char *p[] = {rq->auth.tenant_id, from, to, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_scorecards, 4, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     reply_scorecards(rq, r, false, "allied-partner-scorecards", from, to);
     PQclear(r);
 }
@@ -219,10 +216,7 @@ void api_reports_partner(struct request *rq) {
     }
     const char *p[] = {rq->auth.tenant_id, from, to, id};
     PGresult *r = db_exec(rq, &st_scorecards, 4, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (PQntuples(r) == 0)
         reply_not_found(rq, "partner", id);
     else {
@@ -238,10 +232,7 @@ void api_reports_summary(struct request *rq) {
     if (period_or_reply(rq, from, to)) return;
     const char *p[] = {rq->auth.tenant_id, from, to};
     PGresult *r = db_exec(rq, &st_summary, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
+    if (!r) return;
     if (wants_csv(rq)) {
         /* metric,value rows from the flat numbers of the summary */
         json_error_t err;

@@ -1,7 +1,8 @@
 /* Agreement terms (DESIGN.md "Agreement terms"): scope, compensation, discount, payment terms,
  * holding and protection windows, acknowledgement deadline, guidelines, termination, disclosure. */
 #include "api/terms.h"
-#include "server/json_in.h"
+#include "server/edge/json_in.h"
+#include "api/money/money.h"
 #include "server/text.h"
 #include <limits.h>
 #include <stdio.h>
@@ -24,13 +25,13 @@ static const struct field TERMS[] = {
 static const struct field COMPENSATION[] = {
     {"model", FT_ENUM, F_REQUIRED, 0, 0, MODELS},
     {"rate_bps", FT_INT, 0, 10000, 0, NULL},
-    {"amount", FT_AMOUNT, 0, 0, 0, NULL},
-    {"currency", FT_CURRENCY, 0, 0, 0, NULL},
+    FIELD_AMOUNT("amount", 0),
+    FIELD_CURRENCY("currency", 0),
     {"cap", FT_OBJECT, F_NULLABLE, 1024, 0, NULL},
 };
 static const struct field MONEY[] = {
-    {"amount", FT_AMOUNT, F_REQUIRED, 0, 0, NULL},
-    {"currency", FT_CURRENCY, F_REQUIRED, 0, 0, NULL},
+    FIELD_AMOUNT("amount", F_REQUIRED),
+    FIELD_CURRENCY("currency", F_REQUIRED),
 };
 static const struct field PAYMENT[] = {
     {"net_days", FT_INT, F_REQUIRED, 365, 0, NULL},

@@ -1,8 +1,8 @@
 /* Operator subcommands. They connect as the configured user (the schema owner), not allied_app. */
 #include "server/cli.h"
-#include "server/auth.h"
-#include "server/db.h"
-#include "server/migrate.h"
+#include "server/edge/auth.h"
+#include "server/data/db.h"
+#include "server/data/migrate.h"
 #include "server/util.h"
 #include <jansson.h>
 #include <stdio.h>

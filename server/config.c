@@ -127,5 +127,6 @@ int config_load(void) {
         fprintf(stderr, "allied: ALLIED_LOG must be debug, info, warn, error or off\n");
         return -1;
     }
+    log_set_level(cfg.log_level);
     return 0;
 }

@@ -1,6 +1,5 @@
 /* Structured JSON logging: messages are escaped by jansson, lines written atomically. */
 #include "server/log.h"
-#include "server/config.h"
 #include "server/text.h"
 #include <jansson.h>
 #include <stdarg.h>
@@ -16,8 +15,14 @@ int log_level_parse(const char *s) {
     return -1;
 }
 
+static int threshold = LOG_INFO;
+
+void log_set_level(int level) {
+    threshold = level;
+}
+
 int log_enabled(int level) {
-    return level >= cfg.log_level && level < LOG_OFF;
+    return level >= threshold && level < LOG_OFF;
 }
 
 void log_json_line(int level, const char *json) {

@@ -14,6 +14,8 @@ void log_msg(int level, const char *where, const char *fmt, ...) __attribute__((
 void log_json_line(int level, const char *json);
 
 int log_enabled(int level);
+/* Lines below `level` are dropped (set from ALLIED_LOG by config_load; LOG_INFO until then). */
+void log_set_level(int level);
 
 #define LOG_STR2(x) #x
 #define LOG_STR(x) LOG_STR2(x)

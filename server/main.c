@@ -1,19 +1,19 @@
 /* allied: the command line — serve, migrate, tenant create, key create, version. */
-#include "api/workflow.h"
-#include "server/auth_cache.h"
+#include "server/edge/auth.h"
+#include "server/edge/auth_cache.h"
 #include "server/cli.h"
 #include <jansson.h>
 #include <stdlib.h>
 #include "server/config.h"
-#include "server/db.h"
-#include "server/dispatcher.h"
-#include "server/http.h"
+#include "server/data/db.h"
+#include "server/edge/http.h"
 #include "server/log.h"
-#include "server/migrate.h"
-#include "server/ratelimit.h"
-#include "server/router.h"
-#include "server/dispatch.h"
-#include "server/worker.h"
+#include "server/data/migrate.h"
+#include "server/edge/ratelimit.h"
+#include "server/app.h"
+#include "server/edge/router.h"
+#include "server/edge/dispatch.h"
+#include "server/data/worker.h"
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -31,12 +31,27 @@ static void usage(FILE *f) {
                "  key create --tenant UUID --role ROLE [--partner UUID] [--name TEXT]\n"
                "                                 create an API key; prints it once\n"
                "  routes                         print the route table (method, path, roles)\n"
-               "  workflow                       print the referral workflow table as JSON\n"
-               "  version                        print the version\n\n"
-               "environment:\n");
+               "  version                        print the version\n");
+    for (int i = 0; i < allied_app.ncommands; i++)
+        fprintf(f, "  %-30s %s\n", allied_app.commands[i].name, allied_app.commands[i].usage);
+    fprintf(f, "\nenvironment:\n");
     for (int i = 0; i < config_options_count; i++)
         fprintf(f, "  %-26s %s (default: %s)\n", config_options[i].env, config_options[i].help,
                 *config_options[i].fallback ? config_options[i].fallback : "none");
+}
+
+/* Starts the application's services in order; on a failure stops those already started. */
+static void services_stop(int started) {
+    for (int i = started - 1; i >= 0; i--) allied_app.services[i].stop();
+}
+static int services_start(void) {
+    for (int i = 0; i < allied_app.nservices; i++)
+        if (allied_app.services[i].start() != 0) {
+            log_msg(LOG_ERROR, NULL, "cannot start the %s", allied_app.services[i].name);
+            services_stop(i);
+            return -1;
+        }
+    return 0;
 }
 
 static int serve(void) {
@@ -62,8 +77,10 @@ static int serve(void) {
     sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    if (auth_cache_start() != 0 || ratelimit_start() != 0 || workers_start(cfg.db_pool) != 0 || http_start() != 0 ||
-        dispatcher_start() != 0)
+    /* The edge hands requests to the pool; the pool runs them through the dispatcher and back. */
+    static const struct worker_hooks hooks = {dispatch_run, http_resume, auth_request_prefix};
+    if (auth_cache_start() != 0 || ratelimit_start() != 0 || workers_start(cfg.db_pool, &hooks) != 0 || http_start() != 0 ||
+        services_start() != 0)
         return 1;
     log_msg(LOG_INFO, NULL, "allied %s listening on %s (%d HTTP threads, %d database workers)",
             ALLIED_VERSION, cfg.listen, cfg.threads, cfg.db_pool);
@@ -71,7 +88,7 @@ static int serve(void) {
     sigwait(&set, &sig);
     log_msg(LOG_INFO, NULL, "received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     http_stop();
-    dispatcher_stop();
+    services_stop(allied_app.nservices);
     workers_stop();
     auth_cache_stop();
     ratelimit_stop();
@@ -88,29 +105,18 @@ int main(int argc, char **argv) {
         printf("allied %s (schema %d)\n", ALLIED_VERSION, migrate_latest());
         return 0;
     }
-    if (!strcmp(argv[1], "workflow")) {
-        json_t *t = json_array();
-        for (int i = 0; i < workflow_table_len; i++)
-            json_array_append_new(t, json_pack("{s:s, s:s, s:s, s:s}", "from",
-                                               workflow_status_name(workflow_table[i].from), "action",
-                                               workflow_action_name(workflow_table[i].action), "to",
-                                               workflow_status_name(workflow_table[i].to), "by",
-                                               workflow_table[i].by == SIDE_RECEIVER ? "receiver" : "referrer"));
-        char *s = json_dumps(t, JSON_INDENT(1));
-        puts(s);
-        free(s);
-        json_decref(t);
-        return 0;
-    }
     if (!strcmp(argv[1], "routes")) {
-        for (int i = 0; i < routes_count; i++) {
-            printf("%s %s", routes[i].method, routes[i].pattern);
+        for (int i = 0; i < allied_app.nroutes; i++) {
+            const struct route *rt = &allied_app.routes[i];
+            printf("%s %s", rt->method, rt->pattern);
             for (unsigned r = 1; r <= ROLE_READONLY; r <<= 1)
-                if (!(routes[i].flags & RF_PUBLIC) && (routes[i].roles & r)) printf(" %s", role_name(r));
-            printf("%s\n", (routes[i].flags & RF_PUBLIC) ? " public" : "");
+                if (!(rt->flags & RF_PUBLIC) && (rt->roles & r)) printf(" %s", role_name(r));
+            printf("%s\n", (rt->flags & RF_PUBLIC) ? " public" : "");
         }
         return 0;
     }
+    for (int i = 0; i < allied_app.ncommands; i++)
+        if (!strcmp(argv[1], allied_app.commands[i].name)) return allied_app.commands[i].run(argc - 2, argv + 2);
     if (config_load() != 0) return 2;
     if (!strcmp(argv[1], "serve")) return serve();
     if (!strcmp(argv[1], "migrate")) return cli_migrate(argc - 2, argv + 2);

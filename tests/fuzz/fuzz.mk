@@ -6,14 +6,14 @@ FUZZ_BUILD   := build-fuzz
 FUZZ_SECONDS ?= 20
 FUZZ_HARNESSES := fuzz_http fuzz_json fuzz_route fuzz_cursor fuzz_auth fuzz_money fuzz_workflow
 FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
-# server/http.c is replaced by tests/fuzz/shim.c (requests from a table, not a socket).
-FUZZ_CORE_SRC := $(filter-out server/http.c $(BUILD)/migrations.c,$(CORE_SRC))
+# server/edge/http.c is replaced by tests/fuzz/shim.c (requests from a table, not a socket).
+FUZZ_CORE_SRC := $(filter-out server/edge/http.c $(BUILD)/migrations.c,$(CORE_SRC))
 FUZZ_CORE_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(FUZZ_CORE_SRC) tests/fuzz/shim.c) $(FUZZ_BUILD)/migrations.o
-# fuzz_http runs the real server/http.c (and no shim) against raw bytes on loopback.
-FUZZ_HTTP_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out tests/fuzz/shim.c,$(FUZZ_CORE_SRC)) server/http.c) $(FUZZ_BUILD)/migrations.o
+# fuzz_http runs the real server/edge/http.c (and no shim) against raw bytes on loopback.
+FUZZ_HTTP_OBJ := $(patsubst %.c,$(FUZZ_BUILD)/%.o,$(filter-out tests/fuzz/shim.c,$(FUZZ_CORE_SRC)) server/edge/http.c) $(FUZZ_BUILD)/migrations.o
 
 # Keep the objects (make would delete them as intermediates of the pattern rules).
-.SECONDARY: $(FUZZ_CORE_OBJ) $(FUZZ_BUILD)/server/http.o $(patsubst %,$(FUZZ_BUILD)/tests/fuzz/%.o,$(FUZZ_HARNESSES))
+.SECONDARY: $(FUZZ_CORE_OBJ) $(FUZZ_BUILD)/server/edge/http.o $(patsubst %,$(FUZZ_BUILD)/tests/fuzz/%.o,$(FUZZ_HARNESSES))
 
 .PHONY: fuzz fuzz-build
 fuzz:
@@ -29,7 +29,7 @@ $(FUZZ_BUILD)/fuzz_http: $(FUZZ_BUILD)/tests/fuzz/fuzz_http.o $(FUZZ_HTTP_OBJ)
 $(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_CORE_OBJ)
 	$(FUZZ_CC) $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
 
-$(FUZZ_BUILD)/%.o: %.c $(wildcard server/*.h api/*.h tests/fuzz/*.h)
+$(FUZZ_BUILD)/%.o: %.c $(HEADERS) $(wildcard tests/fuzz/*.h)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(filter-out -O2,$(CFLAGS_ALL)) $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 

@@ -1,7 +1,7 @@
 /* Fuzzes API key parsing: auth_key_prefix accepts exactly the documented format
  * ("ak_" + 12 lower-case hex + "_" + 43 base64url) and extracts its prefix; role names parse
  * only when exact; a generated key always parses back to its own prefix. */
-#include "server/auth.h"
+#include "server/edge/auth.h"
 #include "tests/fuzz/shim.h"
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * is exactly one we signed for that list; (ts, id) round-trip through a cursor; base64url
  * round-trips; and the date, timestamp, UUID and request-id checks never read out of bounds.
  * Input: cursor NUL ts NUL id NUL scope (each part optional). */
-#include "server/pagination.h"
+#include "server/edge/pagination.h"
 #include "server/util.h"
 #include "tests/fuzz/shim.h"
 #include <stdlib.h>

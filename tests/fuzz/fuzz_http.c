@@ -7,11 +7,13 @@
  * (a keep-alive connection stays open, so waiting for the close would cost the idle timeout),
  * then resets the connection (no TIME_WAIT pile-up). */
 #include "server/config.h"
-#include "server/http.h"
+#include "server/edge/http.h"
 #include "server/log.h"
-#include "server/ratelimit.h"
-#include "server/worker.h"
+#include "server/edge/ratelimit.h"
+#include "server/data/worker.h"
 #include "tests/fuzz/shim.h"
+#include "server/edge/auth.h"
+#include "server/edge/dispatch.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -54,7 +56,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     setenv("ALLIED_CONN_TIMEOUT", "5", 1);
     unsetenv("DATABASE_URL"); /* database routes answer 503: this fuzzes the edge, not the DB */
     /* The same start-up order as server/main.c: the HTTP edge consults the rate limiter. */
-    if (config_load() != 0 || ratelimit_start() != 0 || workers_start(1) != 0 || http_start() != 0) abort();
+    static const struct worker_hooks hooks = {dispatch_run, http_resume, auth_request_prefix};
+    if (config_load() != 0 || ratelimit_start() != 0 || workers_start(1, &hooks) != 0 || http_start() != 0) abort();
     return 0;
 }
 

@@ -1,10 +1,11 @@
 /* Fuzzes a JSON request body: Content-Type, strict parsing, depth, every field type of the
  * declarative validation (whole and partial), agreement terms with their defaults, and the
  * commission computed from valid terms. Every answer must be valid JSON; every refusal a 4xx. */
-#include "api/commission_calc.h"
+#include "api/money/commission_calc.h"
 #include "api/terms.h"
-#include "server/json_in.h"
-#include "server/reply.h"
+#include "server/edge/json_in.h"
+#include "api/money/money.h"
+#include "server/edge/reply.h"
 #include "tests/fuzz/shim.h"
 #include <limits.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ static const struct field FIELDS[] = {
     {"active", FT_BOOL, 0, 0, 0, NULL},
     {"metadata", FT_OBJECT, 0, 16384, 0, NULL},
     {"tags", FT_TAGS, 0, 50, 0, NULL},
-    {"currency", FT_CURRENCY, 0, 0, 0, NULL},
+    FIELD_CURRENCY("currency", 0),
     {"items", FT_ARRAY, 0, 100, 0, NULL},
     {"terms", FT_OBJECT, 0, 65536, 0, NULL},
     {"id", FT_UUID, F_READONLY, 0, 0, NULL},

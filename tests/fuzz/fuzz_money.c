@@ -3,8 +3,8 @@
  * reads back as the same minor units, and currency codes parse only when listed.
  * Input: 8 bytes amount, 2 bytes rate, 8 bytes addend, 3 bytes currency, then shares (2 bytes
  * each). */
-#include "server/currency.h"
-#include "server/money.h"
+#include "api/money/currency.h"
+#include "api/money/money.h"
 #include "tests/fuzz/shim.h"
 #include <stdlib.h>
 #include <string.h>

@@ -3,11 +3,11 @@
  * the query string is split and decoded into arguments and checked by the shared validators
  * (unknown names, limit/cursor, enums, timestamps, UUIDs, text), the path ids and If-Match are
  * parsed. Input: method NUL target NUL If-Match (each part optional). */
-#include "server/json_in.h"
-#include "server/pagination.h"
-#include "server/params.h"
-#include "server/reply.h"
-#include "server/router.h"
+#include "server/edge/json_in.h"
+#include "server/edge/pagination.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
+#include "server/edge/router.h"
 #include "tests/fuzz/shim.h"
 #include <stdlib.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * a status from which exactly the listed actions are allowed, terminal statuses allow nothing,
  * names round-trip, only staff or the right side's partner may act, and arbitrary names parse
  * only when exact. Input: a name NUL, then one byte per step (action, role bits). */
-#include "api/workflow.h"
+#include "api/referrals/workflow.h"
 #include "tests/fuzz/shim.h"
 #include <stdlib.h>
 #include <string.h>

@@ -1,7 +1,7 @@
 /* The fuzzers' stand-in for server/http.c (see shim.h). Single-threaded, like libFuzzer. */
 #include "tests/fuzz/shim.h"
-#include "server/http.h"
-#include "server/reply.h"
+#include "server/edge/http.h"
+#include "server/edge/reply.h"
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +9,6 @@
 #include <strings.h>
 #include <time.h>
 
-atomic_long http_inflight;
 
 struct kv {
     char *k, *v;

@@ -2,7 +2,7 @@
  * from a table instead of a libmicrohttpd connection, so the parsing code runs unchanged. */
 #ifndef ALLIED_FUZZ_SHIM_H
 #define ALLIED_FUZZ_SHIM_H
-#include "server/request.h"
+#include "server/edge/request.h"
 #include <stddef.h>
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /* Unit tests for API key format helpers. */
-#include "server/auth.h"
+#include "server/edge/auth.h"
 #include "server/util.h"
 #include "tests/unit/unit.h"
 #include <string.h>

@@ -1,5 +1,6 @@
 /* Unit tests for the declarative field checks in server/json_in.c. */
-#include "server/json_in.h"
+#include "server/edge/json_in.h"
+#include "api/money/money.h"
 #include "tests/unit/unit.h"
 #include <string.h>
 
@@ -36,7 +37,7 @@ void test_json_in(void) {
     struct field i = {"i", FT_INT, 0, 10, -1, NULL};
     CHECK(!check(&i, "10") && !check(&i, "-1") && check(&i, "11") && check(&i, "-2") &&
           check(&i, "1.0") && check(&i, "\"1\"") && check(&i, "true"));
-    struct field am = {"amount", FT_AMOUNT, 0, 0, 0, NULL};
+    struct field am = FIELD_AMOUNT("amount", 0);
     CHECK(!check(&am, "0") && !check(&am, "1000000000000000") && check(&am, "1000000000000001") &&
           check(&am, "-1") && check(&am, "9223372036854775807") && check(&am, "1.5") && check(&am, "\"5\""));
     struct field b = {"b", FT_BOOL, 0, 0, 0, NULL};

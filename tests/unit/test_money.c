@@ -1,6 +1,6 @@
 /* Unit tests for money: rounding at every tie and boundary, splits, overflow, formatting. */
-#include "server/currency.h"
-#include "server/money.h"
+#include "api/money/currency.h"
+#include "api/money/money.h"
 #include "tests/unit/unit.h"
 #include <stdint.h>
 #include <string.h>

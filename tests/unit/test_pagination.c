@@ -1,5 +1,5 @@
 /* Unit tests for pagination cursors: round trip, and every kind of forgery is refused. */
-#include "server/pagination.h"
+#include "server/edge/pagination.h"
 #include "server/util.h"
 #include "tests/unit/unit.h"
 #include <string.h>

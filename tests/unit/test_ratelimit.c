@@ -1,6 +1,6 @@
 /* Unit tests for the rate-limit arithmetic: GCRA buckets and the shared minute budget, on an
  * injected clock. */
-#include "server/ratelimit.h"
+#include "server/edge/ratelimit.h"
 #include "tests/unit/unit.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>

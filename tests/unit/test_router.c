@@ -1,5 +1,6 @@
 /* Unit tests for the route table matcher in server/router.c. */
-#include "server/router.h"
+#include "server/app.h"
+#include "server/edge/router.h"
 #include "tests/unit/unit.h"
 #include <stdlib.h>
 #include <string.h>
@@ -22,10 +23,10 @@ void test_router(void) {
     CHECK(strcmp(allow, "POST, GET") == 0);
     CHECK(router_match("GET", "/healthz", &r, params, &n, allow, sizeof allow) == MATCH_OK && n == 0);
     /* Every route pattern is well-formed and no two routes share method and pattern. */
-    for (int i = 0; i < routes_count; i++) {
-        CHECK(routes[i].pattern[0] == '/' && routes[i].fn != NULL);
-        CHECK((routes[i].flags & RF_PUBLIC) || routes[i].roles != 0);
-        for (int j = i + 1; j < routes_count; j++)
-            CHECK(strcmp(routes[i].method, routes[j].method) || strcmp(routes[i].pattern, routes[j].pattern));
+    for (int i = 0; i < allied_app.nroutes; i++) {
+        CHECK(allied_app.routes[i].pattern[0] == '/' && allied_app.routes[i].fn != NULL);
+        CHECK((allied_app.routes[i].flags & RF_PUBLIC) || allied_app.routes[i].roles != 0);
+        for (int j = i + 1; j < allied_app.nroutes; j++)
+            CHECK(strcmp(allied_app.routes[i].method, allied_app.routes[j].method) || strcmp(allied_app.routes[i].pattern, allied_app.routes[j].pattern));
     }
 }

@@ -1,7 +1,7 @@
 /* Unit tests for webhook signing, private-address checks and the retry schedule. */
 #include "server/backoff.h"
-#include "server/dispatcher.h"
-#include "server/webhook_sign.h"
+#include "api/webhooks/deliver.h"
+#include "api/webhooks/signing.h"
 #include "tests/unit/unit.h"
 #include <arpa/inet.h>
 #include <limits.h>

@@ -1,5 +1,5 @@
 /* Exhaustive unit test of the referral workflow table: every status x action pair, every actor. */
-#include "api/workflow.h"
+#include "api/referrals/workflow.h"
 #include "tests/unit/unit.h"
 #include <string.h>
 

@@ -1,0 +1,125 @@
+/* The product as the framework sees it: the API's table of contents (every route, who may call
+ * it, what it takes), the extra `allied` commands and the background services. */
+#include "server/app.h"
+#include "server/edge/router.h"
+#include "api/api.h"
+#include "api/referrals/workflow.h"
+#include "api/webhooks/deliver.h"
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define OPT_BODY (RF_BODY | RF_BODY_OPTIONAL)
+
+static const struct route routes[] = {
+    /* operations */
+    {"GET", "/healthz", api_healthz, 0, RF_PUBLIC | RF_INLINE},
+    {"GET", "/readyz", api_readyz, 0, RF_PUBLIC},
+    {"GET", "/metrics", api_metrics, 0, RF_PUBLIC | RF_INLINE},
+    /* API keys (admin only) */
+    {"POST", "/v1/api-keys", api_keys_create, ROLE_ADMIN, RF_BODY},
+    {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, RF_QUERY},
+    {"GET", "/v1/api-keys/{id}", api_keys_get, ROLE_ADMIN, 0},
+    {"DELETE", "/v1/api-keys/{id}", api_keys_revoke, ROLE_ADMIN, 0},
+    /* partners */
+    {"POST", "/v1/partners", api_partners_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/partners", api_partners_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/partners/{id}", api_partners_get, ROLES_ANY, 0},
+    {"PATCH", "/v1/partners/{id}", api_partners_update, ROLES_STAFF, RF_BODY},
+    {"DELETE", "/v1/partners/{id}", api_partners_delete, ROLES_STAFF, 0},
+    {"PUT", "/v1/partners/by-external-id/{external_id}", api_partners_put, ROLES_STAFF, RF_BODY},
+    /* agreements */
+    {"POST", "/v1/agreements", api_agreements_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/agreements", api_agreements_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/agreements/{id}", api_agreements_get, ROLES_ANY, 0},
+    {"PATCH", "/v1/agreements/{id}", api_agreements_update, ROLES_STAFF, RF_BODY},
+    {"POST", "/v1/agreements/{id}/sign", api_agreements_sign, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"POST", "/v1/agreements/{id}/suspend", api_agreements_suspend, ROLES_STAFF, OPT_BODY},
+    {"POST", "/v1/agreements/{id}/resume", api_agreements_resume, ROLES_STAFF, OPT_BODY},
+    {"POST", "/v1/agreements/{id}/terminate", api_agreements_terminate, ROLES_STAFF, RF_BODY},
+    {"POST", "/v1/agreements/{id}/amend", api_agreements_amend, ROLES_STAFF, OPT_BODY},
+    /* referrals: the workflow actions all go through api_referrals_act (api/workflow.c) */
+    {"POST", "/v1/referrals", api_referrals_create, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/referrals", api_referrals_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/referrals/{id}", api_referrals_get, ROLES_ANY, 0},
+    {"PATCH", "/v1/referrals/{id}", api_referrals_update, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/referrals/{id}/events", api_referrals_events, ROLES_ANY, RF_QUERY},
+    {"PUT", "/v1/referrals/by-external-id/{external_id}", api_referrals_put, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"POST", "/v1/referrals/{id}/acknowledge", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/engage", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/update", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/win", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/lose", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/decline", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"POST", "/v1/referrals/{id}/withdraw", api_referrals_act, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    /* commissions: created by `win`; partner keys read their own */
+    {"GET", "/v1/commissions", api_commissions_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/commissions/{id}", api_commissions_get, ROLES_ANY, 0},
+    {"POST", "/v1/commissions/{id}/reverse", api_commissions_reverse, ROLES_STAFF, RF_BODY},
+    /* invoices: staff, or a partner for what it is owed */
+    {"POST", "/v1/invoices", api_invoices_create, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/invoices", api_invoices_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/invoices/{id}", api_invoices_get, ROLES_ANY, 0},
+    {"POST", "/v1/invoices/{id}/approve", api_invoices_approve, ROLES_STAFF, OPT_BODY},
+    {"POST", "/v1/invoices/{id}/pay", api_invoices_pay, ROLES_STAFF, RF_BODY},
+    {"POST", "/v1/invoices/{id}/reject", api_invoices_reject, ROLES_STAFF, RF_BODY},
+    {"POST", "/v1/invoices/{id}/void", api_invoices_void, ROLES_STAFF, OPT_BODY},
+    /* webhooks: a partner key manages endpoints that receive only its own events */
+    {"POST", "/v1/webhook-endpoints", api_webhooks_create, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/webhook-endpoints", api_webhooks_list, ROLES_STAFF | ROLE_PARTNER | ROLE_READONLY, RF_QUERY},
+    {"GET", "/v1/webhook-endpoints/{id}", api_webhooks_get, ROLES_STAFF | ROLE_PARTNER | ROLE_READONLY, 0},
+    {"PATCH", "/v1/webhook-endpoints/{id}", api_webhooks_update, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"DELETE", "/v1/webhook-endpoints/{id}", api_webhooks_delete, ROLES_STAFF | ROLE_PARTNER, 0},
+    {"POST", "/v1/webhook-endpoints/{id}/rotate-secret", api_webhooks_rotate, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    {"GET", "/v1/webhook-endpoints/{id}/deliveries", api_webhooks_deliveries, ROLES_STAFF | ROLE_PARTNER | ROLE_READONLY, RF_QUERY},
+    {"POST", "/v1/webhook-deliveries/{id}/retry", api_webhooks_retry, ROLES_STAFF | ROLE_PARTNER, OPT_BODY},
+    /* keeping the relationship healthy */
+    {"POST", "/v1/partners/{id}/commitments", api_commitments_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/partners/{id}/commitments", api_commitments_list, ROLES_ANY, 0},
+    {"GET", "/v1/partners/{id}/commitments/{commitment_id}", api_commitments_get, ROLES_ANY, 0},
+    {"PATCH", "/v1/partners/{id}/commitments/{commitment_id}", api_commitments_update, ROLES_STAFF, RF_BODY},
+    {"DELETE", "/v1/partners/{id}/commitments/{commitment_id}", api_commitments_delete, ROLES_STAFF, 0},
+    {"GET", "/v1/commitments", api_commitments_all, ROLES_ANY, RF_QUERY},
+    {"POST", "/v1/partners/{id}/check-ins", api_checkins_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/partners/{id}/check-ins", api_checkins_list, ROLES_ANY, 0},
+    {"GET", "/v1/check-ins/due", api_checkins_due, ROLES_STAFF | ROLE_READONLY, RF_QUERY},
+    {"GET", "/v1/reports/partners", api_reports_partners, ROLES_ANY, RF_QUERY | RF_REPORT},
+    {"GET", "/v1/reports/partners/{id}", api_reports_partner, ROLES_ANY, RF_QUERY | RF_REPORT},
+    {"GET", "/v1/reports/summary", api_reports_summary, ROLES_STAFF | ROLE_READONLY, RF_QUERY | RF_REPORT},
+    /* the change feed */
+    {"GET", "/v1/events", api_events_list, ROLES_ANY, RF_QUERY},
+};
+
+
+/* `allied workflow`: the referral transition table as JSON. */
+static int print_workflow(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    json_t *t = json_array();
+    for (int i = 0; i < workflow_table_len; i++)
+        json_array_append_new(t, json_pack("{s:s, s:s, s:s, s:s}", "from",
+                                           workflow_status_name(workflow_table[i].from), "action",
+                                           workflow_action_name(workflow_table[i].action), "to",
+                                           workflow_status_name(workflow_table[i].to), "by",
+                                           workflow_table[i].by == SIDE_RECEIVER ? "receiver" : "referrer"));
+    char *s = json_dumps(t, JSON_INDENT(1));
+    puts(s);
+    free(s);
+    json_decref(t);
+    return 0;
+}
+
+static const struct app_command commands[] = {
+    {"workflow", "print the referral workflow table as JSON", print_workflow},
+};
+
+/* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c). */
+static const struct app_service services[] = {
+    {"webhook sender", dispatcher_start, dispatcher_stop},
+};
+
+const struct app allied_app = {
+    routes, sizeof routes / sizeof routes[0],
+    commands, sizeof commands / sizeof commands[0],
+    services, sizeof services / sizeof services[0],
+};

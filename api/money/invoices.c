@@ -1,0 +1,409 @@
+/* /v1/invoices: settle payable commissions of one partner, kind and currency. Numbers are gapless
+ * per tenant and year; the commissions follow the invoice's status in the same transaction. */
+#include "api/api.h"
+#include "api/feed.h"
+#include "api/money/invoice_html.h"
+#include "server/data/db.h"
+#include "server/edge/json_in.h"
+#include "api/money/money.h"
+#include "server/edge/pagination.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
+#include "server/edge/resource.h"
+#include "server/text.h"
+#include "server/util.h"
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const STATUSES[] = {"submitted", "approved", "paid", "rejected", "void", NULL};
+static const char *const KINDS[] = {"payable", "receivable", NULL};
+static const char *const BOOLS[] = {"true", "false", NULL};
+#define MAX_LINES 500
+
+/* Locked in id order so that concurrent invoices over overlapping sets cannot deadlock. */
+DB_STMT(st_lock_commissions,
+        "SELECT c.id, commission_status(c), c.partner_id, c.kind, c.currency, c.amount, c.type, "
+        "  coalesce((agreement_terms(a, CASE WHEN c.kind = 'payable' THEN 'inbound' ELSE 'outbound' END)"
+        "            ->'payment_terms'->>'net_days')::int, 30), "
+        "  coalesce(r.prospect->>'name', '') "
+        "FROM commissions c "
+        "JOIN referrals r ON r.tenant_id = c.tenant_id AND r.id = c.referral_id "
+        "LEFT JOIN agreements a ON a.tenant_id = c.tenant_id AND a.id = c.agreement_id "
+        "WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[]) ORDER BY c.id FOR UPDATE OF c");
+/* Locks the tenant's counter for the year until commit: numbers are used once, without gaps. */
+DB_STMT(st_next_number,
+        "INSERT INTO invoice_counters AS k (tenant_id, year, last) "
+        "VALUES ($1, extract(year FROM current_date)::int, 1) "
+        "ON CONFLICT (tenant_id, year) DO UPDATE SET last = k.last + 1 RETURNING k.year, k.last");
+DB_STMT(st_insert,
+        "INSERT INTO invoices (tenant_id, id, number, partner_id, kind, currency, total, issued_on, due_on) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, current_date, current_date + $8::int)");
+DB_STMT(st_lines,
+        "INSERT INTO invoice_lines (tenant_id, invoice_id, line_no, commission_id, amount, description) "
+        "SELECT $1, $2, u.n, u.cid, u.amount, u.descr "
+        "FROM unnest($3::uuid[], $4::bigint[], $5::text[]) WITH ORDINALITY AS u(cid, amount, descr, n)");
+DB_STMT(st_mark,
+        "UPDATE commissions SET status = $3, invoice_id = $4, version = version + 1, updated_at = now() "
+        "WHERE tenant_id = $1 AND id = ANY($2::uuid[])");
+DB_STMT(st_get,
+        "SELECT invoice_json(i), i.version FROM invoices i "
+        "WHERE i.tenant_id = $1 AND i.id = $2 AND ($3::uuid IS NULL OR i.partner_id = $3)");
+DB_STMT(st_lock,
+        "SELECT status, version, partner_id FROM invoices WHERE tenant_id = $1 AND id = $2 FOR UPDATE");
+DB_STMT(st_set,
+        "UPDATE invoices i SET status = $3, paid_at = coalesce($4::timestamptz, i.paid_at), "
+        "  payment_reference = coalesce($5, i.payment_reference), "
+        "  rejection_reason = coalesce($6, i.rejection_reason), version = i.version + 1, updated_at = now() "
+        "WHERE i.tenant_id = $1 AND i.id = $2 RETURNING invoice_json(i), i.version");
+/* The commissions on an invoice move with it: paid, or released (pending again, off the invoice). */
+DB_STMT(st_settle,
+        "UPDATE commissions SET status = CASE WHEN $3 = 'paid' THEN 'paid' ELSE 'pending' END, "
+        "  invoice_id = CASE WHEN $3 = 'paid' THEN invoice_id ELSE NULL END, "
+        "  version = version + 1, updated_at = now() "
+        "WHERE tenant_id = $1 AND invoice_id = $2 AND status = 'invoiced'");
+DB_STMT(st_html,
+        "SELECT invoice_json(i), t.name, p.name, p.company, p.email FROM invoices i "
+        "JOIN tenants t ON t.id = i.tenant_id "
+        "JOIN partners p ON p.tenant_id = i.tenant_id AND p.id = i.partner_id "
+        "WHERE i.tenant_id = $1 AND i.id = $2 AND ($3::uuid IS NULL OR i.partner_id = $3)");
+
+#define LIST_SELECT                                                                                \
+    "SELECT invoice_json(i), api_ts(i.created_at), i.id FROM invoices i "                         \
+    "WHERE i.tenant_id = $1 AND ($2::uuid IS NULL OR i.partner_id = $2) "                         \
+    "  AND ($3::text IS NULL OR i.status = $3) AND ($4::text IS NULL OR i.kind = $4) "            \
+    "  AND ($5::boolean IS NULL OR (i.status IN ('submitted', 'approved') AND i.due_on < current_date) = $5) " \
+    "  AND ($6::uuid IS NULL OR i.partner_id = $6) "
+DB_STMT(st_list_first, LIST_SELECT "ORDER BY i.created_at, i.id LIMIT $7");
+DB_STMT(st_list_after, LIST_SELECT "AND (i.created_at, i.id) > ($8::timestamptz, $9::uuid) "
+                                   "ORDER BY i.created_at, i.id LIMIT $7");
+
+/* A growing "{a,b}" SQL array literal; values are UUIDs, integers or quoted text. */
+struct arr {
+    char *p;
+    size_t len, cap;
+};
+static void arr_add(struct arr *a, const char *v, bool quote) {
+    size_t need = strlen(v) * 2 + 8;
+    if (a->len + need >= a->cap) {
+        a->cap = (a->cap + need) * 2;
+        a->p = realloc(a->p, a->cap);
+        if (!a->p) abort();
+    }
+    char sep = a->len == 0 ? '{' : ',';
+    a->p[a->len++] = sep;
+    if (quote) a->p[a->len++] = '"';
+    for (const char *s = v; *s; s++) {
+        if (quote && (*s == '"' || *s == '\\')) a->p[a->len++] = '\\';
+        a->p[a->len++] = *s;
+    }
+    if (quote) a->p[a->len++] = '"';
+    a->p[a->len] = '\0';
+}
+static const char *arr_done(struct arr *a) {
+    if (!a->p) {
+        a->p = strdup("{}");
+        return a->p;
+    }
+    a->p[a->len++] = '}';
+    a->p[a->len] = '\0';
+    return a->p;
+}
+
+/* Validates {partner_id, commission_ids}; fills the id array. */
+static int create_body_or_reply(struct request *rq, struct arr *ids) {
+    static const struct field F[] = {{"partner_id", FT_UUID, F_REQUIRED, 0, 0, NULL},
+                                     {"commission_ids", FT_ARRAY, F_REQUIRED, MAX_LINES, 0, NULL}};
+    json_t *errors = json_array();
+    json_fields_collect(errors, NULL, rq->json, F, 2, false);
+    json_t *list = json_object_get(rq->json, "commission_ids");
+    if (json_is_array(list) && json_array_size(errors) == 0) {
+        size_t i, j;
+        json_t *v;
+        if (json_array_size(list) == 0)
+            json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "commission_ids", "message", "must not be empty"));
+        json_array_foreach(list, i, v) {
+            if (!json_is_string(v) || !uuid_valid(json_string_value(v))) {
+                json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "commission_ids", "message", "items must be UUIDs"));
+                break;
+            }
+            for (j = 0; j < i; j++)
+                if (!strcasecmp(json_string_value(v), json_string_value(json_array_get(list, j)))) break;
+            if (j < i) {
+                json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "commission_ids", "message", "items must be distinct"));
+                break;
+            }
+            arr_add(ids, json_string_value(v), false);
+        }
+    }
+    return json_errors_or_ok(rq, errors);
+}
+
+/* The row (of `r`, from st_lock_commissions) whose kind and currency most rows share; on a tie,
+ * the group of the commission listed first in `wanted`. 0 when there are no rows. */
+static int majority_row(PGresult *r, json_t *wanted) {
+    int n = PQntuples(r), best = 0, best_count = 0;
+    size_t best_pos = SIZE_MAX, at[MAX_LINES]; /* at[k]: where row k's id is listed in `wanted` */
+    for (int k = 0; k < n && k < MAX_LINES; k++) {
+        size_t i;
+        json_t *w;
+        at[k] = SIZE_MAX;
+        json_array_foreach(wanted, i, w) if (!strcasecmp(json_string_value(w), PQgetvalue(r, k, 0))) {
+            at[k] = i;
+            break;
+        }
+    }
+    for (int k = 0; k < n && k < MAX_LINES; k++) {
+        int count = 0;
+        size_t pos = SIZE_MAX; /* the first listed member of k's group */
+        for (int j = 0; j < n && j < MAX_LINES; j++) {
+            if (strcmp(PQgetvalue(r, j, 3), PQgetvalue(r, k, 3)) || strcmp(PQgetvalue(r, j, 4), PQgetvalue(r, k, 4)))
+                continue;
+            count++;
+            if (at[j] < pos) pos = at[j];
+        }
+        if (count > best_count || (count == best_count && pos < best_pos)) {
+            best = k;
+            best_count = count;
+            best_pos = pos;
+        }
+    }
+    return best;
+}
+
+/* 409/422 naming the offending commissions. */
+static void offenders(struct request *rq, enum problem p, const char *member, json_t *list, const char *detail) {
+    reply_problem_extra(rq, p, json_pack("{s:o}", member, list), "%s", detail);
+}
+
+void api_invoices_create(struct request *rq) {
+    struct arr ids = {0}, cids = {0}, amounts = {0}, descs = {0};
+    if (create_body_or_reply(rq, &ids) != JIN_OK) goto out;
+    const char *partner = json_string_value(json_object_get(rq->json, "partner_id"));
+    json_t *wanted = json_object_get(rq->json, "commission_ids");
+    if (rq->auth.role == ROLE_PARTNER && strcmp(partner, rq->auth.partner_id) != 0) {
+        reply_problem(rq, P_FORBIDDEN, "a partner key invoices only its own commissions");
+        goto out;
+    }
+    const char *lp[] = {rq->auth.tenant_id, arr_done(&ids)};
+    PGresult *r = db_exec(rq, &st_lock_commissions, 2, lp);
+    if (!r) goto out;
+    int n = PQntuples(r);
+    json_t *unknown = json_array(), *other = json_array(), *unavailable = json_array();
+    size_t i;
+    json_t *w;
+    json_array_foreach(wanted, i, w) {
+        bool found = false;
+        for (int k = 0; k < n; k++)
+            if (!strcasecmp(PQgetvalue(r, k, 0), json_string_value(w))) found = true;
+        if (!found) json_array_append(unknown, w);
+    }
+    int64_t total = 0;
+    int net_days = 0, real = 0;
+    bool overflow = false;
+    /* Copied: they outlive `r`. The invoice's kind and currency are those most of the commissions
+     * share (ties: the one listed first); the others are named when they are refused. */
+    char kind[16], currency[4];
+    int major = majority_row(r, wanted);
+    snprintf(kind, sizeof kind, "%s", n ? PQgetvalue(r, major, 3) : "");
+    snprintf(currency, sizeof currency, "%s", n ? PQgetvalue(r, major, 4) : "");
+    json_t *mismatched = json_array();
+    for (int k = 0; k < n; k++) {
+        const char *id = PQgetvalue(r, k, 0);
+        if (strcmp(PQgetvalue(r, k, 2), partner) != 0) json_array_append_new(other, json_string(id));
+        if (strcmp(PQgetvalue(r, k, 1), "payable") != 0)
+            json_array_append_new(unavailable, json_pack("{s:s,s:s}", "id", id, "status", PQgetvalue(r, k, 1)));
+        if (strcmp(PQgetvalue(r, k, 3), kind) || strcmp(PQgetvalue(r, k, 4), currency))
+            json_array_append_new(mismatched, json_pack("{s:s,s:s,s:s}", "id", id, "kind", PQgetvalue(r, k, 3),
+                                                        "currency", PQgetvalue(r, k, 4)));
+        if (!money_add(&total, atoll(PQgetvalue(r, k, 5)))) overflow = true;
+        if (!strcmp(PQgetvalue(r, k, 6), "commission")) real++;
+        int nd = atoi(PQgetvalue(r, k, 7));
+        if (nd > net_days) net_days = nd;
+        char desc[300]; /* the prospect's name, cut to fit on a character boundary */
+        text_format(desc, sizeof desc, "%s: %s", !strcmp(PQgetvalue(r, k, 6), "commission") ? "Commission" : "Clawback",
+                 *PQgetvalue(r, k, 8) ? PQgetvalue(r, k, 8) : "referral");
+        arr_add(&cids, id, false);
+        arr_add(&amounts, PQgetvalue(r, k, 5), false);
+        arr_add(&descs, desc, true);
+    }
+    if (json_array_size(unknown))
+        offenders(rq, P_INVOICE_INVALID, "unknown_commission_ids", json_incref(unknown), "no such commissions");
+    else if (json_array_size(other))
+        offenders(rq, P_INVOICE_INVALID, "other_partner_commission_ids", json_incref(other),
+                  "commissions of another partner cannot be on this invoice");
+    else if (json_array_size(mismatched))
+        reply_problem_extra(rq, P_INVOICE_INVALID, json_pack("{s:O,s:s,s:s}", "mismatched_commissions", mismatched,
+                                                             "kind", kind, "currency", currency),
+                            "an invoice carries commissions of one kind and one currency; %zu of them are not %s %s",
+                            json_array_size(mismatched), kind, currency);
+    else if (rq->auth.role == ROLE_PARTNER && strcmp(kind, "payable") != 0)
+        reply_problem(rq, P_FORBIDDEN, "a partner key invoices only what it is owed (payable commissions)");
+    else if (json_array_size(unavailable))
+        offenders(rq, P_INVALID_STATE, "unavailable_commissions", json_incref(unavailable),
+                  "only payable commissions can be invoiced");
+    else if (overflow || total > MONEY_MAX)
+        reply_problem(rq, P_INVOICE_INVALID, "the total would exceed " MONEY_MAX_TEXT
+                                             " minor units, the largest amount an invoice may carry; split it");
+    else if (real == 0 || total < 0)
+        reply_problem(rq, P_INVOICE_INVALID, "an invoice total may not be negative, and adjustments need a commission to net against");
+    json_decref(unknown);
+    json_decref(other);
+    json_decref(unavailable);
+    json_decref(mismatched);
+    PQclear(r);
+    if (rq->status) goto out;
+
+    if (!(r = db_exec(rq, &st_next_number, 1, lp))) goto out;
+    char number[32], id[37], tot[24], nd[12];
+    snprintf(number, sizeof number, "INV-%s-%06d", PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)));
+    PQclear(r);
+    uuid_new(id);
+    snprintf(tot, sizeof tot, "%lld", (long long)total);
+    snprintf(nd, sizeof nd, "%d", net_days);
+    const char *ip[] = {rq->auth.tenant_id, id, number, partner, kind, currency, tot, nd};
+    const char *lines[] = {rq->auth.tenant_id, id, arr_done(&cids), arr_done(&amounts), arr_done(&descs)};
+    const char *mark[] = {rq->auth.tenant_id, cids.p, "invoiced", id};
+    const char *gp[] = {rq->auth.tenant_id, id, NULL};
+    PGresult *a = NULL, *b = NULL, *c = NULL, *g = NULL;
+    if ((a = db_exec(rq, &st_insert, 8, ip)) && (b = db_exec(rq, &st_lines, 5, lines)) &&
+        (c = db_exec(rq, &st_mark, 4, mark)) && (g = db_exec(rq, &st_get, 3, gp)) &&
+        !feed_append(rq, "invoice.created", "invoice", id, partner, PQgetvalue(g, 0, 0))) {
+        char loc[64];
+        snprintf(loc, sizeof loc, "/v1/invoices/%s", id);
+        reply_resource(rq, 201, g);
+        reply_header(rq, "Location", loc);
+    }
+    PQclear(a);
+    PQclear(b);
+    PQclear(c);
+    PQclear(g);
+out:
+    free(ids.p);
+    free(cids.p);
+    free(amounts.p);
+    free(descs.p);
+}
+
+void api_invoices_list(struct request *rq) {
+    static const char *const allowed[] = {"limit", "cursor", "partner_id", "status", "kind", "overdue", NULL};
+    struct page pg;
+    const char *partner, *status, *kind, *overdue;
+    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
+        query_uuid_or_reply(rq, "partner_id", &partner) ||
+        query_enum_or_reply(rq, "status", STATUSES, &status) ||
+        query_enum_or_reply(rq, "kind", KINDS, &kind) || query_enum_or_reply(rq, "overdue", BOOLS, &overdue))
+        return;
+    const char *p[] = {rq->auth.tenant_id, partner, status, kind, overdue, partner_scope(rq),
+                       pg.limit_plus_one, pg.after_ts, pg.after_id};
+    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 9 : 7, p);
+    if (!r) return;
+    reply_page(rq, r, &pg);
+    PQclear(r);
+}
+
+void api_invoices_get(struct request *rq) {
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id) return;
+    const char *accept = req_header(rq, MHD_HTTP_HEADER_ACCEPT);
+    bool html = accept && strstr(accept, "text/html") && !strstr(accept, "application/json");
+    const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
+    PGresult *r = db_exec(rq, html ? &st_html : &st_get, 3, p);
+    if (!r) return;
+    if (PQntuples(r) == 0)
+        reply_not_found(rq, "invoice", id);
+    else if (html) {
+        char *page = invoice_html(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
+                                  PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3),
+                                  PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4));
+        reply_json_text(rq, 200, page, strlen(page));
+        rq->content_type = "text/html; charset=utf-8";
+        reply_header(rq, "Content-Security-Policy", invoice_html_csp());
+        free(page);
+    } else
+        reply_resource(rq, 200, r);
+    PQclear(r);
+}
+
+/* Moves an invoice from one of `from` (NULL-terminated) to `to`; its commissions follow. */
+static void transition(struct request *rq, const char *const *from, const char *to, const char *paid_at,
+                       const char *reference, const char *reason) {
+    char version[24];
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || if_match_or_reply(rq, version)) return;
+    const char *p[] = {rq->auth.tenant_id, id};
+    PGresult *r = db_exec(rq, &st_lock, 2, p);
+    if (!r) return;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        reply_not_found(rq, "invoice", id);
+        return;
+    }
+    char status[16], partner[37];
+    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
+    snprintf(partner, sizeof partner, "%s", PQgetvalue(r, 0, 2));
+    bool stale = *version && strcmp(version, PQgetvalue(r, 0, 1)) != 0;
+    long long current = atoll(PQgetvalue(r, 0, 1));
+    PQclear(r);
+    if (stale) {
+        reply_problem(rq, P_PRECONDITION_FAILED, "the invoice is at version %lld", current);
+        reply_etag(rq, current);
+        return;
+    }
+    bool ok = false;
+    for (const char *const *f = from; *f; f++)
+        if (!strcmp(*f, status)) ok = true;
+    if (!ok) {
+        reply_problem(rq, P_INVALID_STATE, "the invoice is %s and cannot become %s", status, to);
+        return;
+    }
+    const char *sp[] = {rq->auth.tenant_id, id, to, paid_at, reference, reason};
+    const char *cp[] = {rq->auth.tenant_id, id, to};
+    PGresult *c = NULL;
+    if (!(r = db_exec(rq, &st_set, 6, sp)) ||
+        (strcmp(to, "approved") != 0 && !(c = db_exec(rq, &st_settle, 3, cp)))) {
+        PQclear(r);
+        return;
+    }
+    PQclear(c);
+    char type[32];
+    snprintf(type, sizeof type, "invoice.%s", to);
+    if (!feed_append(rq, type, "invoice", id, partner, PQgetvalue(r, 0, 0)))
+        reply_resource(rq, 200, r);
+    PQclear(r);
+}
+
+void api_invoices_approve(struct request *rq) {
+    static const char *const from[] = {"submitted", NULL};
+    if (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) return;
+    transition(rq, from, "approved", NULL, NULL, NULL);
+}
+
+void api_invoices_pay(struct request *rq) {
+    static const struct field F[] = {{"reference", FT_STRING, F_REQUIRED, 200, 0, NULL},
+                                     {"paid_at", FT_TEXT, 0, 40, 0, NULL}};
+    static const char *const from[] = {"approved", NULL};
+    if (json_fields_or_reply(rq, rq->json, F, 2, false)) return;
+    const char *paid_at = json_string_value(json_object_get(rq->json, "paid_at"));
+    if (paid_at && !timestamp_valid(paid_at)) {
+        reply_field_error(rq, "paid_at", "must be an RFC 3339 timestamp");
+        return;
+    }
+    transition(rq, from, "paid", paid_at ? paid_at : "now",
+               json_string_value(json_object_get(rq->json, "reference")), NULL);
+}
+
+void api_invoices_reject(struct request *rq) {
+    static const struct field F[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}};
+    static const char *const from[] = {"submitted", NULL};
+    if (json_fields_or_reply(rq, rq->json, F, 1, false)) return;
+    transition(rq, from, "rejected", NULL, NULL, json_string_value(json_object_get(rq->json, "reason")));
+}
+
+void api_invoices_void(struct request *rq) {
+    static const char *const from[] = {"submitted", "approved", NULL};
+    if (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) return;
+    transition(rq, from, "void", NULL, NULL, NULL);
+}

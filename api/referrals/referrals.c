@@ -1,0 +1,514 @@
+/* /v1/referrals: submit (with duplicate protection), get, list, PATCH prospect details, and the
+ * timeline. Workflow actions live in api/referral_actions.c. */
+#include "api/api.h"
+#include "api/feed.h"
+#include "api/prospect.h"
+#include "api/referrals/referrals.h"
+#include "server/edge/dispatch.h"
+#include "server/data/db.h"
+#include "server/edge/json_in.h"
+#include "server/edge/pagination.h"
+#include "server/edge/params.h"
+#include "server/edge/reply.h"
+#include "server/edge/resource.h"
+#include "server/util.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const DIRECTIONS[] = {"inbound", "outbound", NULL};
+static const char *const STATUSES[] = {"submitted", "acknowledged", "engaged", "won",
+                                       "lost",      "declined",     "withdrawn", NULL};
+static const char *const BOOLS[] = {"true", "false", NULL};
+
+static const struct field PROSPECT[] = {
+    {"name", FT_STRING, F_REQUIRED, 200, 0, NULL},
+    {"email", FT_EMAIL, F_NULLABLE, 254, 0, NULL},
+    {"company", FT_STRING, F_NULLABLE, 200, 0, NULL},
+    {"phone", FT_STRING, F_NULLABLE, 50, 0, NULL},
+    {"notes", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+};
+#define READONLY_FIELDS                                                                            \
+    {"client_discount_bps", FT_INT, F_READONLY, 0, 0, NULL}, \
+    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"agreement_id", FT_UUID, F_READONLY, 0, 0, NULL},    \
+        {"status", FT_TEXT, F_READONLY, 0, 0, NULL}, {"stage", FT_TEXT, F_READONLY, 0, 0, NULL},   \
+        {"deal", FT_OBJECT, F_READONLY, 0, 0, NULL},                                               \
+        {"close_reason", FT_TEXT, F_READONLY, 0, 0, NULL},                                         \
+        {"close_note", FT_TEXT, F_READONLY, 0, 0, NULL},                                           \
+        {"acknowledge_by", FT_TEXT, F_READONLY, 0, 0, NULL},                                       \
+        {"acknowledged_at", FT_TEXT, F_READONLY, 0, 0, NULL},                                      \
+        {"overdue", FT_BOOL, F_READONLY, 0, 0, NULL}, {"closed_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
+        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
+        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+static const struct field SHARE[] = {
+    {"partner_id", FT_UUID, F_REQUIRED, 0, 0, NULL},
+    {"share_bps", FT_INT, F_REQUIRED, 10000, 1, NULL},
+};
+static const struct field CREATE[] = {
+    {"partner_id", FT_UUID, 0, 0, 0, NULL},
+    {"direction", FT_ENUM, 0, 0, 0, DIRECTIONS},
+    {"prospect", FT_OBJECT, F_REQUIRED, 16384, 0, NULL},
+    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
+    {"override_reason", FT_STRING, F_NULLABLE, 1000, 0, NULL},
+    {"attributions", FT_ARRAY, F_READONLY, 0, 0, NULL},
+    READONLY_FIELDS,
+};
+static const struct field PATCH[] = {
+    {"prospect", FT_OBJECT, 0, 16384, 0, NULL},
+    {"attributions", FT_ARRAY, F_NULLABLE, 16, 0, NULL},
+    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
+    {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},
+    {"direction", FT_TEXT, F_READONLY, 0, 0, NULL},
+    {"override_reason", FT_TEXT, F_READONLY, 0, 0, NULL},
+    READONLY_FIELDS,
+};
+#define N(a) (int)(sizeof a / sizeof a[0])
+
+DB_STMT(st_partner, "SELECT status FROM partners WHERE tenant_id = $1 AND id = $2");
+/* Serialises submissions of the same prospect: taken before the duplicate check, held to commit. */
+DB_STMT(st_dup_lock,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':email:' || $2, 0)) WHERE $2 <> '' "
+        "UNION ALL "
+        "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':domain:' || $3, 0)) WHERE $3 <> ''");
+/* An open or recently won referral of the same prospect inside its protection window. */
+DB_STMT(st_dup_find,
+        "SELECT r.id FROM referrals r LEFT JOIN agreements a "
+        "  ON a.tenant_id = r.tenant_id AND a.id = r.agreement_id "
+        "WHERE r.tenant_id = $1 AND ((r.prospect_email = $2 AND $2 <> '') "
+        "                         OR (r.prospect_domain = $3 AND $3 <> '')) "
+        "  AND r.status IN ('submitted', 'acknowledged', 'engaged', 'won') "
+        "  AND coalesce(r.closed_at, r.created_at) >= now() - make_interval(days => "
+        "      coalesce((agreement_terms(a, r.direction)->>'protection_days')::int, 90)) "
+        "ORDER BY r.created_at LIMIT 1");
+/* The agreement active for the partner and direction now is the one the referral earns under. */
+DB_STMT(st_insert,
+        "WITH ag AS (SELECT a.id, (agreement_terms(a, $4)->>'acknowledge_within_hours')::int AS hours "
+        "  FROM agreements a WHERE a.tenant_id = $1 AND a.partner_id = $3 "
+        "  AND (a.direction = $4 OR a.direction = 'reciprocal') AND agreement_status(a) = 'active' "
+        "  ORDER BY a.activated_at DESC LIMIT 1) "
+        "INSERT INTO referrals AS r (tenant_id, id, partner_id, agreement_id, direction, prospect, "
+        "  prospect_email, prospect_domain, external_id, override_reason, acknowledge_by) "
+        "SELECT $1, $2, $3, (SELECT id FROM ag), $4, $5::jsonb, nullif($6, ''), nullif($7, ''), $8, $9, "
+        "  now() + make_interval(hours => coalesce((SELECT hours FROM ag), 48)) "
+        "RETURNING referral_json(r), r.version");
+DB_STMT(st_event,
+        "INSERT INTO referral_events (tenant_id, referral_id, type, from_status, to_status, note, "
+        "  stage, actor_key_id, actor_role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+DB_STMT(st_get,
+        "SELECT referral_json(r), r.version FROM referrals r "
+        "WHERE r.tenant_id = $1 AND r.id = $2 AND ($3::uuid IS NULL OR r.partner_id = $3)");
+DB_STMT(st_update,
+        "UPDATE referrals r SET prospect = CASE WHEN $4::jsonb IS NULL THEN r.prospect "
+        "    ELSE jsonb_strip_nulls(r.prospect || $4::jsonb) END, "
+        "  prospect_email = CASE WHEN $4::jsonb ? 'email' THEN nullif($5, '') ELSE r.prospect_email END, "
+        "  prospect_domain = CASE WHEN $4::jsonb ? 'email' THEN nullif($6, '') ELSE r.prospect_domain END, "
+        "  external_id = CASE WHEN $7 THEN $8 ELSE r.external_id END, "
+        "  attributions = CASE WHEN $10 THEN $11::jsonb ELSE r.attributions END, "
+        "  version = r.version + 1, updated_at = now() "
+        "WHERE r.tenant_id = $1 AND r.id = $2 AND ($3::bigint IS NULL OR r.version = $3) "
+        "  AND ($9::uuid IS NULL OR r.partner_id = $9) "
+        "  AND (NOT $10 OR r.status IN ('submitted', 'acknowledged', 'engaged')) "
+        "RETURNING referral_json(r), r.version, r.status, r.partner_id");
+/* FOR KEY SHARE: a partner named in attributions cannot be deleted until this commits (the
+ * partner delete locks the row, then looks for attributions naming it). */
+DB_STMT(st_known_partners,
+        "SELECT count(*) FROM (SELECT 1 FROM partners WHERE tenant_id = $1 AND id = ANY($2::uuid[]) "
+        "FOR KEY SHARE) k");
+DB_STMT(st_exists,
+        "SELECT version, status FROM referrals WHERE tenant_id = $1 AND id = $2 "
+        "AND ($3::uuid IS NULL OR partner_id = $3)");
+DB_STMT(st_events,
+        "SELECT referral_event_json(e), e.id FROM referral_events e "
+        "WHERE e.tenant_id = $1 AND e.referral_id = $2 AND e.id > $3 ORDER BY e.id LIMIT $4");
+
+#define LIST_SELECT                                                                                \
+    "SELECT referral_json(r), api_ts(r.created_at), r.id FROM referrals r "                       \
+    "WHERE r.tenant_id = $1 AND ($2::text IS NULL OR r.status = $2) "                             \
+    "  AND ($3::uuid IS NULL OR r.partner_id = $3) AND ($4::text IS NULL OR r.direction = $4) "   \
+    "  AND ($5::text IS NULL OR r.external_id = $5) "                                             \
+    "  AND ($6::timestamptz IS NULL OR r.updated_at >= $6) "                                      \
+    "  AND ($7::boolean IS NULL OR (r.status = 'submitted' AND r.acknowledge_by < now()) = $7) "  \
+    "  AND ($8::uuid IS NULL OR r.partner_id = $8) "
+DB_STMT(st_list_first, LIST_SELECT "ORDER BY r.created_at, r.id LIMIT $9");
+DB_STMT(st_list_after, LIST_SELECT "AND (r.created_at, r.id) > ($10::timestamptz, $11::uuid) "
+                                   "ORDER BY r.created_at, r.id LIMIT $9");
+
+int referral_event_append(struct request *rq, const char *referral_id, const char *type,
+                          const char *from, const char *to, const char *note, const char *stage) {
+    const char *p[] = {rq->auth.tenant_id, referral_id, type, from, to, note, stage,
+                       rq->auth.key_id, role_name(rq->auth.role)};
+    PGresult *r = db_exec(rq, &st_event, 9, p);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+/* Validates the body of a create and the partner it names; fills partner/direction. */
+static int create_valid_or_reply(struct request *rq, const char **partner, const char **direction) {
+    json_t *errors = json_array();
+    json_fields_collect(errors, NULL, rq->json, CREATE, N(CREATE), false);
+    json_t *prospect = json_object_get(rq->json, "prospect");
+    if (json_is_object(prospect)) json_fields_collect(errors, "prospect.", prospect, PROSPECT, N(PROSPECT), false);
+    if (json_errors_or_ok(rq, errors) != JIN_OK) return JIN_REPLIED;
+    *partner = json_string_value(json_object_get(rq->json, "partner_id"));
+    *direction = json_string_value(json_object_get(rq->json, "direction"));
+    if (rq->auth.role == ROLE_PARTNER) {
+        /* A partner introduces clients to us, for itself. */
+        if (*partner && strcmp(*partner, rq->auth.partner_id) != 0) {
+            reply_problem(rq, P_FORBIDDEN, "a partner key submits referrals only for its own partner");
+            return JIN_REPLIED;
+        }
+        if (*direction && strcmp(*direction, "inbound") != 0) {
+            reply_problem(rq, P_FORBIDDEN, "a partner key submits only inbound referrals");
+            return JIN_REPLIED;
+        }
+        if (json_object_get(rq->json, "override_reason")) {
+            reply_problem(rq, P_FORBIDDEN, "only staff may override duplicate protection");
+            return JIN_REPLIED;
+        }
+        *partner = rq->auth.partner_id;
+        if (!*direction) *direction = "inbound";
+    } else if (!*partner || !*direction) {
+        reply_field_error(rq, *partner ? "direction" : "partner_id", "is required");
+        return JIN_REPLIED;
+    }
+    return JIN_OK;
+}
+
+void api_referrals_create(struct request *rq) {
+    const char *partner, *direction;
+    if (create_valid_or_reply(rq, &partner, &direction) != JIN_OK) return;
+    const char *pp[] = {rq->auth.tenant_id, partner};
+    PGresult *r = db_exec(rq, &st_partner, 2, pp);
+    if (!r) return;
+    bool known = PQntuples(r) == 1, ended = known && !strcmp(PQgetvalue(r, 0, 0), "ended");
+    PQclear(r);
+    if (!known) {
+        reply_field_error(rq, "partner_id", "no such partner");
+        return;
+    }
+    if (ended) {
+        reply_problem(rq, P_INVALID_STATE, "the partnership has ended; referrals cannot be submitted");
+        return;
+    }
+    json_t *prospect = json_object_get(rq->json, "prospect");
+    const char *override = json_string_value(json_object_get(rq->json, "override_reason"));
+    char email[256], domain[256];
+    prospect_email_key(json_string_value(json_object_get(prospect, "email")), email, sizeof email);
+    prospect_domain_key(json_string_value(json_object_get(prospect, "email")), domain, sizeof domain);
+    if (*email) {
+        const char *dp[] = {rq->auth.tenant_id, email, domain};
+        if (!(r = db_exec(rq, &st_dup_lock, 3, dp))) return;
+        PQclear(r);
+        if (!(r = db_exec(rq, &st_dup_find, 3, dp))) return;
+        if (PQntuples(r) && !override) {
+            /* Staff may see which referral holds the credit; a partner learns only that one does. */
+            json_t *extra = rq->auth.role == ROLE_PARTNER
+                                ? json_object()
+                                : json_pack("{s:s}", "existing_referral_id", PQgetvalue(r, 0, 0));
+            reply_problem_extra(rq, P_DUPLICATE_REFERRAL, extra,
+                                "this prospect was already introduced and is still protected%s",
+                                rq->auth.role == ROLE_PARTNER ? "" : "; staff may override with override_reason");
+            PQclear(r);
+            return;
+        }
+        PQclear(r);
+    }
+    char id[37];
+    uuid_new(id);
+    char *ptext = json_dumps(prospect, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    const char *p[] = {rq->auth.tenant_id, id, partner, direction, ptext, email, domain,
+                       json_string_value(json_object_get(rq->json, "external_id")), override};
+    r = db_exec(rq, &st_insert, 9, p);
+    free(ptext);
+    if (!r) {
+        if (db_violated(rq, "referrals_external_id_unique"))
+            reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another referral already has this external_id");
+        return;
+    }
+    const char *note = override ? override : NULL;
+    if (referral_event_append(rq, id, "submitted", NULL, "submitted", note, NULL) ||
+        feed_append(rq, "referral.submitted", "referral", id, partner, PQgetvalue(r, 0, 0))) {
+        PQclear(r);
+        return;
+    }
+    char loc[64];
+    snprintf(loc, sizeof loc, "/v1/referrals/%s", id);
+    reply_resource(rq, 201, r);
+    reply_header(rq, "Location", loc);
+    PQclear(r);
+}
+
+void api_referrals_get(struct request *rq) {
+    reply_resource_by_id(rq, &st_get, "referral");
+}
+
+void api_referrals_list(struct request *rq) {
+    static const char *const allowed[] = {"limit",       "cursor",        "status",  "partner_id", "direction",
+                                          "external_id", "updated_since", "overdue", NULL};
+    struct page pg;
+    const char *status, *partner, *dir, *ext, *since, *overdue;
+    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
+        query_enum_or_reply(rq, "status", STATUSES, &status) ||
+        query_uuid_or_reply(rq, "partner_id", &partner) ||
+        query_enum_or_reply(rq, "direction", DIRECTIONS, &dir) ||
+        query_text_or_reply(rq, "external_id", 200, &ext) ||
+        query_timestamp_or_reply(rq, "updated_since", &since) ||
+        query_enum_or_reply(rq, "overdue", BOOLS, &overdue))
+        return;
+    const char *p[] = {rq->auth.tenant_id, status, partner, dir, ext, since, overdue, partner_scope(rq),
+                       pg.limit_plus_one, pg.after_ts, pg.after_id};
+    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 11 : 9, p);
+    if (!r) return;
+    reply_page(rq, r, &pg);
+    PQclear(r);
+}
+
+/* Checks split credit: distinct partners whose shares sum to 10000. Appends errors; writes the
+ * partner ids as a SQL array into `ids`. */
+static void attributions_check(json_t *errors, json_t *att, char *ids, size_t cap) {
+    size_t i, j;
+    json_t *a;
+    int sum = 0;
+    strcpy(ids, "{");
+    if (json_array_size(att) == 0) {
+        json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "attributions", "message", "must not be empty; use null to clear"));
+        return;
+    }
+    json_array_foreach(att, i, a) {
+        char prefix[48];
+        snprintf(prefix, sizeof prefix, "attributions[%zu].", i);
+        if (!json_is_object(a)) {
+            json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "attributions", "message", "items must be objects"));
+            return;
+        }
+        size_t before = json_array_size(errors);
+        json_fields_collect(errors, prefix, a, SHARE, N(SHARE), false);
+        if (json_array_size(errors) != before) return;
+        sum += (int)json_integer_value(json_object_get(a, "share_bps"));
+        const char *pid = json_string_value(json_object_get(a, "partner_id"));
+        for (j = 0; j < i; j++)
+            if (!strcasecmp(pid, json_string_value(json_object_get(json_array_get(att, j), "partner_id")))) {
+                json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "attributions", "message", "names a partner twice"));
+                return;
+            }
+        size_t n = strlen(ids);
+        snprintf(ids + n, cap - n, "%s%s", i ? "," : "", pid);
+    }
+    strcat(ids, "}");
+    if (sum != 10000)
+        json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "attributions", "message", "shares must sum to 10000 bps"));
+}
+
+void api_referrals_update(struct request *rq) {
+    char version[24];
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || if_match_or_reply(rq, version)) return;
+    json_t *errors = json_array();
+    json_fields_collect(errors, NULL, rq->json, PATCH, N(PATCH), true);
+    json_t *prospect = json_object_get(rq->json, "prospect");
+    if (json_is_object(prospect)) json_fields_collect(errors, "prospect.", prospect, PROSPECT, N(PROSPECT), true);
+    json_t *att = json_object_get(rq->json, "attributions");
+    char att_ids[16 * 38 + 3] = "{}";
+    if (json_is_array(att)) attributions_check(errors, att, att_ids, sizeof att_ids);
+    if (json_errors_or_ok(rq, errors) != JIN_OK) return;
+    if (json_object_size(rq->json) == 0) {
+        reply_field_error(rq, "body", "names no field to change");
+        return;
+    }
+    if (att && rq->auth.role == ROLE_PARTNER) {
+        reply_problem(rq, P_FORBIDDEN, "only staff may set attributions");
+        return;
+    }
+    if (json_is_array(att)) {
+        const char *kp[] = {rq->auth.tenant_id, att_ids};
+        PGresult *k = db_exec(rq, &st_known_partners, 2, kp);
+        if (!k) return;
+        bool all = atoi(PQgetvalue(k, 0, 0)) == (int)json_array_size(att);
+        PQclear(k);
+        if (!all) {
+            reply_field_error(rq, "attributions", "names a partner that does not exist");
+            return;
+        }
+    }
+    char email[256] = "", domain[256] = "";
+    if (prospect) {
+        prospect_email_key(json_string_value(json_object_get(prospect, "email")), email, sizeof email);
+        prospect_domain_key(json_string_value(json_object_get(prospect, "email")), domain, sizeof domain);
+    }
+    char *ptext = prospect ? json_dumps(prospect, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    json_t *ext = json_object_get(rq->json, "external_id");
+    char *att_text = json_is_array(att) ? json_dumps(att, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, ptext, email, domain,
+                       ext ? "true" : "false", json_string_value(ext), partner_scope(rq),
+                       att ? "true" : "false", att_text};
+    PGresult *r = db_exec(rq, &st_update, 11, p);
+    free(ptext);
+    free(att_text);
+    if (!r) {
+        if (db_violated(rq, "referrals_external_id_unique"))
+            reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another referral already has this external_id");
+        return;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        const char *q[] = {rq->auth.tenant_id, id, partner_scope(rq)};
+        if (!(r = db_exec(rq, &st_exists, 3, q))) return;
+        if (PQntuples(r) == 0)
+            reply_not_found(rq, "referral", id);
+        else if (*version && strcmp(version, PQgetvalue(r, 0, 0)) != 0) {
+            reply_problem(rq, P_PRECONDITION_FAILED, "the referral is at version %s", PQgetvalue(r, 0, 0));
+            reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
+        } else
+            reply_problem(rq, P_INVALID_STATE, "attributions cannot change once a referral is %s",
+                          PQgetvalue(r, 0, 1));
+        PQclear(r);
+        return;
+    }
+    const char *status = PQgetvalue(r, 0, 2);
+    if (!referral_event_append(rq, id, "edited", status, status, NULL, NULL) &&
+        !feed_append(rq, "referral.edited", "referral", id, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0)))
+        reply_resource(rq, 200, r);
+    PQclear(r);
+}
+
+void api_referrals_events(struct request *rq) {
+    static const char *const allowed[] = {"limit", "after", NULL};
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || query_known_or_reply(rq, allowed)) return;
+    const char *after = req_query(rq, "after"), *limit = req_query(rq, "limit");
+    char *end;
+    long long a = after ? strtoll(after, &end, 10) : 0;
+    if (after && (*after < '0' || *after > '9' || *end || strlen(after) > 18)) {
+        reply_field_error(rq, "after", "must be a cursor from this timeline");
+        return;
+    }
+    long l = limit ? strtol(limit, &end, 10) : 100;
+    if (limit && (*limit < '0' || *limit > '9' || *end || l < 1 || l > 500)) {
+        reply_field_error(rq, "limit", "must be an integer from 1 to 500");
+        return;
+    }
+    const char *q[] = {rq->auth.tenant_id, id, partner_scope(rq)};
+    PGresult *r = db_exec(rq, &st_exists, 3, q);
+    if (!r) return;
+    bool visible = PQntuples(r) == 1;
+    PQclear(r);
+    if (!visible) {
+        reply_not_found(rq, "referral", id);
+        return;
+    }
+    char as[24], ls[16];
+    snprintf(as, sizeof as, "%lld", a);
+    snprintf(ls, sizeof ls, "%ld", l + 1);
+    const char *p[] = {rq->auth.tenant_id, id, as, ls};
+    if (!(r = db_exec(rq, &st_events, 4, p))) return;
+    int rows = PQntuples(r), shown = rows > l ? (int)l : rows;
+    size_t cap = 96;
+    for (int i = 0; i < shown; i++) cap += (size_t)PQgetlength(r, i, 0) + 1;
+    char *buf = malloc(cap), *w = buf;
+    if (!buf) abort();
+    w += sprintf(w, "{\"data\":[");
+    for (int i = 0; i < shown; i++) {
+        if (i) *w++ = ',';
+        memcpy(w, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+        w += PQgetlength(r, i, 0);
+    }
+    if (rows > l)
+        w += sprintf(w, "],\"next_cursor\":\"%s\"}", PQgetvalue(r, shown - 1, 1));
+    else
+        w += sprintf(w, "],\"next_cursor\":null}");
+    reply_json_text(rq, 200, buf, (size_t)(w - buf));
+    free(buf);
+    PQclear(r);
+}
+
+/* Serialises PUTs of one external id, so the second of two concurrent ones finds the first's
+ * referral (and updates it) instead of tripping over it as a duplicate prospect. */
+DB_STMT(st_lock_external,
+        "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':referral-external-id:' || $2, 0))");
+DB_STMT(st_find_external,
+        "SELECT id, partner_id, direction, version FROM referrals "
+        "WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE");
+DB_STMT(st_replace_prospect,
+        "UPDATE referrals r SET prospect = $3::jsonb, prospect_email = nullif($4, ''), "
+        "  prospect_domain = nullif($5, ''), version = r.version + 1, updated_at = now() "
+        "WHERE r.tenant_id = $1 AND r.id = $2 AND r.prospect IS DISTINCT FROM $3::jsonb "
+        "RETURNING referral_json(r), r.version, r.status, r.partner_id");
+
+/* PUT /v1/referrals/by-external-id/{external_id}: submits the referral the first time (with every
+ * rule of POST), afterwards replaces its prospect details; repeating it changes nothing. */
+void api_referrals_put(struct request *rq) {
+    const char *ext = rq->params[0];
+    if (strlen(ext) > 200 || !printable_ascii(ext, 200)) {
+        reply_field_error(rq, "external_id", "must be 1 to 200 printable characters");
+        return;
+    }
+    json_t *body_ext = json_object_get(rq->json, "external_id");
+    if (body_ext && (!json_is_string(body_ext) || strcmp(json_string_value(body_ext), ext) != 0)) {
+        reply_field_error(rq, "external_id", "must match the external_id in the path (or be left out)");
+        return;
+    }
+    char version[24];
+    const char *partner, *direction;
+    if (if_match_or_reply(rq, version) || create_valid_or_reply(rq, &partner, &direction) != JIN_OK) return;
+    const char *f[] = {rq->auth.tenant_id, ext, partner_scope(rq)};
+    PGresult *r = db_exec(rq, &st_lock_external, 2, f);
+    if (!r) return;
+    PQclear(r);
+    r = db_exec(rq, &st_find_external, 2, f);
+    if (!r) return;
+    if (PQntuples(r) == 0 && (*version || if_match_any(rq))) { /* If-Match: only an existing one */
+        PQclear(r);
+        reply_problem(rq, P_PRECONDITION_FAILED, "no referral has this external_id, so If-Match cannot match");
+        return;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        json_object_set_new(rq->json, "external_id", json_string(ext));
+        api_referrals_create(rq);
+        /* Another PUT created it meanwhile: run again, now as an update. */
+        if (rq->status == 409 && db_violated(rq, "referrals_external_id_unique")) rq->db_fail = DBF_RETRY;
+        return;
+    }
+    if (partner_scope(rq) && strcmp(PQgetvalue(r, 0, 1), partner_scope(rq)) != 0) {
+        PQclear(r); /* another partner's referral: its id stays hidden */
+        reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another referral already has this external_id");
+        return;
+    }
+    char id[37];
+    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    bool same = !strcmp(PQgetvalue(r, 0, 1), partner) && !strcmp(PQgetvalue(r, 0, 2), direction);
+    if (*version && strcmp(version, PQgetvalue(r, 0, 3)) != 0) { /* the row is locked: no race */
+        reply_problem(rq, P_PRECONDITION_FAILED, "the referral is at version %s", PQgetvalue(r, 0, 3));
+        reply_etag(rq, atoll(PQgetvalue(r, 0, 3)));
+        PQclear(r);
+        return;
+    }
+    PQclear(r);
+    if (!same) {
+        reply_problem(rq, P_INVALID_STATE, "referral %s has another partner or direction; those never change", id);
+        return;
+    }
+    json_t *prospect = json_object_get(rq->json, "prospect");
+    char email[256], domain[256];
+    prospect_email_key(json_string_value(json_object_get(prospect, "email")), email, sizeof email);
+    prospect_domain_key(json_string_value(json_object_get(prospect, "email")), domain, sizeof domain);
+    char *ptext = json_dumps(prospect, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    const char *u[] = {rq->auth.tenant_id, id, ptext, email, domain};
+    r = db_exec(rq, &st_replace_prospect, 5, u);
+    free(ptext);
+    if (!r) return;
+    if (PQntuples(r) == 0) { /* nothing changed */
+        PQclear(r);
+        const char *g[] = {rq->auth.tenant_id, id, NULL};
+        if (!(r = db_exec(rq, &st_get, 3, g))) return;
+        reply_resource(rq, 200, r);
+        PQclear(r);
+        return;
+    }
+    const char *status = PQgetvalue(r, 0, 2);
+    if (!referral_event_append(rq, id, "edited", status, status, NULL, NULL) &&
+        !feed_append(rq, "referral.edited", "referral", id, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0)))
+        reply_resource(rq, 200, r);
+    PQclear(r);
+}

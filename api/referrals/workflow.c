@@ -1,0 +1,78 @@
+/* The referral workflow table (DESIGN.md, "The referral workflow"): the one place it is written. */
+#include "api/referrals/workflow.h"
+#include <string.h>
+
+const struct transition workflow_table[] = {
+    {RS_SUBMITTED, RA_ACKNOWLEDGE, RS_ACKNOWLEDGED, SIDE_RECEIVER},
+    {RS_ACKNOWLEDGED, RA_ENGAGE, RS_ENGAGED, SIDE_RECEIVER},
+    {RS_ACKNOWLEDGED, RA_UPDATE, RS_ACKNOWLEDGED, SIDE_RECEIVER},
+    {RS_ENGAGED, RA_UPDATE, RS_ENGAGED, SIDE_RECEIVER},
+    {RS_ACKNOWLEDGED, RA_WIN, RS_WON, SIDE_RECEIVER},
+    {RS_ENGAGED, RA_WIN, RS_WON, SIDE_RECEIVER},
+    {RS_ACKNOWLEDGED, RA_LOSE, RS_LOST, SIDE_RECEIVER},
+    {RS_ENGAGED, RA_LOSE, RS_LOST, SIDE_RECEIVER},
+    {RS_SUBMITTED, RA_DECLINE, RS_DECLINED, SIDE_RECEIVER},
+    {RS_ACKNOWLEDGED, RA_DECLINE, RS_DECLINED, SIDE_RECEIVER},
+    {RS_SUBMITTED, RA_WITHDRAW, RS_WITHDRAWN, SIDE_REFERRER},
+    {RS_ACKNOWLEDGED, RA_WITHDRAW, RS_WITHDRAWN, SIDE_REFERRER},
+    {RS_ENGAGED, RA_WITHDRAW, RS_WITHDRAWN, SIDE_REFERRER},
+};
+const int workflow_table_len = sizeof workflow_table / sizeof workflow_table[0];
+
+static const char *const STATUS_NAMES[RS_COUNT] = {"submitted", "acknowledged", "engaged", "won",
+                                                    "lost",      "declined",     "withdrawn"};
+static const char *const ACTION_NAMES[RA_COUNT] = {"acknowledge", "engage",  "update",  "win",
+                                                    "lose",        "decline", "withdraw"};
+static const char *const EVENT_TYPES[RA_COUNT] = {"acknowledged", "engaged",  "updated",  "won",
+                                                   "lost",         "declined", "withdrawn"};
+
+static int parse(const char *const *names, int n, const char *s) {
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(names[i], s) == 0) return i;
+    return -1;
+}
+
+int workflow_status_parse(const char *s) {
+    return parse(STATUS_NAMES, RS_COUNT, s);
+}
+int workflow_action_parse(const char *s) {
+    return parse(ACTION_NAMES, RA_COUNT, s);
+}
+const char *workflow_status_name(enum ref_status s) {
+    return s < RS_COUNT ? STATUS_NAMES[s] : "unknown";
+}
+const char *workflow_action_name(enum ref_action a) {
+    return a < RA_COUNT ? ACTION_NAMES[a] : "unknown";
+}
+const char *workflow_event_type(enum ref_action a) {
+    return a < RA_COUNT ? EVENT_TYPES[a] : "unknown";
+}
+
+const struct transition *workflow_find(enum ref_status from, enum ref_action action) {
+    for (int i = 0; i < workflow_table_len; i++)
+        if (workflow_table[i].from == from && workflow_table[i].action == action) return &workflow_table[i];
+    return NULL;
+}
+
+enum ref_side workflow_side(enum ref_action action) {
+    return action == RA_WITHDRAW ? SIDE_REFERRER : SIDE_RECEIVER;
+}
+
+int workflow_allowed(enum ref_status from, enum ref_action *out) {
+    int n = 0;
+    for (int a = 0; a < RA_COUNT; a++)
+        if (workflow_find(from, (enum ref_action)a)) out[n++] = (enum ref_action)a;
+    return n;
+}
+
+bool workflow_terminal(enum ref_status s) {
+    enum ref_action tmp[RA_COUNT];
+    return workflow_allowed(s, tmp) == 0;
+}
+
+bool workflow_may_act(bool staff, bool partner_owns, bool inbound, enum ref_side side) {
+    if (staff) return true;
+    if (!partner_owns) return false;
+    /* inbound: the partner is the referrer; outbound: the partner is the receiver. */
+    return inbound ? side == SIDE_REFERRER : side == SIDE_RECEIVER;
+}

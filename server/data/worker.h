@@ -1,0 +1,30 @@
+/* Database workers: each thread owns one PostgreSQL connection and runs queued requests. */
+#ifndef ALLIED_WORKER_H
+#define ALLIED_WORKER_H
+#include "server/edge/request.h"
+#include <stdatomic.h>
+#include <stdbool.h>
+
+/* What the pool does with a request, given by the process at start so that the pool knows nothing
+ * of HTTP: run it (the dispatcher), hand it back (resume its connection), and the key prefix that
+ * picks its fairness lane (NULL without a usable key). */
+struct worker_hooks {
+    void (*run)(struct request *rq);
+    void (*resume)(struct request *rq);
+    const char *(*lane_prefix)(struct request *rq);
+};
+
+/* Starts `n` workers. Connections are opened lazily, so a database outage at start is survived. */
+int workers_start(int n, const struct worker_hooks *hooks);
+/* Queues a suspended request; a worker runs it and resumes it (the hooks). False (nothing
+ * queued) when the queue, or the caller's tenant's share of it, is full: answer 503. A request
+ * that waits longer than ALLIED_QUEUE_TIMEOUT_MS is answered 503 and resumed by the queue. */
+bool worker_submit(struct request *rq);
+/* Finishes queued work and stops every worker. */
+void workers_stop(void);
+/* Gauges for /metrics. */
+int workers_busy(void);
+int workers_total(void);
+long workers_queue_depth(void);
+extern atomic_long queue_rejected_total, queue_expired_total;
+#endif

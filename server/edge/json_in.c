@@ -1,0 +1,251 @@
+/* Strict JSON input: Content-Type, parsing with jansson, and declarative field validation. */
+#include "server/edge/json_in.h"
+#include "server/edge/reply.h"
+#include "server/text.h"
+#include "server/util.h"
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static bool content_type_json(const char *ct) {
+    if (!ct) return false;
+    while (*ct == ' ') ct++;
+    if (strncasecmp(ct, "application/json", 16) != 0) return false;
+    const char *rest = ct + 16;
+    while (*rest == ' ') rest++;
+    if (*rest == '\0') return true;
+    if (*rest != ';') return false;
+    rest++;
+    while (*rest == ' ') rest++;
+    return strcasecmp(rest, "charset=utf-8") == 0 || strcasecmp(rest, "charset=\"utf-8\"") == 0;
+}
+
+int json_depth(json_t *v) {
+    int max = 0;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *c;
+        json_object_foreach(v, k, c) {
+            int d = json_depth(c);
+            if (d > max) max = d;
+        }
+        return max + 1;
+    }
+    if (json_is_array(v)) {
+        size_t i;
+        json_t *c;
+        json_array_foreach(v, i, c) {
+            int d = json_depth(c);
+            if (d > max) max = d;
+        }
+        return max + 1;
+    }
+    return 0;
+}
+
+int json_body_or_reply(struct request *rq) {
+    if (rq->body_len == 0) {
+        reply_problem(rq, P_BAD_REQUEST, "this request needs a JSON object body");
+        return JIN_REPLIED;
+    }
+    if (!content_type_json(req_header(rq, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        reply_problem(rq, P_UNSUPPORTED_MEDIA, "send the body as application/json (UTF-8)");
+        return JIN_REPLIED;
+    }
+    if (rq->json) return JIN_OK; /* parsed already (the request is being run a second time) */
+    json_error_t err;
+    /* Without JSON_DECODE_ANY the top level must be an object or array; without
+     * JSON_ALLOW_NUL a \u0000 escape is an error. */
+    json_t *v = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &err);
+    if (!v) {
+        reply_problem(rq, P_MALFORMED_JSON, "%s at line %d column %d", err.text, err.line,
+                      err.column);
+        return JIN_REPLIED;
+    }
+    if (!json_is_object(v)) {
+        json_decref(v);
+        reply_problem(rq, P_MALFORMED_JSON, "the body must be a JSON object");
+        return JIN_REPLIED;
+    }
+    if (json_depth(v) > JSON_MAX_DEPTH) {
+        json_decref(v);
+        reply_problem(rq, P_MALFORMED_JSON, "JSON nested deeper than %d levels", JSON_MAX_DEPTH);
+        return JIN_REPLIED;
+    }
+    rq->json = v;
+    return JIN_OK;
+}
+
+static size_t utf8_chars(const char *s) {
+    size_t n = 0;
+    for (; *s; s++)
+        if (((unsigned char)*s & 0xC0) != 0x80) n++;
+    return n;
+}
+
+static bool has_control(const char *s) {
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return true;
+    return false;
+}
+
+static bool email_ok(const char *s) {
+    const char *at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@') || strlen(s) > 254) return false;
+    const char *dot = strchr(at + 1, '.');
+    if (!dot || dot == at + 1 || dot[1] == '\0') return false;
+    for (const char *p = s; *p; p++)
+        if (*p == ' ' || (unsigned char)*p < 0x21) return false;
+    return true;
+}
+
+static bool url_ok(const char *s) {
+    if (strncasecmp(s, "https://", 8) != 0 && strncasecmp(s, "http://", 7) != 0) return false;
+    const char *host = strstr(s, "://") + 3;
+    if (*host == '\0' || *host == '/') return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x21 || *p == 0x7f) return false;
+    return strlen(s) <= 2048;
+}
+
+const char *json_field_check(const struct field *f, json_t *v) {
+    if (json_is_null(v)) return (f->flags & F_NULLABLE) ? NULL : "must not be null";
+    const char *s = json_string_value(v);
+    switch (f->type) {
+    case FT_STRING:
+    case FT_TEXT:
+    case FT_EMAIL:
+    case FT_URL:
+    case FT_ENUM:
+    case FT_UUID:
+    case FT_DATE:
+        if (!json_is_string(v)) return "must be a string";
+        break;
+    default:
+        break;
+    }
+    switch (f->type) {
+    case FT_STRING:
+        if (*s == '\0') return "must not be empty";
+        if (has_control(s)) return "must not contain control characters";
+        /* fallthrough */
+    case FT_TEXT:
+        if ((long long)utf8_chars(s) > f->max) return "is too long";
+        return NULL;
+    case FT_EMAIL:
+        return email_ok(s) ? NULL : "must be an email address";
+    case FT_URL:
+        return url_ok(s) ? NULL : "must be an http or https URL";
+    case FT_ENUM:
+        for (const char *const *c = f->choices; *c; c++)
+            if (strcmp(*c, s) == 0) return NULL;
+        return "is not one of the allowed values";
+    case FT_UUID:
+        return uuid_valid(s) ? NULL : "must be a UUID";
+    case FT_DATE:
+        return date_valid(s) ? NULL : "must be a date YYYY-MM-DD";
+    case FT_INT:
+        if (!json_is_integer(v)) return "must be an integer";
+        if (json_integer_value(v) < f->min || json_integer_value(v) > f->max) return "is out of range";
+        return NULL;
+    case FT_CHECK:
+        return f->check(v);
+    case FT_BOOL:
+        return json_is_boolean(v) ? NULL : "must be true or false";
+    case FT_OBJECT: {
+        if (!json_is_object(v)) return "must be an object";
+        char *text = json_dumps(v, JSON_COMPACT);
+        size_t len = text ? strlen(text) : 0;
+        free(text);
+        return (long long)len > f->max ? "is too large" : NULL;
+    }
+    case FT_ARRAY:
+        if (!json_is_array(v)) return "must be an array";
+        return (long long)json_array_size(v) > f->max ? "has too many items" : NULL;
+    case FT_TAGS: {
+        if (!json_is_array(v)) return "must be an array of strings";
+        if ((long long)json_array_size(v) > f->max) return "has too many items";
+        size_t i, j;
+        json_t *t;
+        json_array_foreach(v, i, t) {
+            const char *ts = json_string_value(t);
+            if (!ts || *ts == '\0' || utf8_chars(ts) > 64 || has_control(ts))
+                return "items must be non-empty strings of at most 64 characters";
+            for (j = 0; j < i; j++)
+                if (strcmp(ts, json_string_value(json_array_get(v, j))) == 0)
+                    return "items must be distinct";
+        }
+        return NULL;
+    }
+    }
+    return "has an unsupported type";
+}
+
+static void add_error(json_t *errors, const char *prefix, const char *key, const char *msg) {
+    char field[256];
+    /* `key` is the client's: a long non-ASCII one must still make a valid (shortened) name, or
+     * json_pack would fail and the error would be lost, letting the unknown key through. */
+    text_format(field, sizeof field, "%s%s", prefix ? prefix : "", key);
+    json_t *e = json_pack("{s:s, s:s}", "field", field, "message", msg);
+    if (!e) e = json_pack("{s:s, s:s}", "field", "(unprintable field name)", "message", msg);
+    json_array_append_new(errors, e);
+}
+
+void json_fields_collect(json_t *errors, const char *prefix, json_t *obj, const struct field *fields,
+                         int n, bool partial) {
+    const char *key;
+    json_t *val;
+    json_object_foreach(obj, key, val) {
+        const struct field *f = NULL;
+        for (int i = 0; i < n; i++)
+            if (strcmp(fields[i].name, key) == 0) f = &fields[i];
+        const char *msg = !f                        ? "is not a known field"
+                          : (f->flags & F_READONLY) ? "is read-only"
+                                                    : json_field_check(f, val);
+        if (msg) add_error(errors, prefix, key, msg);
+    }
+    if (!partial)
+        for (int i = 0; i < n; i++)
+            if ((fields[i].flags & F_REQUIRED) && !json_object_get(obj, fields[i].name))
+                add_error(errors, prefix, fields[i].name, "is required");
+}
+
+int json_errors_or_ok(struct request *rq, json_t *errors) {
+    if (json_array_size(errors) == 0) {
+        json_decref(errors);
+        return JIN_OK;
+    }
+    reply_validation(rq, errors);
+    return JIN_REPLIED;
+}
+
+int json_fields_or_reply(struct request *rq, json_t *obj, const struct field *fields, int n,
+                         bool partial) {
+    json_t *errors = json_array();
+    json_fields_collect(errors, NULL, obj, fields, n, partial);
+    return json_errors_or_ok(rq, errors);
+}
+
+struct qcheck {
+    const char *const *allowed;
+    const char *bad;
+};
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *value) {
+    (void)kind;
+    (void)value;
+    struct qcheck *q = cls;
+    for (const char *const *a = q->allowed; a && *a; a++)
+        if (strcmp(*a, key) == 0) return MHD_YES;
+    q->bad = key;
+    return MHD_NO;
+}
+
+int query_known_or_reply(struct request *rq, const char *const *allowed) {
+    struct qcheck q = {allowed, NULL};
+    MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+    if (!q.bad) return JIN_OK;
+    reply_field_error(rq, q.bad, "is not a known query parameter");
+    return JIN_REPLIED;
+}

@@ -1,0 +1,123 @@
+/* Prometheus text exposition from lock-free counters. */
+#include "server/edge/metrics.h"
+#include "server/data/db.h"
+#include "server/app.h"
+#include "server/edge/router.h"
+#include "server/data/worker.h"
+
+atomic_long http_inflight;
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ROUTES 128
+#define NSTATUS 600
+static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5};
+#define NBUCKETS (int)(sizeof buckets / sizeof buckets[0])
+
+static atomic_long requests[MAX_ROUTES + 1][NSTATUS];
+static atomic_long hist[MAX_ROUTES + 1][NBUCKETS + 1];
+static atomic_long sum_us[MAX_ROUTES + 1];
+
+void metrics_observe(int route, int status, uint64_t duration_ns) {
+    if (route < 0 || route > MAX_ROUTES) route = MAX_ROUTES;
+    if (status < 0 || status >= NSTATUS) status = 0;
+    atomic_fetch_add_explicit(&requests[route][status], 1, memory_order_relaxed);
+    double s = (double)duration_ns / 1e9;
+    int b = 0;
+    while (b < NBUCKETS && s > buckets[b]) b++;
+    atomic_fetch_add_explicit(&hist[route][b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&sum_us[route], (long)(duration_ns / 1000), memory_order_relaxed);
+}
+
+struct buf {
+    char *p;
+    size_t len, cap;
+};
+
+__attribute__((format(printf, 2, 3))) static void put(struct buf *b, const char *fmt, ...) {
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+        if ((size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return;
+        }
+        b->cap = b->cap * 2 + (size_t)n;
+        b->p = realloc(b->p, b->cap);
+        if (!b->p) abort();
+    }
+}
+
+static const char *label(int r) {
+    return r < allied_app.nroutes ? allied_app.routes[r].pattern : "unmatched";
+}
+static const char *method(int r) {
+    return r < allied_app.nroutes ? allied_app.routes[r].method : "";
+}
+
+char *metrics_render(void) {
+    struct buf b = {malloc(8192), 0, 8192};
+    if (!b.p) abort();
+    int nr = allied_app.nroutes < MAX_ROUTES ? allied_app.nroutes : MAX_ROUTES;
+    put(&b, "# HELP allied_http_requests_total HTTP requests by route and status.\n"
+            "# TYPE allied_http_requests_total counter\n");
+    for (int r = 0; r <= nr; r++) {
+        for (int s = 0; s < NSTATUS; s++) {
+            long v = atomic_load_explicit(&requests[r][s], memory_order_relaxed);
+            if (v)
+                put(&b, "allied_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %ld\n",
+                    method(r), label(r), s, v);
+        }
+    }
+    put(&b, "# HELP allied_http_request_duration_seconds Request latency.\n"
+            "# TYPE allied_http_request_duration_seconds histogram\n");
+    for (int r = 0; r <= nr; r++) {
+        long cum = 0, total = 0;
+        for (int k = 0; k <= NBUCKETS; k++) total += atomic_load(&hist[r][k]);
+        if (!total) continue;
+        const char *l = label(r), *m = method(r);
+        for (int k = 0; k < NBUCKETS; k++) {
+            cum += atomic_load(&hist[r][k]);
+            put(&b, "allied_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %ld\n",
+                m, l, buckets[k], cum);
+        }
+        put(&b, "allied_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %ld\n",
+            m, l, total);
+        put(&b, "allied_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", m, l,
+            (double)atomic_load(&sum_us[r]) / 1e6);
+        put(&b, "allied_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %ld\n", m, l,
+            total);
+    }
+    int busy = workers_busy(), total = workers_total();
+    put(&b, "# HELP allied_db_pool_connections Database workers (one connection each) by state.\n"
+            "# TYPE allied_db_pool_connections gauge\n"
+            "allied_db_pool_connections{state=\"in_use\"} %d\n"
+            "allied_db_pool_connections{state=\"idle\"} %d\n",
+        busy, total - busy);
+    put(&b, "# HELP allied_db_queue_depth Requests waiting for a database worker.\n"
+            "# TYPE allied_db_queue_depth gauge\nallied_db_queue_depth %ld\n",
+        workers_queue_depth());
+    put(&b, "# HELP allied_db_queue_refused_total Requests answered 503 because the queue was full.\n"
+            "# TYPE allied_db_queue_refused_total counter\nallied_db_queue_refused_total %ld\n"
+            "# HELP allied_db_queue_expired_total Requests answered 503 after waiting too long for a worker.\n"
+            "# TYPE allied_db_queue_expired_total counter\nallied_db_queue_expired_total %ld\n",
+        atomic_load(&queue_rejected_total), atomic_load(&queue_expired_total));
+    put(&b, "# HELP allied_db_errors_total Failed database calls and connection attempts.\n"
+            "# TYPE allied_db_errors_total counter\nallied_db_errors_total %ld\n",
+        atomic_load(&db_errors_total));
+    put(&b, "# HELP allied_db_statements_total Statements sent to PostgreSQL (prepared-statement executions).\n"
+            "# TYPE allied_db_statements_total counter\nallied_db_statements_total %ld\n",
+        atomic_load(&db_statements_total));
+    put(&b, "# HELP allied_db_round_trips_total Waits for PostgreSQL (statements sent in one pipeline count once).\n"
+            "# TYPE allied_db_round_trips_total counter\nallied_db_round_trips_total %ld\n",
+        atomic_load(&db_round_trips_total));
+    put(&b, "# HELP allied_http_in_flight Requests being handled.\n"
+            "# TYPE allied_http_in_flight gauge\nallied_http_in_flight %ld\n",
+        atomic_load(&http_inflight));
+    return b.p;
+}
