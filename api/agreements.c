@@ -5,7 +5,7 @@
 #include "api/terms.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
-#include "server/edge/pagination.h"
+#include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
@@ -110,14 +110,14 @@ DB_STMT(st_set_status,
         "  terminates_on = $4, termination_reason = $5, version = a.version + 1, updated_at = now() "
         "WHERE a.tenant_id = $1 AND a.id = $2 RETURNING agreement_json(a), a.version");
 
-#define LIST_SELECT                                                                                \
-    "SELECT agreement_json(a), api_ts(a.created_at), a.id FROM agreements a "                     \
-    "WHERE a.tenant_id = $1 AND ($2::uuid IS NULL OR a.partner_id = $2) "                         \
-    "  AND ($3::text IS NULL OR agreement_status(a) = $3) "                                       \
-    "  AND ($4::text IS NULL OR a.direction = $4) AND ($5::uuid IS NULL OR a.partner_id = $5) "
-DB_STMT(st_list_first, LIST_SELECT "ORDER BY a.created_at, a.id LIMIT $6");
-DB_STMT(st_list_after, LIST_SELECT "AND (a.created_at, a.id) > ($7::timestamptz, $8::uuid) "
-                                   "ORDER BY a.created_at, a.id LIMIT $6");
+/* GET /v1/agreements: $6 partner_id, $7 status, $8 direction (server/edge/list.h). */
+LIST_SPEC(agreement_list,
+          "SELECT agreement_json(a), api_ts(a.created_at), a.id FROM agreements a "
+          "WHERE a.tenant_id = $1 AND ($5::uuid IS NULL OR a.partner_id = $5) "
+          "  AND ($6::uuid IS NULL OR a.partner_id = $6) AND ($7::text IS NULL OR agreement_status(a) = $7) "
+          "  AND ($8::text IS NULL OR a.direction = $8)",
+          "a.created_at, a.id",
+          {"partner_id", LQ_UUID}, {"status", LQ_ENUM, STATUSES}, {"direction", LQ_ENUM, DIRECTIONS});
 
 /* Validates a complete agreement object (after defaults/merges) and fills term defaults. */
 static int agreement_valid_or_reply(struct request *rq, json_t *a) {
@@ -209,20 +209,7 @@ void api_agreements_get(struct request *rq) {
 }
 
 void api_agreements_list(struct request *rq) {
-    static const char *const allowed[] = {"limit", "cursor", "partner_id", "status", "direction", NULL};
-    struct page pg;
-    const char *partner, *status, *dir;
-    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
-        query_uuid_or_reply(rq, "partner_id", &partner) ||
-        query_enum_or_reply(rq, "status", STATUSES, &status) ||
-        query_enum_or_reply(rq, "direction", DIRECTIONS, &dir))
-        return;
-    const char *p[] = {rq->auth.tenant_id, partner, status, dir, partner_scope(rq),
-                       pg.limit_plus_one, pg.after_ts, pg.after_id};
-    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 8 : 6, p);
-    if (!r) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &agreement_list);
 }
 
 /* The locked row of an agreement the caller may see. Replies 404/412 and returns NULL if not. */

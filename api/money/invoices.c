@@ -6,7 +6,7 @@
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "api/money/money.h"
-#include "server/edge/pagination.h"
+#include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
@@ -20,7 +20,6 @@
 
 static const char *const STATUSES[] = {"submitted", "approved", "paid", "rejected", "void", NULL};
 static const char *const KINDS[] = {"payable", "receivable", NULL};
-static const char *const BOOLS[] = {"true", "false", NULL};
 #define MAX_LINES 500
 
 /* Locked in id order so that concurrent invoices over overlapping sets cannot deadlock. */
@@ -70,15 +69,15 @@ DB_STMT(st_html,
         "JOIN partners p ON p.tenant_id = i.tenant_id AND p.id = i.partner_id "
         "WHERE i.tenant_id = $1 AND i.id = $2 AND ($3::uuid IS NULL OR i.partner_id = $3)");
 
-#define LIST_SELECT                                                                                \
-    "SELECT invoice_json(i), api_ts(i.created_at), i.id FROM invoices i "                         \
-    "WHERE i.tenant_id = $1 AND ($2::uuid IS NULL OR i.partner_id = $2) "                         \
-    "  AND ($3::text IS NULL OR i.status = $3) AND ($4::text IS NULL OR i.kind = $4) "            \
-    "  AND ($5::boolean IS NULL OR (i.status IN ('submitted', 'approved') AND i.due_on < current_date) = $5) " \
-    "  AND ($6::uuid IS NULL OR i.partner_id = $6) "
-DB_STMT(st_list_first, LIST_SELECT "ORDER BY i.created_at, i.id LIMIT $7");
-DB_STMT(st_list_after, LIST_SELECT "AND (i.created_at, i.id) > ($8::timestamptz, $9::uuid) "
-                                   "ORDER BY i.created_at, i.id LIMIT $7");
+/* GET /v1/invoices: $6 partner_id, $7 status, $8 kind, $9 overdue (server/edge/list.h). */
+LIST_SPEC(invoice_list,
+          "SELECT invoice_json(i), api_ts(i.created_at), i.id FROM invoices i "
+          "WHERE i.tenant_id = $1 AND ($5::uuid IS NULL OR i.partner_id = $5) "
+          "  AND ($6::uuid IS NULL OR i.partner_id = $6) "
+          "  AND ($7::text IS NULL OR i.status = $7) AND ($8::text IS NULL OR i.kind = $8) "
+          "  AND ($9::boolean IS NULL OR (i.status IN ('submitted', 'approved') AND i.due_on < current_date) = $9)",
+          "i.created_at, i.id",
+          {"partner_id", LQ_UUID}, {"status", LQ_ENUM, STATUSES}, {"kind", LQ_ENUM, KINDS}, {"overdue", LQ_BOOL});
 
 /* A growing "{a,b}" SQL array literal; values are UUIDs, integers or quoted text. */
 struct arr {
@@ -288,20 +287,7 @@ out:
 }
 
 void api_invoices_list(struct request *rq) {
-    static const char *const allowed[] = {"limit", "cursor", "partner_id", "status", "kind", "overdue", NULL};
-    struct page pg;
-    const char *partner, *status, *kind, *overdue;
-    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
-        query_uuid_or_reply(rq, "partner_id", &partner) ||
-        query_enum_or_reply(rq, "status", STATUSES, &status) ||
-        query_enum_or_reply(rq, "kind", KINDS, &kind) || query_enum_or_reply(rq, "overdue", BOOLS, &overdue))
-        return;
-    const char *p[] = {rq->auth.tenant_id, partner, status, kind, overdue, partner_scope(rq),
-                       pg.limit_plus_one, pg.after_ts, pg.after_id};
-    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 9 : 7, p);
-    if (!r) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &invoice_list);
 }
 
 void api_invoices_get(struct request *rq) {

@@ -36,14 +36,14 @@ AUTH = ("SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, '') " 
 # api/partners.c
 PARTNER_GET = ("SELECT partner_json(p), p.version FROM partners p "
                "WHERE p.tenant_id = $1 AND p.id = $2 AND ($3::uuid IS NULL OR p.id = $3)")
-PARTNER_LIST_FIRST = (
+PARTNER_LIST_FIRST = (  # LIST_SPEC(partner_list, ...) expanded as server/edge/list.h does
     "SELECT partner_json(p), api_ts(p.created_at), p.id FROM partners p "
-    "WHERE p.tenant_id = $1 AND ($2::text IS NULL OR p.status = $2) "
-    "  AND ($3::text IS NULL OR p.kind = $3) AND ($4::text IS NULL OR p.external_id = $4) "
-    "  AND ($5::timestamptz IS NULL OR p.updated_at >= $5) "
-    "  AND ($6::text IS NULL OR p.name ILIKE $6 OR p.company ILIKE $6) "
-    "  AND ($7::uuid IS NULL OR p.id = $7) "
-    "ORDER BY p.created_at, p.id LIMIT $8")
+    "WHERE p.tenant_id = $1 AND ($5::uuid IS NULL OR p.id = $5) "
+    "  AND ($6::text IS NULL OR p.status = $6) AND ($7::text IS NULL OR p.kind = $7) "
+    "  AND ($8::text IS NULL OR p.external_id = $8) AND ($9::timestamptz IS NULL OR p.updated_at >= $9) "
+    "  AND ($10::text IS NULL OR p.name ILIKE $10 OR p.company ILIKE $10)"
+    " AND $3::timestamptz IS NULL AND $4::uuid IS NULL "
+    "ORDER BY p.created_at, p.id LIMIT $2")
 PARTNER_INSERT = (
     "INSERT INTO partners AS p (tenant_id, id, name, company, email, phone, website, kind, "
     "  status, ideal_client, tags, external_id, metadata, qualification) "
@@ -137,8 +137,8 @@ PIPE, END = "\\startpipeline", "\\endpipeline"
 # A read is one implicit transaction: the statements up to the pipeline's sync (no BEGIN/COMMIT).
 GET_PARTNER = [PIPE, SET_TENANT_READ, (PARTNER_GET, {1: ":tenant", 2: ":pid", 3: "NULL"}), END]
 LIST_PARTNERS = [PIPE, SET_TENANT_READ,
-                 (PARTNER_LIST_FIRST, {1: ":tenant", 2: "NULL", 3: "NULL", 4: "NULL", 5: "NULL", 6: "NULL",
-                                       7: "NULL", 8: ":limit"}), END]
+                 (PARTNER_LIST_FIRST, {1: ":tenant", 2: ":limit", 3: "NULL", 4: "NULL", 5: "NULL", 6: "NULL",
+                                       7: "NULL", 8: "NULL", 9: "NULL", 10: "NULL"}), END]
 POST_PARTNER = [PIPE, BEGIN, SET_TENANT, (PARTNER_INSERT, {1: ":tenant", 2: "gen_random_uuid()", 3: ":body"}),
                 END, COMMIT]
 SUBMIT = RANDOM + [
