@@ -21,17 +21,17 @@ DB_STMT(st_record, "INSERT INTO schema_migrations (version, name) VALUES ($1, $2
  * each edit: a no-op migrate costs one small query per file and rewrites no catalog rows (which
  * would invalidate the other instances' cached plans). Running only changed files also lets a
  * file drop and re-create the composite type its inlinable function casts to (partner_doc,
- * referral_doc), which CREATE OR REPLACE cannot change. A numbered migration that drops something
- * a shape uses (a table, a column) deletes the shape's row here so that it is applied again. */
-/* The request-serving role (allied_app) never needs the table. */
-DB_STMT(st_shape_table, "DO $$ BEGIN"
-                        " CREATE TABLE IF NOT EXISTS schema_json_shapes ("
+ * referral_doc), which CREATE OR REPLACE cannot change. A numbered migration that drops a shape's
+ * function (DROP TABLE ... CASCADE, say) deletes the shape's row here so that it is applied again.
+ * The request-serving role (allied_app) never needs the table. */
+DB_STMT(st_shape_table, "DO $$ BEGIN IF to_regclass('schema_json_shapes') IS NULL THEN"
+                        " CREATE TABLE schema_json_shapes ("
                         "  name text PRIMARY KEY, sha256 text NOT NULL,"
                         "  applied_at timestamptz NOT NULL DEFAULT now());"
                         " IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'allied_app') THEN"
                         "  REVOKE ALL ON schema_json_shapes FROM allied_app;"
                         " END IF;"
-                        " END $$");
+                        " END IF; END $$");
 DB_STMT(st_shape_current, "SELECT 1 FROM schema_json_shapes"
                           " WHERE name = $1 AND sha256 = encode(sha256(convert_to($2, 'UTF8')), 'hex')");
 DB_STMT(st_shape_record, "INSERT INTO schema_json_shapes (name, sha256)"
