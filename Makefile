@@ -27,7 +27,9 @@ UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json
               tests/unit/test_text.c tests/unit/test_ratelimit.c
 
 CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/migrations.c,$(CORE_SRC))) $(BUILD)/migrations.o
-MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+# Numbered migrations, then the JSON shapes (migrations/json/, common.sql first: the others use it).
+MIGRATIONS := $(sort $(wildcard migrations/*.sql)) migrations/json/common.sql \
+              $(filter-out migrations/json/common.sql,$(sort $(wildcard migrations/json/*.sql)))
 
 .PHONY: all deps run test unit bench soak clean format format-check lint-openapi
 all: $(BUILD)/allied
