@@ -20,7 +20,7 @@ COUNTER = [0]
 def workflow():
     global WORKFLOW
     if WORKFLOW is None:
-        WORKFLOW = json.loads(subprocess.run([BIN, "workflow"], capture_output=True, text=True).stdout)
+        WORKFLOW = json.loads(subprocess.run([BIN, "workflow", "referral"], capture_output=True, text=True).stdout)
     return WORKFLOW
 
 

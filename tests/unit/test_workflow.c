@@ -28,7 +28,7 @@ void test_workflow(void) {
             CHECK((t != NULL) == (want != NULL));
             if (t && want) {
                 CHECK(strcmp(workflow_status_name(t->to), want) == 0);
-                CHECK(t->by == workflow_side((enum ref_action)a));
+                CHECK(t->by == (int)workflow_side((enum ref_action)a));
                 legal++;
             }
         }
