@@ -17,21 +17,31 @@ static const struct transition TABLE[] = {
     {AS_EXPIRED, AA_SUPERSEDE, AS_SUPERSEDED, AB_AMENDMENT},
 };
 
-static const char *const STATES[AS_COUNT] = {"draft",      "active",     "suspended", "terminated",
-                                             "superseded", "expired"};
-static const char *const ACTIONS[AA_COUNT] = {"update", "sign",  "suspend",  "resume",
+static const char *const STATES[AS_COUNT] = {"draft",      "active",     "suspended",
+                                             "terminated", "superseded", "expired"};
+static const char *const ACTIONS[AA_COUNT] = {"update",    "sign",  "suspend",  "resume",
                                               "terminate", "amend", "supersede"};
 static const char *const ACTORS[] = {[AB_STAFF] = "staff",
-                                     [AB_SIGNER] = "staff (as either party), partner (as the partner)",
+                                     [AB_SIGNER] =
+                                         "staff (as either party), partner (as the partner)",
                                      [AB_AMENDMENT] = "the amendment, when it activates"};
 
 const struct machine agreement_machine = {
-    "agreement", STATES, AS_COUNT, ACTIONS, AA_COUNT, ACTORS, TABLE, sizeof TABLE / sizeof TABLE[0], AB_AMENDMENT,
+    "agreement",
+    STATES,
+    AS_COUNT,
+    ACTIONS,
+    AA_COUNT,
+    ACTORS,
+    TABLE,
+    sizeof TABLE / sizeof TABLE[0],
+    AB_AMENDMENT,
     "`update` is `PATCH /v1/agreements/{id}`; the others are `POST /v1/agreements/{id}/{action}`, "
     "except `supersede`, which happens when an amendment (a draft with `supersedes_id`) activates. "
     "`sign` activates the agreement at the second party's signature; after the first it stays "
     "`draft`, and each party signs once. `expired` is derived, never stored: a running (active or "
-    "suspended) agreement past `ends_on` without `auto_renew` is looked up as `expired`, which only "
+    "suspended) agreement past `ends_on` without `auto_renew` is looked up as `expired`, which "
+    "only "
     "allows `amend`. The other derived statuses use their stored one: `signed` (active before "
     "`starts_on`) is `active`, and a terminated agreement in its notice period (shown `active` or "
     "`suspended`) is `terminated`. An action the table does not allow is 409 `invalid-state` with "
@@ -40,6 +50,7 @@ const struct machine agreement_machine = {
 
 int agreement_state(const char *stored, const char *shown) {
     int s = machine_state(&agreement_machine, stored);
-    if ((s == AS_ACTIVE || s == AS_SUSPENDED) && shown && !strcmp(shown, "expired")) return AS_EXPIRED;
+    if ((s == AS_ACTIVE || s == AS_SUSPENDED) && shown && !strcmp(shown, "expired"))
+        return AS_EXPIRED;
     return s == AS_EXPIRED ? -1 : s;
 }

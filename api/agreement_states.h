@@ -4,8 +4,25 @@
 #include "api/states.h"
 
 /* The stored statuses, then AS_EXPIRED: derived, looked up but never stored. */
-enum agr_state { AS_DRAFT, AS_ACTIVE, AS_SUSPENDED, AS_TERMINATED, AS_SUPERSEDED, AS_EXPIRED, AS_COUNT };
-enum agr_action { AA_UPDATE, AA_SIGN, AA_SUSPEND, AA_RESUME, AA_TERMINATE, AA_AMEND, AA_SUPERSEDE, AA_COUNT };
+enum agr_state {
+    AS_DRAFT,
+    AS_ACTIVE,
+    AS_SUSPENDED,
+    AS_TERMINATED,
+    AS_SUPERSEDED,
+    AS_EXPIRED,
+    AS_COUNT
+};
+enum agr_action {
+    AA_UPDATE,
+    AA_SIGN,
+    AA_SUSPEND,
+    AA_RESUME,
+    AA_TERMINATE,
+    AA_AMEND,
+    AA_SUPERSEDE,
+    AA_COUNT
+};
 enum agr_actor { AB_STAFF, AB_SIGNER, AB_AMENDMENT };
 
 extern const struct machine agreement_machine;

@@ -101,7 +101,7 @@ DB_STMT(st_overlap,
         "  AND (o.direction = 'reciprocal' OR a.direction = 'reciprocal' OR o.direction = a.direction) "
         "LIMIT 1");
 DB_STMT(st_supersede,
-        "UPDATE agreements a SET status = 'superseded', superseded_by_id = $3, "
+        "UPDATE agreements a SET status = $4, superseded_by_id = $3, "
         "  version = a.version + 1, updated_at = now() "
         "WHERE a.tenant_id = $1 AND a.id = $2 AND a.status IN ('active', 'suspended') "
         "RETURNING agreement_json(a), a.id, a.partner_id");
@@ -361,8 +361,10 @@ static void activate(struct request *rq, const char *id, const struct locked *l)
     }
     PQclear(r);
     if (l->supersedes_id) {
-        const char *s[] = {rq->auth.tenant_id, l->supersedes_id, id};
-        r = db_exec(rq, &st_supersede, 3, s);
+        /* Whether running (active, suspended, expired), it becomes what the table says. */
+        const char *s[] = {rq->auth.tenant_id, l->supersedes_id, id,
+                           target(machine_find(&agreement_machine, AS_ACTIVE, AA_SUPERSEDE))};
+        r = db_exec(rq, &st_supersede, 4, s);
         if (!r) return;
         bool fail = PQntuples(r) && feed_append(rq, "agreement.superseded", "agreement",
                                                 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),

@@ -42,7 +42,8 @@ json_t *machine_allowed_json(const struct machine *m, int from) {
     int out[64];
     int n = m->n_actions <= 64 ? machine_allowed(m, from, out) : 0;
     json_t *list = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(list, json_string(m->actions[out[i]]));
+    for (int i = 0; i < n; i++)
+        json_array_append_new(list, json_string(m->actions[out[i]]));
     return list;
 }
 
@@ -50,9 +51,9 @@ json_t *machine_json(const struct machine *m) {
     json_t *rows = json_array();
     for (int i = 0; i < m->len; i++) {
         const struct transition *t = &m->table[i];
-        json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}", "from", m->states[t->from], "action",
-                                              m->actions[t->action], "to", m->states[t->to], "by",
-                                              m->actors[t->by]));
+        json_array_append_new(rows, json_pack("{s:s, s:s, s:s, s:s}", "from", m->states[t->from],
+                                              "action", m->actions[t->action], "to",
+                                              m->states[t->to], "by", m->actors[t->by]));
     }
     return rows;
 }
@@ -62,15 +63,15 @@ char *machine_markdown(const struct machine *m, const char *title) {
     size_t size = 0;
     FILE *f = open_memstream(&buf, &size);
     if (!f) abort();
-    fprintf(f, "#### %s\n\n```mermaid\nstateDiagram-v2\n", title);
+    fprintf(f, "### %s\n\n```mermaid\nstateDiagram-v2\n", title);
     for (int i = 0; i < m->len; i++)
         fprintf(f, "    %s --> %s: %s\n", m->states[m->table[i].from], m->states[m->table[i].to],
                 m->actions[m->table[i].action]);
     fprintf(f, "```\n\n| from | action | to | who may |\n|---|---|---|---|\n");
     for (int i = 0; i < m->len; i++) {
         const struct transition *t = &m->table[i];
-        fprintf(f, "| `%s` | `%s` | `%s` | %s |\n", m->states[t->from], m->actions[t->action], m->states[t->to],
-                m->actors[t->by]);
+        fprintf(f, "| `%s` | `%s` | `%s` | %s |\n", m->states[t->from], m->actions[t->action],
+                m->states[t->to], m->actors[t->by]);
     }
     if (m->note) fprintf(f, "\n%s\n", m->note);
     fclose(f);

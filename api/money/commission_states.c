@@ -15,12 +15,21 @@ static const char *const ACTIONS[CA_COUNT] = {"reverse", "invoice", "pay", "rele
 static const char *const ACTORS[] = {[CB_STAFF] = "staff", [CB_INVOICE] = "its invoice"};
 
 const struct machine commission_machine = {
-    "commission", STATES, CS_COUNT, ACTIONS, CA_COUNT, ACTORS, TABLE, sizeof TABLE / sizeof TABLE[0], CB_INVOICE,
+    "commission",
+    STATES,
+    CS_COUNT,
+    ACTIONS,
+    CA_COUNT,
+    ACTORS,
+    TABLE,
+    sizeof TABLE / sizeof TABLE[0],
+    CB_INVOICE,
     "`reverse` is `POST /v1/commissions/{id}/reverse`. `payable` is derived, never stored: a "
     "`pending` commission whose `payable_at` has passed; time moves it there, no action does, and "
     "a commission is looked up by the status it shows. Reversing a paid commission claws it back: "
     "it stays `paid` and gains a negative `adjustment` commission; an adjustment, or a paid "
-    "commission already clawed back, cannot be reversed. `invoice`, `pay` and `release` are made by "
+    "commission already clawed back, cannot be reversed. `invoice`, `pay` and `release` are made "
+    "by "
     "the commission's invoice (created by staff or the partner; paid; rejected or voided), in the "
     "same transaction. A reversal the table does not allow is 409 `invalid-state` with "
     "`allowed_actions`.",
