@@ -3,7 +3,7 @@
 #include "tests/unit/unit.h"
 #include <string.h>
 
-/* The brief's table, written out independently of api/workflow.c. */
+/* The brief's table, written out independently of api/referrals/workflow.c. */
 static const char *expected(const char *from, const char *action) {
     static const char *const rows[][3] = {
         {"submitted", "acknowledge", "acknowledged"}, {"acknowledged", "engage", "engaged"},
