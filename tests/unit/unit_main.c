@@ -1,5 +1,6 @@
 /* Runs the pure unit tests and prints `N passed, N failed` like the HTTP suite. */
 #include "server/config.h"
+#include "server/log.h"
 #include "tests/unit/unit.h"
 
 int unit_checks_failed;
@@ -24,7 +25,8 @@ static const struct {
 
 int main(void) {
     int passed = 0, failed = 0;
-    cfg.log_level = 4; /* off */
+    cfg.log_level = LOG_OFF;
+    log_set_level(LOG_OFF);
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int before = unit_checks_failed;
         tests[i].fn();
