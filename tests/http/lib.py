@@ -201,13 +201,50 @@ def hold_lock(lock_sql, seconds):
     return p
 
 
+def wait_until(predicate, why, timeout=10):
+    """Waits until predicate() returns something true and returns that; raises AssertionError(why)
+    if it has not by `timeout` seconds (`why` may be a function, called then, to describe what was
+    seen). The way tests wait for something to happen: on the condition itself, never a fixed sleep."""
+    deadline = time.time() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.time() > deadline:
+            raise AssertionError("%s (waited %g s)" % (why() if callable(why) else why, timeout))
+        time.sleep(0.02)  # the poll interval, not a wait for anything
+
+
 def wait_for_session(condition, why, seconds=10):
     """Waits until some session in pg_stat_activity matches `condition` (e.g. a request waiting for a lock)."""
-    deadline = time.time() + seconds
-    while psql("SELECT count(*) FROM pg_stat_activity WHERE " + condition) == "0":
-        if time.time() > deadline:
-            raise AssertionError(why)
-        time.sleep(0.02)
+    wait_until(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE " + condition) != "0", why, seconds)
+
+
+def accepted_connections(server):
+    """How many TCP connections to `server`'s port its process has accepted and holds open (its own
+    sockets in /proc, so a connection still in the kernel's accept queue does not count)."""
+    inodes = set()
+    fd_dir = "/proc/%d/fd" % server.proc.pid
+    for fd in os.listdir(fd_dir):
+        try:
+            target = os.readlink(os.path.join(fd_dir, fd))
+        except OSError:
+            continue  # closed meanwhile
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    n = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            col = row.split()
+            # local address is HEXIP:HEXPORT; state 01 is ESTABLISHED; column 9 is the inode
+            if int(col[1].rsplit(":", 1)[1], 16) == server.port and col[3] == "01" and col[9] in inodes:
+                n += 1
+    return n
 
 
 def expect(cond, msg="", *args):
