@@ -220,19 +220,11 @@ def wait_for_session(condition, why, seconds=10):
     wait_until(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE " + condition) != "0", why, seconds)
 
 
-def accepted_connections(server):
-    """How many TCP connections to `server`'s port its process has accepted and holds open (its own
-    sockets in /proc, so a connection still in the kernel's accept queue does not count)."""
-    inodes = set()
-    fd_dir = "/proc/%d/fd" % server.proc.pid
-    for fd in os.listdir(fd_dir):
-        try:
-            target = os.readlink(os.path.join(fd_dir, fd))
-        except OSError:
-            continue  # closed meanwhile
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    n = 0
+def accept_queue(server):
+    """How many connections to `server` the kernel has completed that the server has not accepted
+    yet (the backlog of its listening socket, from /proc/net/tcp): 0 means every connection made
+    so far has reached the server."""
+    listening, waiting = False, 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             with open(table) as f:
@@ -241,10 +233,12 @@ def accepted_connections(server):
             continue
         for row in rows:
             col = row.split()
-            # local address is HEXIP:HEXPORT; state 01 is ESTABLISHED; column 9 is the inode
-            if int(col[1].rsplit(":", 1)[1], 16) == server.port and col[3] == "01" and col[9] in inodes:
-                n += 1
-    return n
+            # local_address HEXIP:HEXPORT, state 0A = LISTEN, tx_queue:rx_queue (rx = the backlog)
+            if col[3] == "0A" and int(col[1].rsplit(":", 1)[1], 16) == server.port:
+                listening, waiting = True, waiting + int(col[4].split(":")[1], 16)
+    if not listening:
+        raise AssertionError("no listening socket on port %d" % server.port)
+    return waiting
 
 
 def expect(cond, msg="", *args):
