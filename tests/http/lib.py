@@ -61,7 +61,7 @@ class Server:
             except OSError:
                 if self.proc.poll() is not None:
                     break
-                time.sleep(0.05)
+                time.sleep(0.05)  # the poll interval while waiting for the port (bounded above)
         raise RuntimeError("server did not start; see " + self.log_path)
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
