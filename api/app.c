@@ -16,6 +16,10 @@ static const struct route routes[] = {
     {"GET", "/healthz", api_healthz, 0, RF_PUBLIC | RF_INLINE},
     {"GET", "/readyz", api_readyz, 0, RF_PUBLIC},
     {"GET", "/metrics", api_metrics, 0, RF_PUBLIC | RF_INLINE},
+    /* the API reference, compiled into the binary (api/docs.c) */
+    {"GET", "/openapi.yaml", api_openapi, 0, RF_PUBLIC | RF_INLINE},
+    {"GET", "/docs", api_docs, 0, RF_PUBLIC | RF_INLINE},
+    {"GET", "/docs/redoc.standalone.js", api_docs_redoc, 0, RF_PUBLIC | RF_INLINE},
     /* API keys (admin only) */
     {"POST", "/v1/api-keys", api_keys_create, ROLE_ADMIN, RF_BODY},
     {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, RF_QUERY},
@@ -93,8 +97,10 @@ static const struct route routes[] = {
 
 /* `allied workflow`: the referral transition table as JSON. */
 static int print_workflow(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
+    if (argc > 0) {
+        fprintf(stderr, "allied workflow: unexpected argument \"%s\" (it takes none)\n", argv[0]);
+        return 2;
+    }
     json_t *t = json_array();
     for (int i = 0; i < workflow_table_len; i++)
         json_array_append_new(t, json_pack("{s:s, s:s, s:s, s:s}", "from",
