@@ -18,9 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef ALLIED_VERSION
-#define ALLIED_VERSION "0.1.0"
-#endif
 
 /* The framework's own commands: name, arguments, what it does (`allied CMD --help` prints them). */
 static const struct {
