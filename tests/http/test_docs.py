@@ -99,3 +99,17 @@ def docs_render_in_chromium(ctx):
     expect("redoc-wrap" in dom, "Redoc did not render (no redoc-wrap in the DOM)")
     expect("Something went wrong" not in dom, "Redoc shows an error")
     expect(not missing, "paths not on the rendered page: %r", missing)
+
+
+@test
+def docker_image_builds_the_reference_and_checks_health(ctx):
+    """the Docker build copies every file the binary embeds, and the runtime image has curl for its HEALTHCHECK on /healthz"""
+    docker = open("docker/Dockerfile").read()
+    build, runtime = docker.split("\nFROM debian:12-slim\n", 1)
+    copied = re.findall(r"^COPY (\S+)", build, re.M)
+    make = open("Makefile").read()
+    embedded = re.search(r"^EMBEDDED := (.*?)(?<!\\)\n", make, re.M | re.S).group(1)
+    for path in re.findall(r"=(\S+)", embedded):
+        expect(any(path == c.rstrip("/") or path.startswith(c) for c in copied), "the Docker build does not copy %s", path)
+    expect(re.search(r"^HEALTHCHECK .*\n?.*curl [^\n]*/healthz", runtime, re.M), "no HEALTHCHECK probing /healthz")
+    expect(re.search(r"apt-get install[^&]*\bcurl\b", runtime), "the runtime image does not install curl")
