@@ -7,12 +7,11 @@
 #include "server/log.h"
 
 /* What the page needs and nothing more: its script and the spec from this origin; Redoc's
- * styles (it injects <style> elements), its inline SVG/data: images and its search worker,
- * which it starts from a blob: URL. */
-#define DOCS_CSP                                                                                   \
-    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " \
-    "font-src 'self' data:; connect-src 'self'; worker-src blob:; base-uri 'none'; "               \
-    "form-action 'none'; frame-ancestors 'none'"
+ * styles (it injects <style> elements), data: images (the page's empty icon, the footer's logo)
+ * and its search worker, which it starts from a blob: URL. */
+#define DOCS_CSP                                                                                 \
+    "default-src 'none'; script-src 'self'; style-src 'unsafe-inline'; img-src data:; "         \
+    "connect-src 'self'; worker-src blob:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 
 static void serve_file(struct request *rq, const char *name, const char *type) {
     const struct embedded_file *f = embedded_find(name);
