@@ -24,10 +24,13 @@ CORE_SRC   := $(filter-out server/main.c,$(SERVER_SRC)) $(API_SRC) $(BUILD)/migr
 UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json_in.c \
               tests/unit/test_router.c tests/unit/test_pagination.c tests/unit/test_auth.c \
               tests/unit/test_workflow.c tests/unit/test_terms.c tests/unit/test_money.c tests/unit/test_webhook.c \
-              tests/unit/test_text.c tests/unit/test_ratelimit.c
+              tests/unit/test_text.c tests/unit/test_ratelimit.c \
+              tests/unit/test_states.c
 
 CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/%,$(CORE_SRC))) $(BUILD)/migrations.o $(BUILD)/embedded.o
-MIGRATIONS := $(sort $(wildcard migrations/*.sql))
+# Numbered migrations, then the JSON shapes (migrations/json/, common.sql first: the others use it).
+MIGRATIONS := $(sort $(wildcard migrations/*.sql)) migrations/json/common.sql \
+              $(filter-out migrations/json/common.sql,$(sort $(wildcard migrations/json/*.sql)))
 
 .PHONY: all deps run test unit bench soak clean format format-check lint-openapi
 all: $(BUILD)/allied

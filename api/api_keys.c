@@ -4,7 +4,7 @@
 #include "server/edge/auth.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
-#include "server/edge/pagination.h"
+#include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
 #include "server/util.h"
@@ -29,17 +29,14 @@ DB_STMT(st_insert,
         "INSERT INTO api_keys AS k (tenant_id, id, role, partner_id, name, prefix, secret_hash) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING api_key_json(k)");
 DB_STMT(st_get, "SELECT api_key_json(k) FROM api_keys k WHERE tenant_id = $1 AND id = $2");
-DB_STMT(st_list_first,
-        "SELECT api_key_json(k), api_ts(created_at), id FROM api_keys k WHERE tenant_id = $1 "
-        "  AND ($2::text IS NULL OR role = $2) "
-        "  AND ($3::boolean IS NULL OR (revoked_at IS NOT NULL) = $3) "
-        "ORDER BY created_at, id LIMIT $4");
-DB_STMT(st_list_after,
-        "SELECT api_key_json(k), api_ts(created_at), id FROM api_keys k WHERE tenant_id = $1 "
-        "  AND ($2::text IS NULL OR role = $2) "
-        "  AND ($3::boolean IS NULL OR (revoked_at IS NOT NULL) = $3) "
-        "  AND (created_at, id) > ($5::timestamptz, $6::uuid) "
-        "ORDER BY created_at, id LIMIT $4");
+/* GET /v1/api-keys (admin keys only, so $5 is always NULL): $6 role, $7 revoked. */
+LIST_SPEC(key_list,
+          "SELECT api_key_json(k), api_ts(k.created_at), k.id FROM api_keys k "
+          "WHERE k.tenant_id = $1 AND $5::uuid IS NULL AND ($6::text IS NULL OR k.role = $6) "
+          "  AND ($7::boolean IS NULL OR (k.revoked_at IS NOT NULL) = $7)",
+          "k.created_at, k.id",
+          {"role", LQ_ENUM, ROLES}, {"revoked", LQ_BOOL});
+
 /* Revoking twice is harmless: the first revocation time stands. The webhook endpoints the key
  * registered stop receiving in the same statement (disabled, with the reason; a queued delivery
  * fails when it falls due), and cannot be re-enabled (api/webhooks.c). */
@@ -86,19 +83,7 @@ void api_keys_create(struct request *rq) {
 }
 
 void api_keys_list(struct request *rq) {
-    static const char *const allowed[] = {"limit", "cursor", "role", "revoked", NULL};
-    static const char *const BOOLS[] = {"true", "false", NULL};
-    struct page pg;
-    const char *role, *revoked;
-    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
-        query_enum_or_reply(rq, "role", ROLES, &role) ||
-        query_enum_or_reply(rq, "revoked", BOOLS, &revoked))
-        return;
-    const char *p[] = {rq->auth.tenant_id, role, revoked, pg.limit_plus_one, pg.after_ts, pg.after_id};
-    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 6 : 4, p);
-    if (!r) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &key_list);
 }
 
 void api_keys_get(struct request *rq) {

@@ -3,7 +3,7 @@
 #include "api/api.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
-#include "server/edge/pagination.h"
+#include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
@@ -109,18 +109,16 @@ DB_STMT(st_attributed,
         "ORDER BY r.created_at, r.id LIMIT 101");
 #define ATTRIBUTED_SHOWN 100
 
-/* Filters shared by both list statements: $1 tenant, $2 status, $3 kind, $4 external_id,
- * $5 updated_since, $6 q (ILIKE pattern), $7 partner scope, $8 limit. */
-#define LIST_SELECT                                                                                \
-    "SELECT partner_json(p), api_ts(p.created_at), p.id FROM partners p "                         \
-    "WHERE p.tenant_id = $1 AND ($2::text IS NULL OR p.status = $2) "                             \
-    "  AND ($3::text IS NULL OR p.kind = $3) AND ($4::text IS NULL OR p.external_id = $4) "       \
-    "  AND ($5::timestamptz IS NULL OR p.updated_at >= $5) "                                      \
-    "  AND ($6::text IS NULL OR p.name ILIKE $6 OR p.company ILIKE $6) "                          \
-    "  AND ($7::uuid IS NULL OR p.id = $7) "
-DB_STMT(st_list_first, LIST_SELECT "ORDER BY p.created_at, p.id LIMIT $8");
-DB_STMT(st_list_after, LIST_SELECT "AND (p.created_at, p.id) > ($9::timestamptz, $10::uuid) "
-                                   "ORDER BY p.created_at, p.id LIMIT $8");
+/* GET /v1/partners: $6 status, $7 kind, $8 external_id, $9 updated_since, $10 q (server/edge/list.h). */
+LIST_SPEC(partner_list,
+          "SELECT partner_json(p), api_ts(p.created_at), p.id FROM partners p "
+          "WHERE p.tenant_id = $1 AND ($5::uuid IS NULL OR p.id = $5) "
+          "  AND ($6::text IS NULL OR p.status = $6) AND ($7::text IS NULL OR p.kind = $7) "
+          "  AND ($8::text IS NULL OR p.external_id = $8) AND ($9::timestamptz IS NULL OR p.updated_at >= $9) "
+          "  AND ($10::text IS NULL OR p.name ILIKE $10 OR p.company ILIKE $10)",
+          "p.created_at, p.id",
+          {"status", LQ_ENUM, STATUSES}, {"kind", LQ_ENUM, KINDS}, {"external_id", LQ_TEXT, NULL, 200},
+          {"updated_since", LQ_TIMESTAMP}, {"q", LQ_LIKE, NULL, 200});
 
 /* After a conditional write matched nothing: 404 if absent, else 412 (stale If-Match). */
 static void reply_missing_or_stale(struct request *rq, const char *id) {
@@ -169,41 +167,8 @@ void api_partners_get(struct request *rq) {
     reply_resource_by_id(rq, &st_get, "partner");
 }
 
-/* Escapes LIKE wildcards in `q` and wraps it in %...%; caller frees. */
-static char *like_pattern(const char *q) {
-    char *out = malloc(strlen(q) * 2 + 3), *w = out;
-    if (!out) abort();
-    *w++ = '%';
-    for (; *q; q++) {
-        if (*q == '%' || *q == '_' || *q == '\\') *w++ = '\\';
-        *w++ = *q;
-    }
-    *w++ = '%';
-    *w = '\0';
-    return out;
-}
-
 void api_partners_list(struct request *rq) {
-    static const char *const allowed[] = {"limit", "cursor", "status", "kind", "external_id",
-                                          "updated_since", "q", NULL};
-    struct page pg;
-    const char *status, *kind, *ext, *since, *q;
-    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
-        query_enum_or_reply(rq, "status", STATUSES, &status) ||
-        query_enum_or_reply(rq, "kind", KINDS, &kind) ||
-        query_text_or_reply(rq, "external_id", 200, &ext) ||
-        query_timestamp_or_reply(rq, "updated_since", &since) ||
-        query_text_or_reply(rq, "q", 200, &q))
-        return;
-    char *pattern = q ? like_pattern(q) : NULL;
-    const char *p[] = {rq->auth.tenant_id, status, kind, ext, since, pattern, partner_scope(rq),
-                       pg.limit_plus_one, pg.after_ts, pg.after_id};
-    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first,
-                          pg.has_cursor ? 10 : 8, p);
-    free(pattern);
-    if (!r) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &partner_list);
 }
 
 void api_partners_update(struct request *rq) {

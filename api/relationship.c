@@ -4,6 +4,7 @@
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "server/edge/pagination.h"
+#include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
@@ -64,13 +65,13 @@ DB_STMT(st_commit_delete,
         "AND ($4::bigint IS NULL OR version = $4) RETURNING id");
 DB_STMT(st_commit_version,
         "SELECT version FROM commitments WHERE tenant_id = $1 AND partner_id = $2 AND id = $3");
-#define COMMIT_ALL                                                                                 \
-    "SELECT j, api_ts(c.created_at), c.id FROM commitments c, LATERAL commitment_json(c) j "      \
-    "WHERE c.tenant_id = $1 AND ($2::uuid IS NULL OR c.partner_id = $2) "                         \
-    "  AND ($3::text IS NULL OR j->>'status' = $3) AND ($4::uuid IS NULL OR c.partner_id = $4) "
-DB_STMT(st_commit_all_first, COMMIT_ALL "ORDER BY c.created_at, c.id LIMIT $5");
-DB_STMT(st_commit_all_after, COMMIT_ALL "AND (c.created_at, c.id) > ($6::timestamptz, $7::uuid) "
-                                        "ORDER BY c.created_at, c.id LIMIT $5");
+/* GET /v1/commitments: $6 partner_id, $7 status (server/edge/list.h). */
+LIST_SPEC(commitment_list,
+          "SELECT j, api_ts(c.created_at), c.id FROM commitments c, LATERAL commitment_json(c) j "
+          "WHERE c.tenant_id = $1 AND ($5::uuid IS NULL OR c.partner_id = $5) "
+          "  AND ($6::uuid IS NULL OR c.partner_id = $6) AND ($7::text IS NULL OR j->>'status' = $7)",
+          "c.created_at, c.id",
+          {"partner_id", LQ_UUID}, {"status", LQ_ENUM, STATUSES});
 DB_STMT(st_checkin_insert,
         "INSERT INTO check_ins AS k (tenant_id, id, partner_id, held_on, notes, next_due_on, actor_key_id) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING check_in_json(k)");
@@ -219,18 +220,7 @@ void api_commitments_delete(struct request *rq) {
 }
 
 void api_commitments_all(struct request *rq) {
-    static const char *const allowed[] = {"limit", "cursor", "status", "partner_id", NULL};
-    struct page pg;
-    const char *status, *partner;
-    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
-        query_enum_or_reply(rq, "status", STATUSES, &status) || query_uuid_or_reply(rq, "partner_id", &partner))
-        return;
-    const char *p[] = {rq->auth.tenant_id, partner, status, partner_scope(rq), pg.limit_plus_one, pg.after_ts,
-                       pg.after_id};
-    PGresult *r = db_exec(rq, pg.has_cursor ? &st_commit_all_after : &st_commit_all_first, pg.has_cursor ? 7 : 5, p);
-    if (!r) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &commitment_list);
 }
 
 void api_checkins_create(struct request *rq) {

@@ -1,15 +1,17 @@
 /* /v1/commissions: what won referrals earn. Created atomically with the `win` transition, pending
  * until payable_at (derived at read time), invoiced/paid through invoices, reversed on clawback
- * (a paid one stays paid and gains a negative adjustment). */
+ * (a paid one stays paid and gains a negative adjustment). The lifecycle is the table in
+ * api/money/commission_states.c. */
 #include "api/money/commissions.h"
 #include "api/api.h"
 #include "api/money/commission_calc.h"
+#include "api/money/commission_states.h"
 #include "api/feed.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "server/log.h"
 #include "api/money/money.h"
-#include "server/edge/pagination.h"
+#include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
@@ -55,15 +57,16 @@ DB_STMT(st_adjust,
         "WHERE c.tenant_id = $1 AND c.id = $2 "
         "RETURNING commission_json(c), c.version, c.partner_id, (SELECT doc FROM adj)");
 
-#define LIST_SELECT                                                                                \
-    "SELECT commission_json(c), api_ts(c.created_at), c.id FROM commissions c "                   \
-    "WHERE c.tenant_id = $1 AND ($2::uuid IS NULL OR c.partner_id = $2) "                         \
-    "  AND ($3::text IS NULL OR commission_status(c) = $3) AND ($4::text IS NULL OR c.kind = $4) " \
-    "  AND ($5::text IS NULL OR c.currency = $5) AND ($6::uuid IS NULL OR c.referral_id = $6) "   \
-    "  AND ($7::uuid IS NULL OR c.partner_id = $7) "
-DB_STMT(st_list_first, LIST_SELECT "ORDER BY c.created_at, c.id LIMIT $8");
-DB_STMT(st_list_after, LIST_SELECT "AND (c.created_at, c.id) > ($9::timestamptz, $10::uuid) "
-                                   "ORDER BY c.created_at, c.id LIMIT $8");
+/* GET /v1/commissions: $6 partner_id, $7 status, $8 kind, $9 currency, $10 referral_id. */
+LIST_SPEC(commission_list,
+          "SELECT commission_json(c), api_ts(c.created_at), c.id FROM commissions c "
+          "WHERE c.tenant_id = $1 AND ($5::uuid IS NULL OR c.partner_id = $5) "
+          "  AND ($6::uuid IS NULL OR c.partner_id = $6) AND ($7::text IS NULL OR commission_status(c) = $7) "
+          "  AND ($8::text IS NULL OR c.kind = $8) AND ($9::text IS NULL OR c.currency = $9) "
+          "  AND ($10::uuid IS NULL OR c.referral_id = $10)",
+          "c.created_at, c.id",
+          {"partner_id", LQ_UUID}, {"status", LQ_ENUM, STATUSES}, {"kind", LQ_ENUM, KINDS},
+          {"currency", LQ_TEXT, NULL, 3}, {"referral_id", LQ_UUID});
 
 void win_plan_free(struct win_plan *plan) {
     free(plan->attributions);
@@ -168,27 +171,26 @@ int commissions_create(struct request *rq, const char *referral_id, const char *
 }
 
 void api_commissions_list(struct request *rq) {
-    static const char *const allowed[] = {"limit", "cursor", "partner_id", "status", "kind",
-                                          "currency", "referral_id", NULL};
-    struct page pg;
-    const char *partner, *status, *kind, *currency, *referral;
-    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
-        query_uuid_or_reply(rq, "partner_id", &partner) ||
-        query_enum_or_reply(rq, "status", STATUSES, &status) ||
-        query_enum_or_reply(rq, "kind", KINDS, &kind) ||
-        query_text_or_reply(rq, "currency", 3, &currency) ||
-        query_uuid_or_reply(rq, "referral_id", &referral))
-        return;
-    const char *p[] = {rq->auth.tenant_id, partner, status, kind, currency, referral, partner_scope(rq),
-                       pg.limit_plus_one, pg.after_ts, pg.after_id};
-    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 10 : 8, p);
-    if (!r) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &commission_list);
 }
 
 void api_commissions_get(struct request *rq) {
     reply_resource_by_id(rq, &st_get, "commission");
+}
+
+/* The table's row for reversing a commission shown as `status`; else replies 409 with what is
+ * allowed (nothing, for an adjustment or a paid commission already clawed back) and returns NULL. */
+static const struct transition *reversal_or_reply(struct request *rq, const char *status, bool adjustment,
+                                                  bool clawed) {
+    int st = machine_state(&commission_machine, status);
+    const struct transition *t = machine_find(&commission_machine, st, CA_REVERSE);
+    if (t && !adjustment && !clawed) return t;
+    json_t *allowed = adjustment || clawed ? json_array() : machine_allowed_json(&commission_machine, st);
+    reply_problem_extra(rq, P_INVALID_STATE, json_pack("{s:o}", "allowed_actions", allowed), "%s",
+                        adjustment            ? "an adjustment cannot be reversed"
+                        : st == CS_INVOICED   ? "the commission is on an open invoice; reject or void it first"
+                                              : "the commission was already reversed");
+    return NULL;
 }
 
 void api_commissions_reverse(struct request *rq) {
@@ -218,19 +220,9 @@ void api_commissions_reverse(struct request *rq) {
         reply_etag(rq, current);
         return;
     }
-    if (!strcmp(type, "adjustment")) {
-        reply_problem(rq, P_INVALID_STATE, "an adjustment cannot be reversed");
-        return;
-    }
-    if (!strcmp(status, "reversed") || clawed) {
-        reply_problem(rq, P_INVALID_STATE, "the commission was already reversed");
-        return;
-    }
-    if (!strcmp(status, "invoiced")) {
-        reply_problem(rq, P_INVALID_STATE, "the commission is on an open invoice; reject or void it first");
-        return;
-    }
-    if (!strcmp(status, "paid")) {
+    const struct transition *t = reversal_or_reply(rq, status, !strcmp(type, "adjustment"), clawed);
+    if (!t) return;
+    if (t->to == t->from) { /* paid stays paid: a clawback */
         char adj[37];
         uuid_new(adj);
         const char *a[] = {rq->auth.tenant_id, id, adj, reason};

@@ -7,7 +7,7 @@
 #include "server/edge/dispatch.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
-#include "server/edge/pagination.h"
+#include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
@@ -20,7 +20,6 @@
 static const char *const DIRECTIONS[] = {"inbound", "outbound", NULL};
 static const char *const STATUSES[] = {"submitted", "acknowledged", "engaged", "won",
                                        "lost",      "declined",     "withdrawn", NULL};
-static const char *const BOOLS[] = {"true", "false", NULL};
 
 static const struct field PROSPECT[] = {
     {"name", FT_STRING, F_REQUIRED, 200, 0, NULL},
@@ -122,17 +121,18 @@ DB_STMT(st_events,
         "SELECT referral_event_json(e), e.id FROM referral_events e "
         "WHERE e.tenant_id = $1 AND e.referral_id = $2 AND e.id > $3 ORDER BY e.id LIMIT $4");
 
-#define LIST_SELECT                                                                                \
-    "SELECT referral_json(r), api_ts(r.created_at), r.id FROM referrals r "                       \
-    "WHERE r.tenant_id = $1 AND ($2::text IS NULL OR r.status = $2) "                             \
-    "  AND ($3::uuid IS NULL OR r.partner_id = $3) AND ($4::text IS NULL OR r.direction = $4) "   \
-    "  AND ($5::text IS NULL OR r.external_id = $5) "                                             \
-    "  AND ($6::timestamptz IS NULL OR r.updated_at >= $6) "                                      \
-    "  AND ($7::boolean IS NULL OR (r.status = 'submitted' AND r.acknowledge_by < now()) = $7) "  \
-    "  AND ($8::uuid IS NULL OR r.partner_id = $8) "
-DB_STMT(st_list_first, LIST_SELECT "ORDER BY r.created_at, r.id LIMIT $9");
-DB_STMT(st_list_after, LIST_SELECT "AND (r.created_at, r.id) > ($10::timestamptz, $11::uuid) "
-                                   "ORDER BY r.created_at, r.id LIMIT $9");
+/* GET /v1/referrals: $6 status, $7 partner_id, $8 direction, $9 external_id, $10 updated_since,
+ * $11 overdue (server/edge/list.h). */
+LIST_SPEC(referral_list,
+          "SELECT referral_json(r), api_ts(r.created_at), r.id FROM referrals r "
+          "WHERE r.tenant_id = $1 AND ($5::uuid IS NULL OR r.partner_id = $5) "
+          "  AND ($6::text IS NULL OR r.status = $6) AND ($7::uuid IS NULL OR r.partner_id = $7) "
+          "  AND ($8::text IS NULL OR r.direction = $8) AND ($9::text IS NULL OR r.external_id = $9) "
+          "  AND ($10::timestamptz IS NULL OR r.updated_at >= $10) "
+          "  AND ($11::boolean IS NULL OR (r.status = 'submitted' AND r.acknowledge_by < now()) = $11)",
+          "r.created_at, r.id",
+          {"status", LQ_ENUM, STATUSES}, {"partner_id", LQ_UUID}, {"direction", LQ_ENUM, DIRECTIONS},
+          {"external_id", LQ_TEXT, NULL, 200}, {"updated_since", LQ_TIMESTAMP}, {"overdue", LQ_BOOL});
 
 int referral_event_append(struct request *rq, const char *referral_id, const char *type,
                           const char *from, const char *to, const char *note, const char *stage) {
@@ -244,24 +244,7 @@ void api_referrals_get(struct request *rq) {
 }
 
 void api_referrals_list(struct request *rq) {
-    static const char *const allowed[] = {"limit",       "cursor",        "status",  "partner_id", "direction",
-                                          "external_id", "updated_since", "overdue", NULL};
-    struct page pg;
-    const char *status, *partner, *dir, *ext, *since, *overdue;
-    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
-        query_enum_or_reply(rq, "status", STATUSES, &status) ||
-        query_uuid_or_reply(rq, "partner_id", &partner) ||
-        query_enum_or_reply(rq, "direction", DIRECTIONS, &dir) ||
-        query_text_or_reply(rq, "external_id", 200, &ext) ||
-        query_timestamp_or_reply(rq, "updated_since", &since) ||
-        query_enum_or_reply(rq, "overdue", BOOLS, &overdue))
-        return;
-    const char *p[] = {rq->auth.tenant_id, status, partner, dir, ext, since, overdue, partner_scope(rq),
-                       pg.limit_plus_one, pg.after_ts, pg.after_id};
-    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 11 : 9, p);
-    if (!r) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &referral_list);
 }
 
 /* Checks split credit: distinct partners whose shares sum to 10000. Appends errors; writes the
@@ -374,20 +357,9 @@ void api_referrals_update(struct request *rq) {
 
 void api_referrals_events(struct request *rq) {
     static const char *const allowed[] = {"limit", "after", NULL};
+    struct timeline t;
     const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || query_known_or_reply(rq, allowed)) return;
-    const char *after = req_query(rq, "after"), *limit = req_query(rq, "limit");
-    char *end;
-    long long a = after ? strtoll(after, &end, 10) : 0;
-    if (after && (*after < '0' || *after > '9' || *end || strlen(after) > 18)) {
-        reply_field_error(rq, "after", "must be a cursor from this timeline");
-        return;
-    }
-    long l = limit ? strtol(limit, &end, 10) : 100;
-    if (limit && (*limit < '0' || *limit > '9' || *end || l < 1 || l > 500)) {
-        reply_field_error(rq, "limit", "must be an integer from 1 to 500");
-        return;
-    }
+    if (!id || query_known_or_reply(rq, allowed) || timeline_params_or_reply(rq, "timeline", 500, &t)) return;
     const char *q[] = {rq->auth.tenant_id, id, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_exists, 3, q);
     if (!r) return;
@@ -397,28 +369,9 @@ void api_referrals_events(struct request *rq) {
         reply_not_found(rq, "referral", id);
         return;
     }
-    char as[24], ls[16];
-    snprintf(as, sizeof as, "%lld", a);
-    snprintf(ls, sizeof ls, "%ld", l + 1);
-    const char *p[] = {rq->auth.tenant_id, id, as, ls};
+    const char *p[] = {rq->auth.tenant_id, id, t.after_text, t.limit_plus_one};
     if (!(r = db_exec(rq, &st_events, 4, p))) return;
-    int rows = PQntuples(r), shown = rows > l ? (int)l : rows;
-    size_t cap = 96;
-    for (int i = 0; i < shown; i++) cap += (size_t)PQgetlength(r, i, 0) + 1;
-    char *buf = malloc(cap), *w = buf;
-    if (!buf) abort();
-    w += sprintf(w, "{\"data\":[");
-    for (int i = 0; i < shown; i++) {
-        if (i) *w++ = ',';
-        memcpy(w, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
-        w += PQgetlength(r, i, 0);
-    }
-    if (rows > l)
-        w += sprintf(w, "],\"next_cursor\":\"%s\"}", PQgetvalue(r, shown - 1, 1));
-    else
-        w += sprintf(w, "],\"next_cursor\":null}");
-    reply_json_text(rq, 200, buf, (size_t)(w - buf));
-    free(buf);
+    reply_timeline(rq, r, &t, false);
     PQclear(r);
 }
 

@@ -4,11 +4,12 @@
 #include "server/config.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
-#include "server/edge/pagination.h"
+#include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
 #include "server/util.h"
+#include "api/webhooks/guard.h"
 #include "api/webhooks/signing.h"
 #include <curl/curl.h>
 #include <stdio.h>
@@ -73,18 +74,21 @@ DB_STMT(st_rotate,
         "  secret = $4, version = w.version + 1, updated_at = now() "
         "WHERE w.tenant_id = $1 AND w.id = $2 AND ($3::uuid IS NULL OR w.partner_id = $3) "
         "RETURNING webhook_endpoint_json(w), w.version");
-#define LIST_SELECT                                                                                \
-    "SELECT webhook_endpoint_json(w), api_ts(w.created_at), w.id FROM webhook_endpoints w "       \
-    "WHERE w.tenant_id = $1 AND ($2::uuid IS NULL OR w.partner_id = $2) "
-DB_STMT(st_list_first, LIST_SELECT "ORDER BY w.created_at, w.id LIMIT $3");
-DB_STMT(st_list_after, LIST_SELECT "AND (w.created_at, w.id) > ($4::timestamptz, $5::uuid) "
-                                   "ORDER BY w.created_at, w.id LIMIT $3");
-#define DLIST_SELECT                                                                               \
-    "SELECT webhook_delivery_json(d), api_ts(d.created_at), d.id FROM webhook_deliveries d "      \
-    "WHERE d.tenant_id = $1 AND d.endpoint_id = $2 AND ($3::text IS NULL OR d.status = $3) "
-DB_STMT(st_dlist_first, DLIST_SELECT "ORDER BY d.created_at, d.id LIMIT $4");
-DB_STMT(st_dlist_after, DLIST_SELECT "AND (d.created_at, d.id) > ($5::timestamptz, $6::uuid) "
-                                     "ORDER BY d.created_at, d.id LIMIT $4");
+/* GET /v1/webhook-endpoints (server/edge/list.h): a partner key sees its own endpoints. */
+LIST_SPEC(endpoint_list,
+          "SELECT webhook_endpoint_json(w), api_ts(w.created_at), w.id FROM webhook_endpoints w "
+          "WHERE w.tenant_id = $1 AND ($5::uuid IS NULL OR w.partner_id = $5)",
+          "w.created_at, w.id");
+/* GET /v1/webhook-endpoints/{id}/deliveries: $6 the endpoint (404 unless st_version finds it),
+ * $7 status. */
+static const char *const DELIVERY_STATUSES[] = {"pending", "succeeded", "failed", NULL};
+LIST_SPEC_UNDER(delivery_list, st_version, "webhook endpoint",
+          "SELECT webhook_delivery_json(d), api_ts(d.created_at), d.id FROM webhook_deliveries d "
+          "WHERE d.tenant_id = $1 AND d.endpoint_id = $6 AND ($7::text IS NULL OR d.status = $7) "
+          "  AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM webhook_endpoints w "
+          "       WHERE w.tenant_id = $1 AND w.id = d.endpoint_id AND w.partner_id = $5))",
+          "d.created_at, d.id",
+          {"id", LQ_PATH_UUID, NULL, 0}, {"status", LQ_ENUM, DELIVERY_STATUSES});
 /* A dispatcher has claimed the delivery (attempts counted) and its lease runs, but has not
  * logged that attempt yet: a retry now could send it twice at once. */
 #define IN_FLIGHT                                                                                  \
@@ -192,14 +196,7 @@ void api_webhooks_create(struct request *rq) {
 }
 
 void api_webhooks_list(struct request *rq) {
-    static const char *const allowed[] = {"limit", "cursor", NULL};
-    struct page pg;
-    if (query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg)) return;
-    const char *p[] = {rq->auth.tenant_id, partner_scope(rq), pg.limit_plus_one, pg.after_ts, pg.after_id};
-    PGresult *r = db_exec(rq, pg.has_cursor ? &st_list_after : &st_list_first, pg.has_cursor ? 5 : 3, p);
-    if (!r) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &endpoint_list);
 }
 
 void api_webhooks_get(struct request *rq) {
@@ -287,27 +284,7 @@ void api_webhooks_rotate(struct request *rq) {
 }
 
 void api_webhooks_deliveries(struct request *rq) {
-    static const char *const allowed[] = {"limit", "cursor", "status", NULL};
-    static const char *const STATUSES[] = {"pending", "succeeded", "failed", NULL};
-    struct page pg;
-    const char *status;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || query_known_or_reply(rq, allowed) || page_params_or_reply(rq, &pg) ||
-        query_enum_or_reply(rq, "status", STATUSES, &status))
-        return;
-    const char *g[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_version, 3, g);
-    if (!r) return;
-    bool visible = PQntuples(r) == 1;
-    PQclear(r);
-    if (!visible) {
-        reply_not_found(rq, "webhook endpoint", id);
-        return;
-    }
-    const char *p[] = {rq->auth.tenant_id, id, status, pg.limit_plus_one, pg.after_ts, pg.after_id};
-    if (!(r = db_exec(rq, pg.has_cursor ? &st_dlist_after : &st_dlist_first, pg.has_cursor ? 6 : 4, p))) return;
-    reply_page(rq, r, &pg);
-    PQclear(r);
+    list_reply(rq, &delivery_list);
 }
 
 void api_webhooks_retry(struct request *rq) {

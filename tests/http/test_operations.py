@@ -67,8 +67,88 @@ def concurrent_migrations(ctx):
         n = psql("SELECT count(*), count(DISTINCT version) FROM schema_migrations", url)
         files = len([f for f in os.listdir("migrations") if f.endswith(".sql")])
         expect(n == "%d|%d" % (files, files), "schema_migrations %s for %d files", n, files)
+        shapes = len([f for f in os.listdir("migrations/json") if f.endswith(".sql")])
+        n = psql("SELECT count(*) FROM schema_json_shapes", url)
+        expect(n == str(shapes), "schema_json_shapes %s for %d files", n, shapes)
     finally:
         psql("DROP DATABASE " + db + " WITH (FORCE)", check=False)
+
+
+# The last numbered migration that defines a JSON function or row type; since then they live only
+# in migrations/json/<resource>.sql (one CREATE OR REPLACE file each, reapplied when changed).
+JSON_BASELINE = 15
+JSON_DEFINITION = re.compile(r"\b(?:FUNCTION|TYPE)\s+(\w+_json|\w+_doc|api_ts|qualification_score)\b", re.I)
+
+
+def shape_definitions(url):
+    """Every function and composite type of the public schema, as PostgreSQL prints it."""
+    return psql("SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p "
+                "WHERE p.pronamespace = 'public'::regnamespace AND p.prokind = 'f' ORDER BY 1, 2", url) + \
+        psql("SELECT t.typname, string_agg(a.attname || ' ' || format_type(a.atttypid, a.atttypmod), ', ' "
+             "ORDER BY a.attnum) FROM pg_type t JOIN pg_class c ON c.oid = t.typrelid AND c.relkind = 'c' "
+             "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped "
+             "WHERE t.typnamespace = 'public'::regnamespace GROUP BY 1 ORDER BY 1", url)
+
+
+@test
+def json_shapes_remigrated(ctx):
+    """a fresh database and one migrated, then re-migrated after its JSON shapes changed, have the same functions and types"""
+    if "/allied?" not in URL:
+        return  # an external DATABASE_URL: we do not create databases on it
+    shapes = len([f for f in os.listdir("migrations/json") if f.endswith(".sql")])
+    dbs = ["allied_shape_a_%d" % os.getpid(), "allied_shape_b_%d" % os.getpid()]
+    urls = [URL.replace("/allied?", "/%s?" % db) for db in dbs]
+
+    def migrate(url):
+        out = subprocess.run([BIN, "migrate"], env=dict(os.environ, DATABASE_URL=url), capture_output=True,
+                             text=True, timeout=120)
+        expect(out.returncode == 0, "migrate failed: %s", out.stderr)
+        return out.stderr.count("applied JSON shape ")
+    try:
+        for db in dbs:
+            psql("CREATE DATABASE " + db)
+        fresh, old = urls
+        expect(migrate(fresh) == shapes, "a fresh database did not get every JSON shape")
+        migrate(old)
+        expect(migrate(old) == 0, "an unchanged JSON shape was applied again")
+        # A database migrated before migrations/json/ existed: the numbered migrations alone.
+        psql("DROP TABLE schema_json_shapes", old)
+        expect(migrate(old) == shapes, "the JSON shapes were not applied to a database without them")
+        # Every file edited (partner.sql and referral.sql drop and re-create their row types).
+        psql("UPDATE schema_json_shapes SET sha256 = 'edited'", old)
+        expect(migrate(old) == shapes, "changed JSON shapes were not applied again")
+        expect(migrate(old) == 0, "JSON shapes were applied again without a change")
+        a, b = shape_definitions(fresh), shape_definitions(old)
+        expect("partner_doc" in a and "referral_json" in a, "definitions missing: %s", a[:200])
+        expect(a == b, "definitions differ between a fresh and a re-migrated database")
+        row = ("SELECT partner_json(json_populate_record(null::partners, '{\"id\": \"%s\", \"name\": \"N\", "
+               "\"tags\": [\"t\"], \"qualification\": {\"reachable\": true}, \"version\": 2, "
+               "\"created_at\": \"2026-01-02T03:04:05.123456Z\"}'))" % "7d0b2f7e-8d2c-4a57-9a0e-1b2c3d4e5f60")
+        expect(psql(row, fresh) == psql(row, old), "partner_json differs")
+    finally:
+        for db in dbs:
+            psql("DROP DATABASE IF EXISTS " + db + " WITH (FORCE)", check=False)
+
+
+@test
+def json_shapes_defined_once(ctx):
+    """after the baseline migration each JSON function and row type is defined only in its migrations/json/ file"""
+    defined = {}
+    for f in sorted(os.listdir("migrations/json")):
+        for name in JSON_DEFINITION.findall(open(os.path.join("migrations/json", f)).read()):
+            defined.setdefault(name.lower(), set()).add(f)
+    twice = {n: sorted(fs) for n, fs in defined.items() if len(fs) > 1}
+    expect(not twice, "defined in more than one migrations/json/ file: %r", twice)
+    for f in sorted(os.listdir("migrations")):
+        m = re.match(r"^(\d+)_.*\.sql$", f)
+        if not m:
+            continue
+        names = {n.lower() for n in JSON_DEFINITION.findall(open(os.path.join("migrations", f)).read())}
+        if int(m.group(1)) > JSON_BASELINE:
+            expect(not names, "%s defines %s: edit migrations/json/ instead", f, sorted(names))
+        else:
+            missing = sorted(names - set(defined))
+            expect(not missing, "%s defines %s, which has no migrations/json/ file", f, missing)
 
 
 @test

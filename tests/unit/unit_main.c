@@ -19,6 +19,7 @@ static const struct {
     {"webhooks: signature vector, private addresses (v4, v6, mapped), retry schedule", test_webhook},
     {"text: UTF-8 cuts on character boundaries (1-4 byte characters, every offset), scrubbing", test_text},
     {"ratelimit: token buckets, failure throttle, shared minute budget (fake clock), address keys", test_ratelimit},
+    {"states: every state x action of the agreement, commission and invoice tables; derived statuses", test_states},
 };
 
 int main(void) {
