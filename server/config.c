@@ -56,6 +56,7 @@ const struct config_option config_options[] = {
     {"ALLIED_RATE_FLUSH_MS", "1000", "how often each instance adds its counts to the shared minute budget"},
     {"ALLIED_AUTH_FAILURES_PER_ADDRESS", "20", "failed authentications per minute per client address, then 429 (0 = no limit)"},
     {"ALLIED_AUTH_FAILURES_PER_PREFIX", "20", "failed authentications per minute per key prefix, then 429 (0 = no limit)"},
+    {"ALLIED_ACCESS_LOG", "1", "1: one JSON line per request (at info level: route, status, bytes, duration); 0: none"},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 
@@ -126,7 +127,8 @@ int config_load(void) {
         get_int("ALLIED_RATE_TENANT_PER_MINUTE", 0, 100000000, &cfg.rate_tenant_per_min) ||
         get_int("ALLIED_RATE_FLUSH_MS", 50, 60000, &cfg.rate_flush_ms) ||
         get_int("ALLIED_AUTH_FAILURES_PER_ADDRESS", 0, 1000000, &cfg.auth_fail_per_address) ||
-        get_int("ALLIED_AUTH_FAILURES_PER_PREFIX", 0, 1000000, &cfg.auth_fail_per_prefix))
+        get_int("ALLIED_AUTH_FAILURES_PER_PREFIX", 0, 1000000, &cfg.auth_fail_per_prefix) ||
+        get_int("ALLIED_ACCESS_LOG", 0, 1, &cfg.access_log))
         return -1;
     cfg.max_body_bytes = (size_t)body;
     cfg.discard_body_bytes = (size_t)discard;

@@ -3,6 +3,11 @@
 #define ALLIED_CONFIG_H
 #include <stddef.h>
 
+/* The release (`allied version`, allied_build_info); a build may set it with -DALLIED_VERSION=... */
+#ifndef ALLIED_VERSION
+#define ALLIED_VERSION "0.1.0"
+#endif
+
 struct config {
     const char *database_url; /* DATABASE_URL (libpq URI or conninfo) */
     const char *listen;       /* ALLIED_LISTEN, host:port */
@@ -46,6 +51,7 @@ struct config {
     int rate_flush_ms;        /* ALLIED_RATE_FLUSH_MS: budget flush period */
     int auth_fail_per_address; /* ALLIED_AUTH_FAILURES_PER_ADDRESS: per minute (0 = off) */
     int auth_fail_per_prefix; /* ALLIED_AUTH_FAILURES_PER_PREFIX: per minute (0 = off) */
+    int access_log;           /* ALLIED_ACCESS_LOG: 1 = one line per request at info level */
 };
 
 /* One row per environment variable: the table is the documentation's source. */

@@ -1,6 +1,9 @@
 /* Prometheus text exposition from lock-free counters. */
 #include "server/edge/metrics.h"
+#include "server/config.h"
 #include "server/data/db.h"
+#include "server/data/migrate.h"
+#include "server/edge/ratelimit.h"
 #include "server/app.h"
 #include "server/edge/router.h"
 #include "server/data/worker.h"
@@ -51,6 +54,18 @@ __attribute__((format(printf, 2, 3))) static void put(struct buf *b, const char 
         b->p = realloc(b->p, b->cap);
         if (!b->p) abort();
     }
+}
+
+static char *(*sources[METRICS_MAX_SOURCES])(void);
+static atomic_int nsources;
+
+void metrics_add_source(char *(*render)(void)) {
+    int n = atomic_load(&nsources);
+    for (int i = 0; i < n; i++)
+        if (sources[i] == render) return;
+    if (n == METRICS_MAX_SOURCES) abort(); /* a programming error: raise the limit */
+    sources[n] = render;
+    atomic_store(&nsources, n + 1);
 }
 
 static const char *label(int r) {
@@ -119,5 +134,23 @@ char *metrics_render(void) {
     put(&b, "# HELP allied_http_in_flight Requests being handled.\n"
             "# TYPE allied_http_in_flight gauge\nallied_http_in_flight %ld\n",
         atomic_load(&http_inflight));
+    put(&b, "# HELP allied_build_info The running build: its version and the schema version it needs.\n"
+            "# TYPE allied_build_info gauge\nallied_build_info{version=\"%s\",schema=\"%d\"} 1\n",
+        ALLIED_VERSION, migrate_latest());
+    put(&b, "# HELP allied_rate_limited_total Requests answered 429, by the limit that refused them.\n"
+            "# TYPE allied_rate_limited_total counter\n");
+    for (int i = 0; i < RL_REFUSED_KINDS; i++)
+        put(&b, "allied_rate_limited_total{limit=\"%s\"} %ld\n", ratelimit_refused_names[i],
+            atomic_load(&ratelimit_refused_total[i]));
+    put(&b, "# HELP allied_db_timeouts_total Requests answered 503 because a statement or a lock wait hit its time limit.\n"
+            "# TYPE allied_db_timeouts_total counter\n"
+            "allied_db_timeouts_total{kind=\"statement\"} %ld\nallied_db_timeouts_total{kind=\"lock\"} %ld\n",
+        atomic_load(&db_statement_timeouts_total), atomic_load(&db_lock_timeouts_total));
+    int n = atomic_load(&nsources);
+    for (int i = 0; i < n; i++) {
+        char *more = sources[i]();
+        if (more) put(&b, "%s", more);
+        free(more);
+    }
     return b.p;
 }
