@@ -54,11 +54,16 @@ struct config {
     int access_log;           /* ALLIED_ACCESS_LOG: 1 = one line per request at info level */
 };
 
-/* One row per environment variable: the table is the documentation's source. */
+/* One row per environment variable: the table is the documentation's source, and for plain
+ * values also where it is stored and its range. OPT_OTHER rows are parsed by config_load itself. */
+enum config_kind { OPT_OTHER, OPT_TEXT, OPT_INT, OPT_SIZE };
 struct config_option {
     const char *env;
     const char *fallback;
     const char *help;
+    enum config_kind kind;
+    size_t offset; /* in struct config */
+    long lo, hi;   /* OPT_INT, OPT_SIZE */
 };
 extern const struct config_option config_options[];
 extern const int config_options_count;
