@@ -64,6 +64,12 @@ class Server:
                 time.sleep(0.05)  # the poll interval while waiting for the port (bounded above)
         raise RuntimeError("server did not start; see " + self.log_path)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
