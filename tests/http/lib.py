@@ -173,6 +173,14 @@ def raw_http(port, data, timeout=5):
     return out, closed
 
 
+def expect_refused(port, data, status, timeout=5):
+    """Sends raw bytes and expects the answer `status` and the connection closed after it."""
+    out, closed = raw_http(port, data, timeout)
+    expect(out.startswith(b"HTTP/1.1 %d" % status), "%r", out[:300])
+    expect(closed, "connection left open")
+    return out
+
+
 def cli(*args):
     out = subprocess.run([BIN] + list(args), capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
