@@ -10,4 +10,25 @@ void reply_resource(struct request *rq, int status, PGresult *r);
 /* GET .../{id}: runs `st` with ($1 tenant, $2 path id, $3 partner scope) and replies with the
  * row (reply_resource), or 404 naming `kind`; 400 for a bad id, 503/500 for the database. */
 void reply_resource_by_id(struct request *rq, struct db_stmt *st, const char *kind);
+
+/* Replies 201 with row 0 of `r` (as reply_resource) and a Location header, the printf of `fmt`. */
+void reply_created(struct request *rq, PGresult *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Sets the Location header to the printf of `fmt` (for a 201 built some other way). */
+void reply_location(struct request *rq, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* If-Match named `wanted` (non-empty) and the resource is at `current`: true if they agree (or
+ * none was named); else replies 412 "the `kind` is at version N" with ETag N and returns false. */
+bool version_ok_or_reply(struct request *rq, const char *kind, const char *wanted, const char *current);
+
+/* After a conditional write (If-Match) matched nothing: runs `st` with `n` `params`, which
+ * returns the current version in column 0 or no row, and replies 404 naming `kind` and `id`, or
+ * 412 with the version as ETag. A database failure is left to the runner. */
+void reply_missing_or_stale(struct request *rq, struct db_stmt *st, int n, const char *const *params,
+                            const char *kind, const char *id);
+
+/* PUT .../by-external-id/{external_id}: path parameter 0, or NULL after a 400 unless it is 1 to
+ * 200 printable characters. */
+const char *path_external_id_or_reply(struct request *rq);
+/* The body's "external_id" may only repeat the path's `ext` (or be left out); else replies 400. */
+bool body_external_id_ok_or_reply(struct request *rq, const char *ext);
 #endif
