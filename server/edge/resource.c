@@ -50,8 +50,7 @@ void reply_created(struct request *rq, PGresult *r, const char *fmt, ...) {
     va_end(ap);
 }
 
-/* 412: the resource is at `current`, not at the version If-Match named. */
-static void reply_stale(struct request *rq, const char *kind, const char *current) {
+void reply_stale(struct request *rq, const char *kind, const char *current) {
     reply_problem(rq, P_PRECONDITION_FAILED, "the %s is at version %s", kind, current);
     reply_etag(rq, atoll(current));
 }

@@ -20,6 +20,9 @@ void reply_location(struct request *rq, const char *fmt, ...) __attribute__((for
  * none was named); else replies 412 "the `kind` is at version N" with ETag N and returns false. */
 bool version_ok_or_reply(struct request *rq, const char *kind, const char *wanted, const char *current);
 
+/* Replies 412 "the `kind` is at version `current`" with ETag `current`. */
+void reply_stale(struct request *rq, const char *kind, const char *current);
+
 /* After a conditional write (If-Match) matched nothing: runs `st` with `n` `params`, which
  * returns the current version in column 0 or no row, and replies 404 naming `kind` and `id`, or
  * 412 with the version as ETag. A database failure is left to the runner. */
