@@ -193,10 +193,7 @@ static void insert_draft(struct request *rq, json_t *a, const char *supersedes) 
         PQclear(r);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/agreements/%s", id);
-    reply_resource(rq, 201, r);
-    reply_header(rq, "Location", loc);
+    reply_created(rq, r, "/v1/agreements/%s", id);
     PQclear(r);
 }
 
@@ -227,16 +224,8 @@ static bool lock_or_reply(struct request *rq, const char *id, struct locked *l) 
     char version[24];
     if (if_match_or_reply(rq, version)) return false;
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    l->r = db_exec(rq, &st_lock, 3, p);
-    if (!l->r) return false;
-    if (PQntuples(l->r) == 0) {
-        PQclear(l->r);
-        reply_not_found(rq, "agreement", id);
-        return false;
-    }
-    if (*version && strcmp(version, PQgetvalue(l->r, 0, 3)) != 0) {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the agreement is at version %s", PQgetvalue(l->r, 0, 3));
-        reply_etag(rq, atoll(PQgetvalue(l->r, 0, 3)));
+    if (!(l->r = found_or_reply(rq, &st_lock, 3, p, "agreement", id))) return false;
+    if (!version_ok_or_reply(rq, "agreement", version, PQgetvalue(l->r, 0, 3))) {
         PQclear(l->r);
         return false;
     }
@@ -393,30 +382,26 @@ void api_agreements_sign(struct request *rq) {
     unlock(&l);
 }
 
-void api_agreements_suspend(struct request *rq) {
+/* A bodiless action (suspend, resume): the table says whether and where; `what` names it in a 409. */
+static void bodiless_action(struct request *rq, enum agr_action action, const char *what, const char *event) {
     struct locked l;
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) || !lock_or_reply(rq, id, &l))
         return;
-    const struct transition *t = legal(&l, AA_SUSPEND);
+    const struct transition *t = legal(&l, action);
     if (!t)
-        invalid_state(rq, &l, "suspended");
+        invalid_state(rq, &l, what);
     else
-        set_status(rq, id, l.partner_id, target(t), NULL, NULL, "agreement.suspended");
+        set_status(rq, id, l.partner_id, target(t), NULL, NULL, event);
     unlock(&l);
 }
 
+void api_agreements_suspend(struct request *rq) {
+    bodiless_action(rq, AA_SUSPEND, "suspended", "agreement.suspended");
+}
+
 void api_agreements_resume(struct request *rq) {
-    struct locked l;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) || !lock_or_reply(rq, id, &l))
-        return;
-    const struct transition *t = legal(&l, AA_RESUME);
-    if (!t)
-        invalid_state(rq, &l, "resumed");
-    else
-        set_status(rq, id, l.partner_id, target(t), NULL, NULL, "agreement.resumed");
-    unlock(&l);
+    bodiless_action(rq, AA_RESUME, "resumed", "agreement.resumed");
 }
 
 void api_agreements_terminate(struct request *rq) {

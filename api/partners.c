@@ -184,17 +184,10 @@ void api_partners_delete(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || if_match_or_reply(rq, version)) return;
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL};
-    PGresult *r = db_exec(rq, &st_lock, 2, p);
-    if (r && PQntuples(r) == 0) {
-        PQclear(r);
-        reply_not_found(rq, "partner", id);
-        return;
-    }
-    if (r) {
-        PQclear(r);
-        r = db_exec(rq, &st_attributed, 2, p);
-    }
+    PGresult *r = found_or_reply(rq, &st_lock, 2, p, "partner", id);
     if (!r) return;
+    PQclear(r);
+    if (!(r = db_exec(rq, &st_attributed, 2, p))) return;
     if (PQntuples(r) > 0) {
         json_t *ids = json_array();
         for (int i = 0; i < PQntuples(r) && i < ATTRIBUTED_SHOWN; i++)

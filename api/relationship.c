@@ -93,12 +93,9 @@ static const char *partner_or_reply(struct request *rq) {
     const char *pid = path_uuid_or_reply(rq, 0, "id");
     if (!pid) return NULL;
     const char *p[] = {rq->auth.tenant_id, pid, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_partner_visible, 3, p);
-    if (!r) return NULL;
-    bool ok = PQntuples(r) == 1;
+    PGresult *r = found_or_reply(rq, &st_partner_visible, 3, p, "partner", pid);
     PQclear(r);
-    if (!ok) reply_not_found(rq, "partner", pid);
-    return ok ? pid : NULL;
+    return r ? pid : NULL;
 }
 
 void api_commitments_create(struct request *rq) {
@@ -119,10 +116,7 @@ void api_commitments_create(struct request *rq) {
                        json_string_value(json_object_get(b, "note"))};
     PGresult *r = db_exec(rq, &st_commit_insert, 9, p);
     if (!r) return;
-    char loc[120];
-    snprintf(loc, sizeof loc, "/v1/partners/%s/commitments/%s", pid, id);
-    reply_resource(rq, 201, r);
-    reply_header(rq, "Location", loc);
+    reply_created(rq, r, "/v1/partners/%s/commitments/%s", pid, id);
     PQclear(r);
 }
 
@@ -146,27 +140,14 @@ void api_commitments_get(struct request *rq) {
     const char *cid = pid ? path_uuid_or_reply(rq, 1, "commitment_id") : NULL;
     if (!cid) return;
     const char *p[] = {rq->auth.tenant_id, pid, cid};
-    PGresult *r = db_exec(rq, &st_commit_get, 3, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "commitment", cid);
-    else {
-        reply_resource(rq, 200, r);
-    }
+    PGresult *r = found_or_reply(rq, &st_commit_get, 3, p, "commitment", cid);
+    if (r) reply_resource(rq, 200, r);
     PQclear(r);
 }
 
 static void commitment_missing_or_stale(struct request *rq, const char *pid, const char *cid) {
     const char *p[] = {rq->auth.tenant_id, pid, cid};
-    PGresult *r = db_exec(rq, &st_commit_version, 3, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "commitment", cid);
-    else {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the commitment is at version %s", PQgetvalue(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
-    }
-    PQclear(r);
+    reply_missing_or_stale(rq, &st_commit_version, 3, p, "commitment", cid);
 }
 
 void api_commitments_update(struct request *rq) {
@@ -194,13 +175,10 @@ void api_commitments_update(struct request *rq) {
     if (!r) {
         if (rq->db_fail == DBF_CONSTRAINT && !strcmp(rq->sqlstate, "23514"))
             reply_field_error(rq, "period_end", "must not be before period_start");
-        return;
-    }
-    if (PQntuples(r) == 0)
+    } else if (PQntuples(r) == 0)
         commitment_missing_or_stale(rq, pid, cid);
-    else {
+    else
         reply_resource(rq, 200, r);
-    }
     PQclear(r);
 }
 

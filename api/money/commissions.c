@@ -202,13 +202,8 @@ struct locked {
 /* Locks commission `id`; false after a 404 or a 412 (If-Match named another `version`). */
 static bool lock_or_reply(struct request *rq, const char *id, const char *version, struct locked *l) {
     const char *p[] = {rq->auth.tenant_id, id};
-    PGresult *r = db_exec(rq, &st_lock, 2, p);
+    PGresult *r = found_or_reply(rq, &st_lock, 2, p, "commission", id);
     if (!r) return false;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        reply_not_found(rq, "commission", id);
-        return false;
-    }
     snprintf(l->status, sizeof l->status, "%s", PQgetvalue(r, 0, 0));
     l->adjustment = !strcmp(PQgetvalue(r, 0, 1), "adjustment");
     snprintf(l->partner, sizeof l->partner, "%s", PQgetvalue(r, 0, 4));

@@ -326,11 +326,9 @@ void api_invoices_get(struct request *rq) {
     const char *accept = req_header(rq, MHD_HTTP_HEADER_ACCEPT);
     bool html = accept && strstr(accept, "text/html") && !strstr(accept, "application/json");
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, html ? &st_html : &st_get, 3, p);
+    PGresult *r = found_or_reply(rq, html ? &st_html : &st_get, 3, p, "invoice", id);
     if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "invoice", id);
-    else if (html) {
+    if (html) {
         char *page = invoice_html(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
                                   PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3),
                                   PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4));
@@ -359,13 +357,8 @@ static bool commissions_follow(struct request *rq, const char *id, enum inv_acti
 /* The locked invoice's status and partner; replies 404/412 and returns false if not usable. */
 static bool lock_or_reply(struct request *rq, const char *id, const char *version, char *status, char *partner) {
     const char *p[] = {rq->auth.tenant_id, id};
-    PGresult *r = db_exec(rq, &st_lock, 2, p);
+    PGresult *r = found_or_reply(rq, &st_lock, 2, p, "invoice", id);
     if (!r) return false;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        reply_not_found(rq, "invoice", id);
-        return false;
-    }
     snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
     snprintf(partner, 37, "%s", PQgetvalue(r, 0, 2));
     bool ok = version_ok_or_reply(rq, "invoice", version, PQgetvalue(r, 0, 1));

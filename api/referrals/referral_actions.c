@@ -97,13 +97,8 @@ static bool body_ok_or_reply(struct request *rq, enum ref_action act) {
 
 /* Reads the referral ($1 tenant, $2 id, $3 partner scope in `p`) into `m`; false after a 404. */
 static bool read_or_reply(struct request *rq, const char *const *p, struct move *m) {
-    PGresult *r = db_exec(rq, &st_read, 3, p);
+    PGresult *r = found_or_reply(rq, &st_read, 3, p, "referral", m->id);
     if (!r) return false;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        reply_not_found(rq, "referral", m->id);
-        return false;
-    }
     m->from = (enum ref_status)workflow_status_parse(PQgetvalue(r, 0, 0));
     snprintf(m->version, sizeof m->version, "%s", PQgetvalue(r, 0, 1));
     snprintf(m->direction, sizeof m->direction, "%s", PQgetvalue(r, 0, 2));

@@ -393,14 +393,9 @@ void api_referrals_events(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || query_known_or_reply(rq, allowed) || timeline_params_or_reply(rq, "timeline", 500, &t)) return;
     const char *q[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_exists, 3, q);
+    PGresult *r = found_or_reply(rq, &st_exists, 3, q, "referral", id);
     if (!r) return;
-    bool visible = PQntuples(r) == 1;
     PQclear(r);
-    if (!visible) {
-        reply_not_found(rq, "referral", id);
-        return;
-    }
     const char *p[] = {rq->auth.tenant_id, id, t.after_text, t.limit_plus_one};
     if (!(r = db_exec(rq, &st_events, 4, p))) return;
     reply_timeline(rq, r, &t, false);

@@ -188,10 +188,8 @@ void api_webhooks_create(struct request *rq) {
                        partner_scope(rq) ? rq->auth.key_id : NULL};
     PGresult *r = db_exec(rq, &st_insert, 9, p);
     if (!r) return;
-    char loc[80];
-    snprintf(loc, sizeof loc, "/v1/webhook-endpoints/%s", id);
     reply_with_secret(rq, 201, r, secret);
-    reply_header(rq, "Location", loc);
+    reply_location(rq, "/v1/webhook-endpoints/%s", id);
     PQclear(r);
 }
 
@@ -206,15 +204,7 @@ void api_webhooks_get(struct request *rq) {
 /* After a conditional write matched nothing: 404 or 412. */
 static void missing_or_stale(struct request *rq, const char *id) {
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_version, 3, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "webhook endpoint", id);
-    else {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the endpoint is at version %s", PQgetvalue(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
-    }
-    PQclear(r);
+    reply_missing_or_stale(rq, &st_version, 3, p, "webhook endpoint", id);
 }
 
 void api_webhooks_update(struct request *rq) {
@@ -244,13 +234,10 @@ void api_webhooks_update(struct request *rq) {
                        desc ? "true" : "false", json_string_value(desc),
                        en ? (json_is_true(en) ? "true" : "false") : NULL, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_update, 9, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
+    if (r && PQntuples(r) == 0)
         missing_or_stale(rq, id);
-    else {
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
-    }
+    else if (r)
+        reply_resource(rq, 200, r);
     PQclear(r);
 }
 
@@ -274,12 +261,8 @@ void api_webhooks_rotate(struct request *rq) {
     char secret[80];
     webhook_secret_new(secret, sizeof secret);
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq), secret};
-    PGresult *r = db_exec(rq, &st_rotate, 4, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "webhook endpoint", id);
-    else
-        reply_with_secret(rq, 200, r, secret);
+    PGresult *r = found_or_reply(rq, &st_rotate, 4, p, "webhook endpoint", id);
+    if (r) reply_with_secret(rq, 200, r, secret);
     PQclear(r);
 }
 

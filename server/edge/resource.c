@@ -13,19 +13,23 @@ void reply_resource(struct request *rq, int status, PGresult *r) {
     reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
 }
 
+PGresult *found_or_reply(struct request *rq, struct db_stmt *st, int n, const char *const *params, const char *kind,
+                         const char *id) {
+    PGresult *r = db_exec(rq, st, n, params);
+    if (r && PQntuples(r) == 0) {
+        PQclear(r);
+        reply_not_found(rq, kind, id);
+        return NULL;
+    }
+    return r;
+}
+
 void reply_resource_by_id(struct request *rq, struct db_stmt *st, const char *kind) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, st, 3, p);
-    if (!r) {
-        db_reply_failure(rq);
-        return;
-    }
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, kind, id);
-    else
-        reply_resource(rq, 200, r);
+    PGresult *r = found_or_reply(rq, st, 3, p, kind, id);
+    if (r) reply_resource(rq, 200, r);
     PQclear(r);
 }
 

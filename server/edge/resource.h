@@ -7,8 +7,14 @@
 /* Replies `status` with row 0 of `r`: column 0 is the JSON body, column 1 the version (ETag). */
 void reply_resource(struct request *rq, int status, PGresult *r);
 
+/* Runs `st` with `n` `params` for the resource `kind` `id`: its rows if it found any; else NULL,
+ * after a 404 naming `kind` and `id` (a database failure is left to the runner). The caller
+ * PQclears a result. */
+PGresult *found_or_reply(struct request *rq, struct db_stmt *st, int n, const char *const *params, const char *kind,
+                         const char *id);
+
 /* GET .../{id}: runs `st` with ($1 tenant, $2 path id, $3 partner scope) and replies with the
- * row (reply_resource), or 404 naming `kind`; 400 for a bad id, 503/500 for the database. */
+ * row (reply_resource), or 404 naming `kind`; 400 for a bad id. */
 void reply_resource_by_id(struct request *rq, struct db_stmt *st, const char *kind);
 
 /* Replies 201 with row 0 of `r` (as reply_resource) and a Location header, the printf of `fmt`. */
