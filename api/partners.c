@@ -17,35 +17,32 @@ static const char *const KINDS[] = {"referral", "promotional", "collaboration", 
 static const char *const STATUSES[] = {"prospect", "active", "paused", "ended", NULL};
 
 static const struct field PARTNER_FIELDS[] = {
-    {"name", FT_STRING, F_REQUIRED, 200, 0, NULL},
-    {"company", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"email", FT_EMAIL, F_NULLABLE, 254, 0, NULL},
-    {"phone", FT_STRING, F_NULLABLE, 50, 0, NULL},
-    {"website", FT_URL, F_NULLABLE, 2048, 0, NULL},
-    {"kind", FT_ENUM, 0, 0, 0, KINDS},
-    {"status", FT_ENUM, 0, 0, 0, STATUSES},
-    {"ideal_client", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
-    {"tags", FT_TAGS, 0, 50, 0, NULL},
-    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"metadata", FT_OBJECT, 0, 16384, 0, NULL},
-    {"qualification", FT_OBJECT, F_NULLABLE, 16384, 0, NULL},
-    {"qualification_score", FT_INT, F_READONLY, 0, 0, NULL},
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"version", FT_INT, F_READONLY, 0, 0, NULL},
-    {"created_at", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"updated_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    FIELD_STRING("name", F_REQUIRED, 200),
+    FIELD_STRING("company", F_NULLABLE, 200),
+    FIELD_EMAIL("email", F_NULLABLE, 254),
+    FIELD_STRING("phone", F_NULLABLE, 50),
+    FIELD_URL("website", F_NULLABLE, 2048),
+    FIELD_ENUM("kind", 0, KINDS),
+    FIELD_ENUM("status", 0, STATUSES),
+    FIELD_TEXT("ideal_client", F_NULLABLE, 5000),
+    FIELD_TAGS("tags", 0, 50),
+    FIELD_STRING("external_id", F_NULLABLE, 200),
+    FIELD_OBJECT("metadata", 0, 16384),
+    FIELD_OBJECT("qualification", F_NULLABLE, 16384),
+    FIELD_READONLY("qualification_score"),
+    FIELDS_READONLY_RESOURCE,
 };
 #define NFIELDS (int)(sizeof PARTNER_FIELDS / sizeof PARTNER_FIELDS[0])
 
 /* The questions to ask of a partner (do they share customers and values, do what they say,
  * refer back, answer), each yes/no/unknown, plus notes. */
 static const struct field QUALIFICATION[] = {
-    {"shared_customers", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"shared_values", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"delivers_on_promises", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"refers_back", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"reachable", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"notes", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+    FIELD_BOOL("shared_customers", F_NULLABLE),
+    FIELD_BOOL("shared_values", F_NULLABLE),
+    FIELD_BOOL("delivers_on_promises", F_NULLABLE),
+    FIELD_BOOL("refers_back", F_NULLABLE),
+    FIELD_BOOL("reachable", F_NULLABLE),
+    FIELD_TEXT("notes", F_NULLABLE, 5000),
 };
 
 static int partner_valid_or_reply(struct request *rq, bool partial) {
@@ -161,8 +158,8 @@ void api_partners_list(struct request *rq) {
 
 void api_partners_update(struct request *rq) {
     char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version)) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id) return;
     if (partner_valid_or_reply(rq, true)) return;
     if (json_object_size(rq->json) == 0) {
         reply_field_error(rq, "body", "names no field to change");
@@ -181,8 +178,8 @@ void api_partners_update(struct request *rq) {
 
 void api_partners_delete(struct request *rq) {
     char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version)) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL};
     PGresult *r = found_or_reply(rq, &st_lock, 2, p, "partner", id);
     if (!r) return;

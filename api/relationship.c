@@ -18,26 +18,22 @@ static const char *const DIRECTIONS[] = {"inbound", "outbound", NULL};
 static const char *const STATUSES[] = {"open", "at_risk", "met", "missed", NULL};
 
 #define COMMITMENT_READONLY                                                                        \
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},      \
-        {"achieved", FT_INT, F_READONLY, 0, 0, NULL}, {"status", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+    FIELD_READONLY("partner_id"), FIELD_READONLY("achieved"), FIELD_READONLY("status"),              \
+        FIELDS_READONLY_RESOURCE
 static const struct field COMMITMENT[] = {
-    {"direction", FT_ENUM, F_REQUIRED, 0, 0, DIRECTIONS},
-    {"target_count", FT_INT, F_REQUIRED, 100000, 1, NULL},
-    {"qualified_only", FT_BOOL, 0, 0, 0, NULL},
-    {"period_start", FT_DATE, F_REQUIRED, 0, 0, NULL},
-    {"period_end", FT_DATE, F_REQUIRED, 0, 0, NULL},
-    {"note", FT_TEXT, F_NULLABLE, 2000, 0, NULL},
+    FIELD_ENUM("direction", F_REQUIRED, DIRECTIONS),
+    FIELD_INT("target_count", F_REQUIRED, 1, 100000),
+    FIELD_BOOL("qualified_only", 0),
+    FIELD_DATE("period_start", F_REQUIRED),
+    FIELD_DATE("period_end", F_REQUIRED),
+    FIELD_TEXT("note", F_NULLABLE, 2000),
     COMMITMENT_READONLY,
 };
 static const struct field CHECK_IN[] = {
-    {"held_on", FT_DATE, F_REQUIRED, 0, 0, NULL},
-    {"notes", FT_TEXT, F_NULLABLE, 10000, 0, NULL},
-    {"next_due_on", FT_DATE, F_NULLABLE, 0, 0, NULL},
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL},
+    FIELD_DATE("held_on", F_REQUIRED),
+    FIELD_TEXT("notes", F_NULLABLE, 10000),
+    FIELD_DATE("next_due_on", F_NULLABLE),
+    FIELD_READONLY("id"), FIELD_READONLY("partner_id"), FIELD_READONLY("created_at"),
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
 

@@ -239,11 +239,11 @@ static PGresult *reverse(struct request *rq, const char *id, const char *partner
 }
 
 void api_commissions_reverse(struct request *rq) {
-    static const struct field REVERSE[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}};
+    static const struct field REVERSE[] = {FIELD_STRING("reason", F_REQUIRED, 1000)};
     char version[24];
     struct locked l;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version) || json_fields_or_reply(rq, rq->json, REVERSE, 1, false) ||
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id || json_fields_or_reply(rq, rq->json, REVERSE, 1, false) ||
         !lock_or_reply(rq, id, version, &l))
         return;
     const char *reason = json_string_value(json_object_get(rq->json, "reason"));

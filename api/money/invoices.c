@@ -115,8 +115,8 @@ static const char *arr_done(struct arr *a) {
 
 /* Validates {partner_id, commission_ids}; fills the id array. */
 static int create_body_or_reply(struct request *rq, struct arr *ids) {
-    static const struct field F[] = {{"partner_id", FT_UUID, F_REQUIRED, 0, 0, NULL},
-                                     {"commission_ids", FT_ARRAY, F_REQUIRED, MAX_LINES, 0, NULL}};
+    static const struct field F[] = {FIELD_UUID("partner_id", F_REQUIRED),
+                                     FIELD_ARRAY("commission_ids", F_REQUIRED, MAX_LINES)};
     json_t *errors = json_array();
     json_fields_collect(errors, NULL, rq->json, F, 2, false);
     json_t *list = json_object_get(rq->json, "commission_ids");
@@ -370,8 +370,8 @@ static bool lock_or_reply(struct request *rq, const char *id, const char *versio
 static void transition(struct request *rq, enum inv_action action, const char *paid_at, const char *reference,
                        const char *reason) {
     char version[24], status[16], partner[37];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version) || !lock_or_reply(rq, id, version, status, partner)) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id || !lock_or_reply(rq, id, version, status, partner)) return;
     int st = machine_state(&invoice_machine, status);
     const struct transition *t = machine_find(&invoice_machine, st, action);
     if (!t) {
@@ -401,8 +401,8 @@ void api_invoices_approve(struct request *rq) {
 }
 
 void api_invoices_pay(struct request *rq) {
-    static const struct field F[] = {{"reference", FT_STRING, F_REQUIRED, 200, 0, NULL},
-                                     {"paid_at", FT_TEXT, 0, 40, 0, NULL}};
+    static const struct field F[] = {FIELD_STRING("reference", F_REQUIRED, 200),
+                                     FIELD_TEXT("paid_at", 0, 40)};
     if (json_fields_or_reply(rq, rq->json, F, 2, false)) return;
     const char *paid_at = json_string_value(json_object_get(rq->json, "paid_at"));
     if (paid_at && !timestamp_valid(paid_at)) {
@@ -414,7 +414,7 @@ void api_invoices_pay(struct request *rq) {
 }
 
 void api_invoices_reject(struct request *rq) {
-    static const struct field F[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}};
+    static const struct field F[] = {FIELD_STRING("reason", F_REQUIRED, 1000)};
     if (json_fields_or_reply(rq, rq->json, F, 1, false)) return;
     transition(rq, IA_REJECT, NULL, NULL, json_string_value(json_object_get(rq->json, "reason")));
 }

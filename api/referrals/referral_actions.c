@@ -21,15 +21,15 @@
 
 static const char *const DECLINE_REASONS[] = {"not_a_fit", "duplicate", "out_of_scope", "other", NULL};
 
-#define NOTE {"note", FT_TEXT, F_NULLABLE, 5000, 0, NULL}
-#define STAGE {"stage", FT_STRING, F_NULLABLE, 100, 0, NULL}
+#define NOTE FIELD_TEXT("note", F_NULLABLE, 5000)
+#define STAGE FIELD_STRING("stage", F_NULLABLE, 100)
 static const struct field ACK[] = {NOTE};
 static const struct field ENGAGE[] = {STAGE, NOTE};
-static const struct field UPDATE[] = {STAGE, {"note", FT_TEXT, F_REQUIRED, 5000, 0, NULL}};
-static const struct field WIN[] = {{"deal", FT_OBJECT, F_REQUIRED, 1024, 0, NULL}, NOTE};
-static const struct field LOSE[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}, NOTE};
-static const struct field DECLINE[] = {{"reason", FT_ENUM, F_REQUIRED, 0, 0, DECLINE_REASONS}, NOTE};
-static const struct field WITHDRAW[] = {{"reason", FT_STRING, F_NULLABLE, 1000, 0, NULL}, NOTE};
+static const struct field UPDATE[] = {STAGE, FIELD_TEXT("note", F_REQUIRED, 5000)};
+static const struct field WIN[] = {FIELD_OBJECT("deal", F_REQUIRED, 1024), NOTE};
+static const struct field LOSE[] = {FIELD_STRING("reason", F_REQUIRED, 1000), NOTE};
+static const struct field DECLINE[] = {FIELD_ENUM("reason", F_REQUIRED, DECLINE_REASONS), NOTE};
+static const struct field WITHDRAW[] = {FIELD_STRING("reason", F_NULLABLE, 1000), NOTE};
 static const struct field DEAL[] = {FIELD_AMOUNT("amount", F_REQUIRED),
                                     FIELD_CURRENCY("currency", F_REQUIRED)};
 
@@ -174,8 +174,8 @@ static bool move_record(struct request *rq, struct move *m, PGresult *moved) {
 void api_referrals_act(struct request *rq) {
     struct move m = {.act = action_of(rq->route)};
     char if_match[24];
-    m.id = path_uuid_or_reply(rq, 0, "id");
-    if (!m.id || if_match_or_reply(rq, if_match) || !body_ok_or_reply(rq, m.act)) return;
+    m.id = path_id_if_match_or_reply(rq, if_match);
+    if (!m.id || !body_ok_or_reply(rq, m.act)) return;
     const char *p[] = {rq->auth.tenant_id, m.id, partner_scope(rq)};
     if (!read_or_reply(rq, p, &m) || !allowed_or_reply(rq, &m, if_match)) return;
     json_t *b = rq->json;

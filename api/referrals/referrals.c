@@ -22,44 +22,38 @@ static const char *const STATUSES[] = {"submitted", "acknowledged", "engaged", "
                                        "lost",      "declined",     "withdrawn", NULL};
 
 static const struct field PROSPECT[] = {
-    {"name", FT_STRING, F_REQUIRED, 200, 0, NULL},
-    {"email", FT_EMAIL, F_NULLABLE, 254, 0, NULL},
-    {"company", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"phone", FT_STRING, F_NULLABLE, 50, 0, NULL},
-    {"notes", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+    FIELD_STRING("name", F_REQUIRED, 200),
+    FIELD_EMAIL("email", F_NULLABLE, 254),
+    FIELD_STRING("company", F_NULLABLE, 200),
+    FIELD_STRING("phone", F_NULLABLE, 50),
+    FIELD_TEXT("notes", F_NULLABLE, 5000),
 };
 #define READONLY_FIELDS                                                                            \
-    {"client_discount_bps", FT_INT, F_READONLY, 0, 0, NULL}, \
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"agreement_id", FT_UUID, F_READONLY, 0, 0, NULL},    \
-        {"status", FT_TEXT, F_READONLY, 0, 0, NULL}, {"stage", FT_TEXT, F_READONLY, 0, 0, NULL},   \
-        {"deal", FT_OBJECT, F_READONLY, 0, 0, NULL},                                               \
-        {"close_reason", FT_TEXT, F_READONLY, 0, 0, NULL},                                         \
-        {"close_note", FT_TEXT, F_READONLY, 0, 0, NULL},                                           \
-        {"acknowledge_by", FT_TEXT, F_READONLY, 0, 0, NULL},                                       \
-        {"acknowledged_at", FT_TEXT, F_READONLY, 0, 0, NULL},                                      \
-        {"overdue", FT_BOOL, F_READONLY, 0, 0, NULL}, {"closed_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+    FIELD_READONLY("client_discount_bps"), FIELD_READONLY("agreement_id"), FIELD_READONLY("status"),   \
+        FIELD_READONLY("stage"), FIELD_READONLY("deal"), FIELD_READONLY("close_reason"),             \
+        FIELD_READONLY("close_note"), FIELD_READONLY("acknowledge_by"),                              \
+        FIELD_READONLY("acknowledged_at"), FIELD_READONLY("overdue"), FIELD_READONLY("closed_at"),   \
+        FIELDS_READONLY_RESOURCE
 static const struct field SHARE[] = {
-    {"partner_id", FT_UUID, F_REQUIRED, 0, 0, NULL},
-    {"share_bps", FT_INT, F_REQUIRED, 10000, 1, NULL},
+    FIELD_UUID("partner_id", F_REQUIRED),
+    FIELD_INT("share_bps", F_REQUIRED, 1, 10000),
 };
 static const struct field CREATE[] = {
-    {"partner_id", FT_UUID, 0, 0, 0, NULL},
-    {"direction", FT_ENUM, 0, 0, 0, DIRECTIONS},
-    {"prospect", FT_OBJECT, F_REQUIRED, 16384, 0, NULL},
-    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"override_reason", FT_STRING, F_NULLABLE, 1000, 0, NULL},
-    {"attributions", FT_ARRAY, F_READONLY, 0, 0, NULL},
+    FIELD_UUID("partner_id", 0),
+    FIELD_ENUM("direction", 0, DIRECTIONS),
+    FIELD_OBJECT("prospect", F_REQUIRED, 16384),
+    FIELD_STRING("external_id", F_NULLABLE, 200),
+    FIELD_STRING("override_reason", F_NULLABLE, 1000),
+    FIELD_READONLY("attributions"),
     READONLY_FIELDS,
 };
 static const struct field PATCH[] = {
-    {"prospect", FT_OBJECT, 0, 16384, 0, NULL},
-    {"attributions", FT_ARRAY, F_NULLABLE, 16, 0, NULL},
-    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"direction", FT_TEXT, F_READONLY, 0, 0, NULL},
-    {"override_reason", FT_TEXT, F_READONLY, 0, 0, NULL},
+    FIELD_OBJECT("prospect", 0, 16384),
+    FIELD_ARRAY("attributions", F_NULLABLE, 16),
+    FIELD_STRING("external_id", F_NULLABLE, 200),
+    FIELD_READONLY("partner_id"),
+    FIELD_READONLY("direction"),
+    FIELD_READONLY("override_reason"),
     READONLY_FIELDS,
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
@@ -373,8 +367,8 @@ static void reply_edited(struct request *rq, const char *id, PGresult *r) {
 
 void api_referrals_update(struct request *rq) {
     char version[24], att_ids[16 * 38 + 3] = "{}";
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version) || !patch_valid_or_reply(rq, att_ids, sizeof att_ids) ||
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id || !patch_valid_or_reply(rq, att_ids, sizeof att_ids) ||
         !attributed_exist_or_reply(rq, json_object_get(rq->json, "attributions"), att_ids))
         return;
     PGresult *r = patch_write(rq, id, version);

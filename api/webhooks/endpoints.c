@@ -26,18 +26,14 @@ static const char *const EVENT_TYPES[] = {
     "invoice.rejected", "invoice.void", NULL};
 
 #define READONLY                                                                                   \
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"secret", FT_TEXT, F_READONLY, 0, 0, NULL},          \
-        {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},                                           \
-        {"disabled_reason", FT_TEXT, F_READONLY, 0, 0, NULL},                                      \
-        {"failing_since", FT_TEXT, F_READONLY, 0, 0, NULL},                                        \
-        {"previous_secret_until", FT_TEXT, F_READONLY, 0, 0, NULL},                                \
-        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+    FIELD_READONLY("secret"), FIELD_READONLY("partner_id"), FIELD_READONLY("disabled_reason"),       \
+        FIELD_READONLY("failing_since"), FIELD_READONLY("previous_secret_until"),                    \
+        FIELDS_READONLY_RESOURCE
 static const struct field FIELDS[] = {
-    {"url", FT_URL, F_REQUIRED, 2048, 0, NULL},
-    {"events", FT_ARRAY, 0, 30, 0, NULL},
-    {"description", FT_STRING, F_NULLABLE, 500, 0, NULL},
-    {"enabled", FT_BOOL, 0, 0, 0, NULL},
+    FIELD_URL("url", F_REQUIRED, 2048),
+    FIELD_ARRAY("events", 0, 30),
+    FIELD_STRING("description", F_NULLABLE, 500),
+    FIELD_BOOL("enabled", 0),
     READONLY,
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
@@ -209,8 +205,8 @@ static void missing_or_stale(struct request *rq, const char *id) {
 
 void api_webhooks_update(struct request *rq) {
     char version[24], events[30 * 40 + 3];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version) || body_or_reply(rq, true, events, sizeof events) != JIN_OK) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id || body_or_reply(rq, true, events, sizeof events) != JIN_OK) return;
     if (json_object_size(rq->json) == 0) {
         reply_field_error(rq, "body", "names no field to change");
         return;
@@ -243,8 +239,8 @@ void api_webhooks_update(struct request *rq) {
 
 void api_webhooks_delete(struct request *rq) {
     char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version)) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_delete, 4, p);
     if (!r) return;

@@ -33,6 +33,11 @@ void reply_resource_by_id(struct request *rq, struct db_stmt *st, const char *ki
     PQclear(r);
 }
 
+const char *path_id_if_match_or_reply(struct request *rq, char version[24]) {
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    return id && if_match_or_reply(rq, version) == 0 ? id : NULL;
+}
+
 static void location_v(struct request *rq, const char *fmt, va_list ap) {
     char loc[256];
     vsnprintf(loc, sizeof loc, fmt, ap);

@@ -17,6 +17,10 @@ PGresult *found_or_reply(struct request *rq, struct db_stmt *st, int n, const ch
  * row (reply_resource), or 404 naming `kind`; 400 for a bad id. */
 void reply_resource_by_id(struct request *rq, struct db_stmt *st, const char *kind);
 
+/* A write to .../{id}: the id (path parameter 0, a UUID), with If-Match's version in `version`
+ * ("" if none or *). NULL after a 400 for either. */
+const char *path_id_if_match_or_reply(struct request *rq, char version[24]);
+
 /* Replies 201 with row 0 of `r` (as reply_resource) and a Location header, the printf of `fmt`. */
 void reply_created(struct request *rq, PGresult *r, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Sets the Location header to the printf of `fmt` (for a 201 built some other way). */
