@@ -159,43 +159,58 @@ static void finished(struct request *rq) {
     pthread_mutex_unlock(&lock);
 }
 
+/* Waits on `cond` (with `lock` held) until woken or `ms` milliseconds have passed. */
+static void timed_wait_ms(pthread_cond_t *cond, long ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += ms * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cond, &lock, &ts);
+}
+
+/* Unlinks the jobs queued before `limit` (with `lock` held); returns them as a list. */
+static struct request *unlink_expired(uint64_t limit) {
+    struct request *expired = NULL, *prev = NULL, *next;
+    for (struct request *rq = head; rq; rq = next) {
+        next = rq->next_job;
+        if (rq->queued_ns > limit) {
+            prev = rq;
+            continue;
+        }
+        unlink_job(prev, rq);
+        struct lane *l = lane_get(rq->lane, false);
+        l->queued--;
+        lane_release(l);
+        rq->next_job = expired;
+        expired = rq;
+    }
+    return expired;
+}
+
+/* Answers each expired job 503 and hands it back to the HTTP side (without `lock`). */
+static void reply_expired(struct request *expired) {
+    for (struct request *rq = expired, *next; rq; rq = next) {
+        next = rq->next_job;
+        atomic_fetch_add(&queue_expired_total, 1);
+        reply_problem(rq, P_UNAVAILABLE, "the server is busy; no database worker was free within %d ms",
+                      cfg.queue_timeout_ms);
+        hooks.resume(rq);
+    }
+}
+
 /* Answers 503 to requests that waited longer than cfg.queue_timeout_ms for a worker, even when
  * every worker is stuck; a client is never left waiting on an unbounded queue. */
 static void *reaper_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&lock);
     while (!stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&reaper_wake, &lock, &ts);
-        uint64_t limit = now_ns() - (uint64_t)cfg.queue_timeout_ms * 1000000ULL;
-        struct request *expired = NULL, *prev = NULL, *next;
-        for (struct request *rq = head; rq; rq = next) {
-            next = rq->next_job;
-            if (rq->queued_ns > limit) {
-                prev = rq;
-                continue;
-            }
-            unlink_job(prev, rq);
-            struct lane *l = lane_get(rq->lane, false);
-            l->queued--;
-            lane_release(l);
-            rq->next_job = expired;
-            expired = rq;
-        }
+        timed_wait_ms(&reaper_wake, 50);
+        struct request *expired = unlink_expired(now_ns() - (uint64_t)cfg.queue_timeout_ms * 1000000ULL);
         pthread_mutex_unlock(&lock);
-        for (struct request *rq = expired; rq; rq = next) {
-            next = rq->next_job;
-            atomic_fetch_add(&queue_expired_total, 1);
-            reply_problem(rq, P_UNAVAILABLE, "the server is busy; no database worker was free within %d ms",
-                          cfg.queue_timeout_ms);
-            hooks.resume(rq);
-        }
+        reply_expired(expired);
         pthread_mutex_lock(&lock);
     }
     pthread_mutex_unlock(&lock);
