@@ -6,6 +6,7 @@
 #include "server/data/db.h"
 #include "server/log.h"
 #include "server/edge/reply.h"
+#include "server/util.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -159,18 +160,6 @@ static void finished(struct request *rq) {
     pthread_mutex_unlock(&lock);
 }
 
-/* Waits on `cond` (with `lock` held) until woken or `ms` milliseconds have passed. */
-static void timed_wait_ms(pthread_cond_t *cond, long ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += ms * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(cond, &lock, &ts);
-}
-
 /* Unlinks the jobs queued before `limit` (with `lock` held); returns them as a list. */
 static struct request *unlink_expired(uint64_t limit) {
     struct request *expired = NULL, *prev = NULL, *next;
@@ -207,7 +196,8 @@ static void *reaper_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&lock);
     while (!stopping) {
-        timed_wait_ms(&reaper_wake, 50);
+        struct timespec deadline = realtime_after_ms(50);
+        pthread_cond_timedwait(&reaper_wake, &lock, &deadline);
         struct request *expired = unlink_expired(now_ns() - (uint64_t)cfg.queue_timeout_ms * 1000000ULL);
         pthread_mutex_unlock(&lock);
         reply_expired(expired);
