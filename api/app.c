@@ -1,6 +1,7 @@
 /* The product as the framework sees it: the API's table of contents (every route, who may call
  * it, what it takes), the extra `allied` commands and the background services. */
 #include "server/app.h"
+#include "server/cli.h"
 #include "server/edge/router.h"
 #include "api/api.h"
 #include "api/referrals/workflow.h"
@@ -111,14 +112,6 @@ static const struct {
 };
 #define N_MACHINES (int)(sizeof MACHINES / sizeof MACHINES[0])
 
-static int print_json(json_t *j) {
-    char *s = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    puts(s);
-    free(s);
-    json_decref(j);
-    return 0;
-}
-
 /* `allied workflow [referral|agreement|commission|invoice|--markdown]`: every state table as one
  * JSON object, one as an array of {from, action, to, by}, or all as README.md's Markdown. */
 static int print_workflow(int argc, char **argv) {
@@ -130,10 +123,10 @@ static int print_workflow(int argc, char **argv) {
     json_t *all = json_object();
     for (int i = 0; i < N_MACHINES; i++)
         json_object_set_new(all, MACHINES[i].m->resource, machine_json(MACHINES[i].m));
-    if (!arg) return print_json(all);
+    if (!arg) return cli_print_json(all);
     json_t *one = json_incref(json_object_get(all, arg));
     json_decref(all);
-    if (one) return print_json(one);
+    if (one) return cli_print_json(one);
     if (strcmp(arg, "--markdown") != 0) {
         fprintf(stderr, "allied workflow: no table named %s\n", arg);
         return 2;

@@ -108,7 +108,7 @@ static json_t *make_key(struct db_conn *c, const char *tenant, const char *role,
     return o;
 }
 
-static int print_json(json_t *o) {
+int cli_print_json(json_t *o) {
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(s);
     free(s);
@@ -141,7 +141,7 @@ int cli_tenant(int argc, char **argv) {
     }
     PQclear(PQexec(c->pg, "COMMIT"));
     db_close(c);
-    return print_json(json_pack("{s:s, s:s, s:o}", "tenant_id", id, "name", name, "api_key", key));
+    return cli_print_json(json_pack("{s:s, s:s, s:o}", "tenant_id", id, "name", name, "api_key", key));
 }
 
 int cli_key(int argc, char **argv) {
@@ -174,5 +174,5 @@ int cli_key(int argc, char **argv) {
     json_t *key = found == 1 ? make_key(c, tenant, role, partner, name) : NULL;
     db_close(c);
     if (!key) return 1;
-    return print_json(key);
+    return cli_print_json(key);
 }
