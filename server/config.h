@@ -46,6 +46,8 @@ struct config {
     int rate_flush_ms;        /* ALLIED_RATE_FLUSH_MS: budget flush period */
     int auth_fail_per_address; /* ALLIED_AUTH_FAILURES_PER_ADDRESS: per minute (0 = off) */
     int auth_fail_per_prefix; /* ALLIED_AUTH_FAILURES_PER_PREFIX: per minute (0 = off) */
+    int audit_retention_days; /* ALLIED_AUDIT_RETENTION_DAYS */
+    int audit_prune_ms;       /* ALLIED_AUDIT_PRUNE_MS: pruner period */
 };
 
 /* One row per environment variable: the table is the documentation's source. */
