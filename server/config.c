@@ -53,6 +53,8 @@ const struct config_option config_options[] = {
     {"ALLIED_RATE_FLUSH_MS", "1000", "how often each instance adds its counts to the shared minute budget"},
     {"ALLIED_AUTH_FAILURES_PER_ADDRESS", "20", "failed authentications per minute per client address, then 429 (0 = no limit)"},
     {"ALLIED_AUTH_FAILURES_PER_PREFIX", "20", "failed authentications per minute per key prefix, then 429 (0 = no limit)"},
+    {"ALLIED_KEY_USED_EVERY_MS", "60000",
+     "how often an instance marks a cached key used (last_used_at; the database keeps at most one write a minute)"},
     {"ALLIED_AUDIT_RETENTION_DAYS", "90", "days audit events are kept; older ones are pruned in the background"},
     {"ALLIED_AUDIT_PRUNE_MS", "60000", "how often the audit pruner looks for events past their retention"},
 };
@@ -121,6 +123,7 @@ int config_load(void) {
         get_int("ALLIED_RATE_FLUSH_MS", 50, 60000, &cfg.rate_flush_ms) ||
         get_int("ALLIED_AUTH_FAILURES_PER_ADDRESS", 0, 1000000, &cfg.auth_fail_per_address) ||
         get_int("ALLIED_AUTH_FAILURES_PER_PREFIX", 0, 1000000, &cfg.auth_fail_per_prefix) ||
+        get_int("ALLIED_KEY_USED_EVERY_MS", 100, 3600000, &cfg.key_used_every_ms) ||
         get_int("ALLIED_AUDIT_RETENTION_DAYS", 1, 36500, &cfg.audit_retention_days) ||
         get_int("ALLIED_AUDIT_PRUNE_MS", 50, 86400000, &cfg.audit_prune_ms))
         return -1;

@@ -46,6 +46,7 @@ struct config {
     int rate_flush_ms;        /* ALLIED_RATE_FLUSH_MS: budget flush period */
     int auth_fail_per_address; /* ALLIED_AUTH_FAILURES_PER_ADDRESS: per minute (0 = off) */
     int auth_fail_per_prefix; /* ALLIED_AUTH_FAILURES_PER_PREFIX: per minute (0 = off) */
+    int key_used_every_ms;    /* ALLIED_KEY_USED_EVERY_MS: per cached key, per instance */
     int audit_retention_days; /* ALLIED_AUDIT_RETENTION_DAYS */
     int audit_prune_ms;       /* ALLIED_AUDIT_PRUNE_MS: pruner period */
 };

@@ -28,8 +28,6 @@ static atomic_bool stopping;
 static pthread_t listener;
 static bool started;
 
-#define TOUCH_EVERY_NS 60000000000ULL /* last_used_at is written at most once a minute */
-
 /* Wall-clock Unix milliseconds: key expiry and overlaps are moments, not durations. */
 static int64_t wall_ms(void) {
     struct timespec ts;
@@ -61,7 +59,7 @@ bool auth_cache_touch_due(const char *hash) {
     uint64_t now = now_ns();
     pthread_mutex_lock(&lock);
     struct entry *e = &slots[slot_of(hash)];
-    if (strcmp(e->hash, hash) == 0 && now - e->touched_ns >= TOUCH_EVERY_NS) {
+    if (strcmp(e->hash, hash) == 0 && now - e->touched_ns >= (uint64_t)cfg.key_used_every_ms * 1000000ULL) {
         e->touched_ns = now;
         due = true;
     }

@@ -146,6 +146,30 @@ def warm_get_gains_no_round_trip(ctx):
 
 
 @test
+def marking_a_cached_key_used_costs_no_round_trip(ctx):
+    """when a cached key is due to be marked used, the write goes out with the request's first statement: a GET still costs one round trip"""
+    s = Server(ALLIED_KEY_USED_EVERY_MS=100)
+    try:
+        _, admin = new_tenant("touch due")
+        c = Client(s.port, admin)
+        kid = key_id_of(c, admin)
+        for _ in range(3):
+            expect_status(c.get("/v1/partners/" + UNKNOWN), 404)
+        psql("UPDATE api_keys SET last_used_at = now() - interval '2 minutes' WHERE id = '%s'" % kid)
+        old = psql("SELECT last_used_at FROM api_keys WHERE id = '%s'" % kid)
+
+        def marked():  # each try is one GET of one round trip, due or not
+            before = round_trips(s.port)
+            expect_status(c.get("/v1/partners/" + UNKNOWN), 404)
+            spent = round_trips(s.port) - before
+            expect(spent == 1, "a warm GET took %d round trips", spent)
+            return psql("SELECT last_used_at FROM api_keys WHERE id = '%s'" % kid) != old
+        expect(wait_for(marked), "the cached key was never marked used")
+    finally:
+        s.stop()
+
+
+@test
 def rotation_keeps_the_old_secret_for_the_overlap(ctx):
     """rotate returns a new secret once; the old one works during the overlap and gets 401 key-rotated after it"""
     _, admin = new_tenant("rotate")
