@@ -41,16 +41,22 @@ static void peer_address(struct request *rq, char *out, size_t n) {
     }
 }
 
+/* At most 200 bytes of `s` as a JSON string; null if that is not UTF-8 (a cut character, or a
+ * path parameter that never was). */
+static json_t *id_text(const char *s) {
+    json_t *v = json_stringn(s, strnlen(s, 200));
+    return v ? v : json_null();
+}
+
 /* The resource the request acted on: the created one (the last segment of Location), else the
- * first path parameter; NULL for a route without either. */
+ * first path parameter; null for a route without either. */
 static json_t *resource_id(struct request *rq) {
     for (int i = 0; i < rq->nheaders; i++)
         if (strcasecmp(rq->headers[i].name, "Location") == 0) {
             const char *slash = strrchr(rq->headers[i].value, '/');
-            return json_stringn(slash ? slash + 1 : rq->headers[i].value,
-                                strnlen(slash ? slash + 1 : rq->headers[i].value, 200));
+            return id_text(slash ? slash + 1 : rq->headers[i].value);
         }
-    if (rq->nparams > 0 && rq->params[0]) return json_stringn(rq->params[0], strnlen(rq->params[0], 200));
+    if (rq->nparams > 0 && rq->params[0]) return id_text(rq->params[0]);
     return json_null();
 }
 
@@ -61,7 +67,7 @@ char *audit_row(struct request *rq) {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:i, s:s}", "tenant_id", rq->auth.tenant_id,
                           "key_id", rq->auth.key_id, "client_address", addr, "method", rq->method, "route", rq->route->pattern, "resource_id",
                           resource_id(rq), "status", rq->status, "request_id", rq->request_id);
-    if (!o) return NULL; /* e.g. a resource id that is not UTF-8: json_stringn refused it */
+    if (!o) return NULL; /* out of memory */
     char *s = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     return s;
