@@ -78,8 +78,18 @@ DB_STMT(st_revoke,
         "  FROM k WHERE w.tenant_id = k.tenant_id AND w.api_key_id = k.id AND w.enabled) "
         "SELECT j FROM k");
 
-static void reply_new_secret_at(struct request *rq, PGresult *r, const char *key, int status);
-#define reply_new_secret(rq, r, key) reply_new_secret_at(rq, r, key, 201)
+/* Replies `status` with the key row (column 0 of `r`, which this frees) and the one-time secret `key`. */
+static void reply_with_secret(struct request *rq, PGresult *r, const char *key, int status) {
+    json_error_t err;
+    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, &err);
+    PQclear(r);
+    /* An Idempotency-Key replay must not reveal the secret: only its hash is ever stored. */
+    json_object_set_new(o, "key", json_null());
+    free(rq->idem_body);
+    rq->idem_body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_object_set_new(o, "key", json_string(key));
+    reply_json(rq, status, o);
+}
 
 void api_keys_create(struct request *rq) {
     if (json_fields_or_reply(rq, rq->json, KEY_FIELDS, NKEY_FIELDS, false)) return;
@@ -107,23 +117,10 @@ void api_keys_create(struct request *rq) {
         reply_field_error(rq, "expires_at", "must be in the future");
         return;
     }
-    reply_new_secret(rq, r, key);
+    reply_with_secret(rq, r, key, 201);
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/api-keys/%s", id);
     reply_header(rq, "Location", loc);
-}
-
-/* Replies 201 with the key row (column 0 of `r`, which this frees) and the one-time secret `key`. */
-static void reply_new_secret_at(struct request *rq, PGresult *r, const char *key, int status) {
-    json_error_t err;
-    json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, &err);
-    PQclear(r);
-    /* An Idempotency-Key replay must not reveal the secret: only its hash is ever stored. */
-    json_object_set_new(o, "key", json_null());
-    free(rq->idem_body);
-    rq->idem_body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_object_set_new(o, "key", json_string(key));
-    reply_json(rq, status, o);
 }
 
 void api_keys_list(struct request *rq) {
@@ -194,7 +191,7 @@ void api_keys_rotate(struct request *rq) {
         PQclear(r);
         return;
     }
-    reply_new_secret_at(rq, r, key, 200);
+    reply_with_secret(rq, r, key, 200);
     snprintf(rq->after_commit_arg, sizeof rq->after_commit_arg, "%s", id);
     rq->after_commit = forget_rotated;
 }
