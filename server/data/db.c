@@ -8,6 +8,7 @@
 #include <string.h>
 
 atomic_long db_errors_total;
+atomic_long db_statement_timeouts_total, db_lock_timeouts_total;
 atomic_long db_statements_total, db_round_trips_total;
 static atomic_int next_stmt_id;
 
@@ -342,6 +343,7 @@ void db_reply_failure(struct request *rq) {
         reply_problem(rq, P_UNAVAILABLE, "the database is unavailable; retry shortly");
         return;
     case DBF_TIMEOUT:
+        atomic_fetch_add(strcmp(rq->sqlstate, "55P03") == 0 ? &db_lock_timeouts_total : &db_statement_timeouts_total, 1);
         reply_problem(rq, P_UNAVAILABLE, "the request took longer than the server allows (%s); retry shortly",
                       strcmp(rq->sqlstate, "55P03") == 0 ? "waiting for a lock" : "statement time limit");
         return;

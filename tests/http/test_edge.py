@@ -4,7 +4,7 @@ import http.client
 import json
 import socket
 import time
-from lib import test, expect, expect_status, expect_problem, raw_http, new_tenant, Client, Server
+from lib import test, expect, expect_status, expect_problem, raw_http, new_tenant, accept_queue, wait_until, Client, Server
 
 _T = {}
 
@@ -70,8 +70,8 @@ def idle_sockets_cannot_lock_out_a_new_client(ctx):
                 s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
                 s.recv(4096)
             socks.append(s)
-            time.sleep(0.005)
-        time.sleep(0.3)
+            # each connection accepted before the next is opened, so they are idle for different times
+            wait_until(lambda: accept_queue(srv) == 0, "the server did not accept connection %d" % i)
         for n in range(5):
             t0 = time.time()
             c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)  # locked out = no answer
@@ -104,7 +104,7 @@ def idle_sockets_from_several_addresses_cannot_lock_out_another(ctx):
             for _ in range(10):
                 socks.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5,
                                                       source_address=("127.0.0.%d" % a, 0)))
-        time.sleep(0.3)
+        wait_until(lambda: accept_queue(srv) == 0, lambda: "%d connections not accepted" % accept_queue(srv))
         t0 = time.time()
         s = socket.create_connection(("127.0.0.1", srv.port), timeout=10, source_address=("127.0.0.6", 0))
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")

@@ -1,6 +1,6 @@
 """HTTP layer: routing, framing, bodies, JSON strictness, request ids, operations endpoints."""
 import json
-from lib import test, expect, expect_status, expect_problem, raw_http, new_tenant, Client
+from lib import test, expect, expect_status, expect_problem, raw_http, new_tenant, wait_until, Client
 
 _T = {}
 
@@ -200,9 +200,14 @@ def access_log_lines(ctx):
     """every request writes one JSON access-log line with method, route, status, duration, tenant, request id"""
     c = admin(ctx)
     c.get("/v1/partners", headers={"X-Request-Id": "log-check-1"})
-    import time
-    time.sleep(0.2)
-    lines = [json.loads(l) for l in ctx.MAIN.log_text().splitlines() if "log-check-1" in l]
+
+    def logged():
+        try:
+            return [json.loads(l) for l in ctx.MAIN.log_text().splitlines() if "log-check-1" in l]
+        except ValueError:
+            return None  # a line still being written
+    wait_until(logged, "no access-log line for the request")
+    lines = logged()
     expect(len(lines) == 1, "expected one line, got %r", lines)
     l = lines[0]
     expect(l["method"] == "GET" and l["route"] == "/v1/partners" and l["status"] == 200 and

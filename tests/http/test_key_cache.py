@@ -1,16 +1,6 @@
 """Verified keys are cached in each instance and forgotten the moment they change, on every
 instance (NOTIFY allied_key_changes), never only when the cache's time limit runs out."""
-import time
-from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql
-
-
-def wait_for(cond, seconds=10):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
+from lib import test, expect, expect_status, expect_problem, new_tenant, wait_until, Client, Server, psql
 
 
 @test
@@ -28,8 +18,7 @@ def revoked_cached_key_fails_at_once_on_every_instance(ctx):
             expect_status(there.get("/v1/partners"), 200)
         expect_status(a.delete("/v1/api-keys/" + made["id"]), 200)
         expect_problem(here.get("/v1/partners"), 401)
-        expect(wait_for(lambda: there.get("/v1/partners").status == 401),
-               "the other instance kept serving a revoked key")
+        wait_until(lambda: there.get("/v1/partners").status == 401, "the other instance kept serving a revoked key")
     finally:
         other.stop()
 
@@ -44,7 +33,7 @@ def key_changed_in_the_database_is_forgotten(ctx):
     expect_status(c.get("/v1/partners"), 200)
     expect_status(c.get("/v1/partners"), 200)
     psql("UPDATE api_keys SET revoked_at = now() WHERE id = '%s'" % made["id"])
-    expect(wait_for(lambda: c.get("/v1/partners").status == 401), "revoked key still served from the cache")
+    wait_until(lambda: c.get("/v1/partners").status == 401, "revoked key still served from the cache")
 
 
 @test
