@@ -64,6 +64,12 @@ class Server:
                 time.sleep(0.05)  # the poll interval while waiting for the port (bounded above)
         raise RuntimeError("server did not start; see " + self.log_path)
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc.poll() is None:
             self.proc.send_signal(sig)
@@ -165,6 +171,14 @@ def raw_http(port, data, timeout=5):
     if len(req) == 3 and len(status) >= 2 and status[0].startswith(b"HTTP/") and status[1].isdigit():
         observe(req[0].decode("latin-1"), req[1].decode("latin-1"), int(status[1]))
     return out, closed
+
+
+def expect_refused(port, data, status, timeout=5):
+    """Sends raw bytes and expects the answer `status` and the connection closed after it."""
+    out, closed = raw_http(port, data, timeout)
+    expect(out.startswith(b"HTTP/1.1 %d" % status), "%r", out[:300])
+    expect(closed, "connection left open")
+    return out
 
 
 def cli(*args):

@@ -35,8 +35,7 @@ def wait_lines(srv, n, seconds=10):
 @test
 def access_log_line_per_request(ctx):
     """each request writes one JSON access line: time, request id, key id, tenant, route pattern, method, status, bytes, duration; never the key or the query"""
-    srv = Server()
-    try:
+    with Server() as srv:
         tenant, key = new_tenant("access log")
         c = Client(srv.port, key)
         p = c.post("/v1/partners", {"name": "Logged"})
@@ -66,8 +65,6 @@ def access_log_line_per_request(ctx):
         for l in lines:
             expect(set(l) >= {"ts", "level", "msg", "request_id", "key_id", "tenant", "method", "route", "status",
                               "bytes", "duration_ms"}, "fields %r", sorted(l))
-    finally:
-        srv.stop()
 
 
 def psql_key_id(tenant):
@@ -77,12 +74,9 @@ def psql_key_id(tenant):
 @test
 def access_log_can_be_off(ctx):
     """ALLIED_ACCESS_LOG=0 writes no access lines (other log lines stay)"""
-    srv = Server(ALLIED_ACCESS_LOG=0)
-    try:
+    with Server(ALLIED_ACCESS_LOG=0) as srv:
         for _ in range(3):
             expect_status(Client(srv.port).get("/healthz"), 200)
-    finally:
-        srv.stop()
     expect(not access_lines(srv), "access lines with ALLIED_ACCESS_LOG=0")
     expect("listening on" in srv.log_text(), "the other log lines are gone too")
 
@@ -108,9 +102,8 @@ def build_info_metric(ctx):
 @test
 def rate_limit_and_timeout_metrics(ctx):
     """each 429 counts in allied_rate_limited_total by its limit, each lock or statement timeout in allied_db_timeouts_total"""
-    srv = Server(ALLIED_RATE_KEY_PER_SECOND=1, ALLIED_RATE_KEY_BURST=2, ALLIED_LOCK_TIMEOUT_MS=200,
-                 ALLIED_STATEMENT_TIMEOUT_MS=300)
-    try:
+    with Server(ALLIED_RATE_KEY_PER_SECOND=1, ALLIED_RATE_KEY_BURST=2, ALLIED_LOCK_TIMEOUT_MS=200,
+                 ALLIED_STATEMENT_TIMEOUT_MS=300) as srv:
         c = Client(srv.port, new_tenant("metrics limits")[1])
         statuses = [c.get("/v1/partners").status for _ in range(6)]
         refused = statuses.count(429)
@@ -127,8 +120,6 @@ def rate_limit_and_timeout_metrics(ctx):
             holder.wait(10)
         expect(metric(srv.port, 'allied_db_timeouts_total{kind="lock"}') == 1, "lock timeouts")
         expect(metric(srv.port, 'allied_db_timeouts_total{kind="statement"}') == 0, "statement timeouts")
-    finally:
-        srv.stop()
 
 
 @test

@@ -56,11 +56,8 @@ def outside_minute_edge():
 @test
 def rate_headers_everywhere(ctx):
     """every authenticated response carries RateLimit-Policy and RateLimit (errors too); 401 and public endpoints do not"""
-    srv = Server()  # the defaults
-    try:
+    with Server() as srv:  # the defaults
         headers_on_every_response(srv)
-    finally:
-        srv.stop()
 
 
 def headers_on_every_response(srv):
@@ -93,8 +90,7 @@ def headers_on_every_response(srv):
 @test
 def key_rate_limit(ctx):
     """a key over its rate limit gets 429 rate-limited with Retry-After and RateLimit r=0; another key of the tenant is unaffected"""
-    srv = server(ALLIED_RATE_KEY_PER_SECOND=1, ALLIED_RATE_KEY_BURST=3)
-    try:
+    with server(ALLIED_RATE_KEY_PER_SECOND=1, ALLIED_RATE_KEY_BURST=3) as srv:
         c = Client(srv.port, new_tenant("rl key")[1])
         other = Client(srv.port, staff_key(c))  # the admin key's first request
         seen = [c.get("/v1/partners") for _ in range(4)]
@@ -109,15 +105,12 @@ def key_rate_limit(ctx):
         expect_status(other.get("/v1/partners"), 200)
         time.sleep(int(r.h("retry-after")) + 0.1)  # the subject: once Retry-After has passed, the key may call again
         expect_status(c.get("/v1/partners"), 200)
-    finally:
-        srv.stop()
 
 
 @test
 def tenant_rate_limit(ctx):
     """a tenant over its rate limit gets 429 on all its keys while another tenant is unaffected"""
-    srv = server(ALLIED_RATE_TENANT_PER_SECOND=1, ALLIED_RATE_TENANT_BURST=4)
-    try:
+    with server(ALLIED_RATE_TENANT_PER_SECOND=1, ALLIED_RATE_TENANT_BURST=4) as srv:
         a = Client(srv.port, new_tenant("rl tenant a")[1])
         a2 = Client(srv.port, staff_key(a))  # 1 of 4
         b = Client(srv.port, new_tenant("rl tenant b")[1])
@@ -129,8 +122,6 @@ def tenant_rate_limit(ctx):
         expect(sf_list(r.h("ratelimit-policy"))["tenant"] == {"q": 4, "w": 4}, "%r", r.headers)
         for _ in range(3):
             expect_status(b.get("/v1/partners"), 200)
-    finally:
-        srv.stop()
 
 
 @test
@@ -168,8 +159,7 @@ def failed_auth_throttled_per_address(ctx):
 @test
 def failed_auth_throttled_per_prefix(ctx):
     """after N wrong secrets for one key prefix that prefix gets 429 auth-throttled; other keys are unaffected"""
-    srv = server(ALLIED_AUTH_FAILURES_PER_PREFIX=3)
-    try:
+    with server(ALLIED_AUTH_FAILURES_PER_PREFIX=3) as srv:
         admin = Client(srv.port, new_tenant("rl prefix")[1])
         victim = staff_key(admin)
         for i in range(3):
@@ -180,8 +170,6 @@ def failed_auth_throttled_per_prefix(ctx):
         # the prefix is held back whatever the secret (a guesser learns nothing), other keys are not
         expect_429(Client(srv.port, victim).get("/v1/partners"), "auth-throttled")
         expect_status(admin.get("/v1/partners"), 200)
-    finally:
-        srv.stop()
 
 
 # For shared_minute_budget: which session wrote which count (each instance flushes on its own
@@ -248,8 +236,7 @@ def budget_flush_backs_off(ctx):
     pgdir = os.environ.get("ALLIED_TEST_PGDIR")
     if not pgdir:
         return  # external database: we do not stop it
-    srv = server(ALLIED_RATE_FLUSH_MS=50)
-    try:
+    with server(ALLIED_RATE_FLUSH_MS=50) as srv:
         c = Client(srv.port, new_tenant("rl outage")[1])
         expect_status(c.get("/v1/partners"), 200)
         subprocess.run(["sh", "scripts/pg.sh", "stop", pgdir], check=True, capture_output=True)
@@ -266,8 +253,6 @@ def budget_flush_backs_off(ctx):
         down = log.count("rate budget: cannot reach the database")
         up = log.count("counts are shared again")
         expect(down == 1 and up == 1, "outage logged %d times, recovery %d times", down, up)
-    finally:
-        srv.stop()
 
 
 @test

@@ -77,6 +77,12 @@ class Receiver:
     def close(self):
         self.httpd.shutdown()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
 
 def verify(secret, call):
     """Our own Standard Webhooks verifier."""
@@ -185,8 +191,7 @@ ALL_TYPES = {"agreement.created", "agreement.updated", "agreement.signed", "agre
 @test
 def every_event_arrives_signed(ctx):
     """every event type arrives, signed so that our verifier and the standardwebhooks package both accept it"""
-    rx, srv = Receiver(), Server(**FAST)
-    try:
+    with Receiver() as rx, Server(**FAST) as srv:
         c, p = setup(srv)
         ep = endpoint(c, rx.url("/ok"))
         expect(ep["secret"].startswith("whsec_") and ep["events"] == ["*"] and ep["enabled"], "%r", ep)
@@ -206,16 +211,12 @@ def every_event_arrives_signed(ctx):
         expect(set(body) == {"type", "timestamp", "data"} and calls[0]["headers"]["content-type"] == "application/json", "%r", body)
         ids = [x["headers"]["webhook-id"] for x in calls]
         expect(len(set(ids)) == len(ids) == total, "each event delivered once: %d ids, %d events", len(set(ids)), total)
-    finally:
-        srv.stop()
-        rx.close()
 
 
 @test
 def retries_keep_the_webhook_id(ctx):
     """a receiver that fails 3 times then succeeds gets the same webhook-id each time; the log shows every attempt"""
-    rx, srv = Receiver(), Server(**FAST)
-    try:
+    with Receiver() as rx, Server(**FAST) as srv:
         c, p = setup(srv)
         ep = endpoint(c, rx.url("/fail/3"), ["agreement.created"])
         c.post("/v1/agreements", {"partner_id": p["id"], "direction": "inbound", "starts_on": "2026-01-01",
@@ -232,16 +233,12 @@ def retries_keep_the_webhook_id(ctx):
         expect(r.status == 202 and r.json["status"] == "pending", "%r", r)
         rx.wait("/fail/3", 5)
         expect_problem(c.post("/v1/webhook-deliveries/00000000-0000-0000-0000-000000000000/retry"), 404)
-    finally:
-        srv.stop()
-        rx.close()
 
 
 @test
 def gone_disables_and_429_waits(ctx):
     """410 Gone disables the endpoint and says why; 429 is retried after Retry-After"""
-    rx, srv = Receiver(), Server(**FAST)
-    try:
+    with Receiver() as rx, Server(**FAST) as srv:
         c, p = setup(srv)
         gone = endpoint(c, rx.url("/gone"), ["referral.submitted"])
         busy = endpoint(c, rx.url("/busy"), ["referral.submitted"])
@@ -267,16 +264,12 @@ def gone_disables_and_429_waits(ctx):
         expect(len(rx.on("/gone")) == 1, "a disabled endpoint gets nothing")
         r = c.patch("/v1/webhook-endpoints/" + gone["id"], {"enabled": True})
         expect(r.json["enabled"] and r.json["disabled_reason"] is None, "%r", r.json)
-    finally:
-        srv.stop()
-        rx.close()
 
 
 @test
 def hanging_receiver_does_not_stall(ctx):
     """a receiver that hangs does not delay deliveries to another"""
-    rx, srv = Receiver(), Server(**FAST)
-    try:
+    with Receiver() as rx, Server(**FAST) as srv:
         c, p = setup(srv)
         hang = endpoint(c, rx.url("/hang"), ["referral.submitted"])
         endpoint(c, rx.url("/ok"), ["referral.submitted"])
@@ -294,9 +287,6 @@ def hanging_receiver_does_not_stall(ctx):
         rx.wait("/hang", 2)
         d = c.get("/v1/webhook-endpoints/%s/deliveries" % hang["id"]).json["data"][-1]
         expect_problem(c.post("/v1/webhook-deliveries/%s/retry" % d["id"]), 409, "invalid-state")
-    finally:
-        srv.stop()
-        rx.close()
 
 
 @test
@@ -395,8 +385,7 @@ def ssrf_refusals(ctx):
 @test
 def endpoint_api(ctx):
     """endpoints validate their fields, rotate secrets (both signatures for 24 h), and are scoped per tenant and partner"""
-    rx, srv = Receiver(), Server(**FAST)
-    try:
+    with Receiver() as rx, Server(**FAST) as srv:
         c, p = setup(srv)
         for body, field in (({}, "url"), ({"url": "nope"}, "url"), ({"url": rx.url("/ok"), "events": []}, "events"),
                             ({"url": rx.url("/ok"), "events": ["referral.exploded"]}, "events"),
@@ -435,9 +424,6 @@ def endpoint_api(ctx):
         expect_status(c.delete("/v1/webhook-endpoints/" + ep["id"]), 204)
         expect_problem(c.get("/v1/webhook-endpoints/" + ep["id"]), 404)
         del calls
-    finally:
-        srv.stop()
-        rx.close()
 
 
 @test
@@ -508,8 +494,7 @@ def sync_referrals_by_external_id(ctx):
 @test
 def unusable_secret_never_sends_unsigned(ctx):
     """a delivery whose secret cannot sign is recorded as not sent, and nothing goes out unsigned"""
-    rx, srv = Receiver(), Server(**FAST)
-    try:
+    with Receiver() as rx, Server(**FAST) as srv:
         c, p = setup(srv, "bad secret")
         ep = endpoint(c, rx.url("/ok"), ["referral.submitted"])
         psql("UPDATE webhook_endpoints SET secret = 'whsec_***' WHERE id = '%s'" % ep["id"])  # a corrupted row
@@ -519,16 +504,12 @@ def unusable_secret_never_sends_unsigned(ctx):
         expect("secret is unusable" in (d[0]["last_error"] or "") and d[0]["status"] == "pending", "%r", d)
         expect(all(a["status_code"] is None for a in d[0]["attempt_log"]), "%r", d)
         expect(rx.on("/ok") == [], "sent without a signature: %r", rx.on("/ok"))
-    finally:
-        srv.stop()
-        rx.close()
 
 
 @test
 def partner_key_endpoints_die_with_key_or_partner(ctx):
     """endpoints a partner key registered stop receiving when the key is revoked, and go when the partner is deleted"""
-    rx, srv = Receiver(), Server(**FAST)
-    try:
+    with Receiver() as rx, Server(**FAST) as srv:
         c, _ = setup(srv, "partner hooks")
         q = c.post("/v1/partners", {"name": "Q"}).json
         made = c.post("/v1/api-keys", {"role": "partner", "partner_id": q["id"]}).json
@@ -567,6 +548,3 @@ def partner_key_endpoints_die_with_key_or_partner(ctx):
         expect_problem(c.get("/v1/webhook-endpoints/" + mine["id"]), 404)
         expect_problem(c.get("/v1/webhook-endpoints/" + legacy["id"]), 404)
         expect(rx.on("/r") == [] and rx.on("/r-legacy") == [], "nothing sent")
-    finally:
-        srv.stop()
-        rx.close()
