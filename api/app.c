@@ -30,6 +30,9 @@ static const struct route routes[] = {
     {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, RF_QUERY},
     {"GET", "/v1/api-keys/{id}", api_keys_get, ROLE_ADMIN, 0},
     {"DELETE", "/v1/api-keys/{id}", api_keys_revoke, ROLE_ADMIN, 0},
+    {"POST", "/v1/api-keys/{id}/rotate", api_keys_rotate, ROLE_ADMIN, OPT_BODY},
+    /* the audit log (admin only) */
+    {"GET", "/v1/audit-events", api_audit_events_list, ROLE_ADMIN, RF_QUERY},
     /* partners */
     {"POST", "/v1/partners", api_partners_create, ROLES_STAFF, RF_BODY},
     {"GET", "/v1/partners", api_partners_list, ROLES_ANY, RF_QUERY},
@@ -143,9 +146,11 @@ static const struct app_command commands[] = {
     {"workflow", "print the state tables (JSON; [referral|agreement|commission|invoice|--markdown])", print_workflow},
 };
 
-/* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c). */
+/* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c); old audit events
+ * are pruned (api/audit_events.c). */
 static const struct app_service services[] = {
     {"webhook sender", dispatcher_start, dispatcher_stop},
+    {"audit pruner", audit_pruner_start, audit_pruner_stop},
 };
 
 const struct app allied_app = {

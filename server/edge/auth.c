@@ -6,6 +6,7 @@
 #include "server/edge/reply.h"
 #include "server/util.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -70,8 +71,13 @@ DB_STMT(st_set_tenant, "SELECT set_config('allied.tenant_id', $1, true)");
 DB_STMT(st_set_tenant_read, "SELECT set_config('allied.tenant_id', $1, true), "
                             "set_config('transaction_read_only', 'on', true)");
 DB_STMT(st_read_only, "SELECT set_config('transaction_read_only', 'on', true)");
-DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, '') "
+DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, ''), "
+                         "coalesce(floor(extract(epoch FROM key_valid_until) * 1000)::bigint, 0), key_state "
                          "FROM allied_authenticate($1, $2)");
+/* Marks a cached key used (at most once a minute per key and instance; the function itself skips a
+ * key written within the last minute). Goes out with the request's first statement, before a read
+ * turns read-only: no round trip of its own. */
+DB_STMT(st_touch, "SELECT allied_key_touch($1::uuid)");
 
 static int unauthorized(struct request *rq, const char *why) {
     reply_problem(rq, P_UNAUTHORIZED, "%s", why);
@@ -89,6 +95,7 @@ int auth_or_reply(struct request *rq) {
     sha256_hex(key, strlen(key), hash);
     if (auth_cache_get(hash, &rq->auth)) {
         /* A verified key: the tenant setting goes out with the first statement, no lookup. */
+        if (auth_cache_touch_due(hash)) db_prologue(rq, &st_touch, rq->auth.key_id);
         db_prologue(rq, rq->read_txn ? &st_set_tenant_read : &st_set_tenant, rq->auth.tenant_id);
         return 0;
     }
@@ -103,11 +110,22 @@ int auth_or_reply(struct request *rq) {
         PQclear(r);
         return unauthorized(rq, "the API key is unknown or revoked");
     }
+    const char *state = PQgetvalue(r, 0, 5);
+    if (strcmp(state, "ok") != 0) { /* the right secret, past its time: say which time */
+        bool expired = strcmp(state, "expired") == 0;
+        reply_problem(rq, expired ? P_KEY_EXPIRED : P_KEY_ROTATED,
+                      expired ? "API key %s has expired; create a new one"
+                              : "this secret of API key %s was replaced and its overlap has ended; use the new secret",
+                      PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return -1;
+    }
     rq->auth.ok = true;
     snprintf(rq->auth.key_id, sizeof rq->auth.key_id, "%s", PQgetvalue(r, 0, 0));
     snprintf(rq->auth.tenant_id, sizeof rq->auth.tenant_id, "%s", PQgetvalue(r, 0, 1));
     rq->auth.role = auth_role_parse(PQgetvalue(r, 0, 2));
     snprintf(rq->auth.partner_id, sizeof rq->auth.partner_id, "%s", PQgetvalue(r, 0, 3));
+    rq->auth.valid_until_ms = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
     PQclear(r);
     if (rq->read_txn) db_prologue(rq, &st_read_only, NULL); /* goes with the handler's first statement */
     auth_cache_put(hash, &rq->auth, gen);

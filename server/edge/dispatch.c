@@ -3,6 +3,7 @@
  * straight-line code and the runner decides commit (status < 400) or rollback. The runner alone
  * answers a database failure: a handler whose statement failed just returns. */
 #include "server/edge/dispatch.h"
+#include "server/edge/audit.h"
 #include "server/edge/auth.h"
 #include "server/config.h"
 #include "server/data/db.h"
@@ -14,6 +15,7 @@
 #include "server/edge/router.h"
 #include "server/util.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -98,6 +100,13 @@ static bool commit(struct request *rq) {
         db_end_read(rq);
         return rq->db_fail == DBF_NONE;
     }
+    char *audit = audit_row(rq);
+    if (audit) { /* the audit row commits with the change, sent together with the COMMIT */
+        audit_queue(rq, audit);
+        bool ok = simple(rq, &st_commit);
+        free(audit);
+        return ok;
+    }
     if (db_prologue_pending(rq)) { /* no statement ran: there is no transaction */
         db_prologue_drop(rq);
         return true;
@@ -176,4 +185,5 @@ void dispatch_run(struct request *rq) {
         return;
     }
     run_transaction(rq);
+    audit_refused(rq); /* a refused write, after its rollback (successes were logged in their commit) */
 }

@@ -30,7 +30,9 @@
     X(P_RATE_LIMITED, 429, "rate-limited", "Too many requests")                                    \
     X(P_AUTH_THROTTLED, 429, "auth-throttled", "Too many failed authentication attempts")          \
     X(P_INTERNAL, 500, "internal-error", "Internal server error")                                  \
-    X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")
+    X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")                \
+    X(P_KEY_EXPIRED, 401, "key-expired", "The API key has expired")                                \
+    X(P_KEY_ROTATED, 401, "key-rotated", "This secret of the API key was replaced by a rotation")
 
 enum problem {
 #define X(name, status, slug, title) name,
