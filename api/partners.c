@@ -1,6 +1,7 @@
 /* /v1/partners: create, list (keyset, filters), get, update (If-Match), delete.
  * A partner key sees only its own record; readonly and partner keys cannot write (route table). */
 #include "api/api.h"
+#include "api/partners.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "server/edge/list.h"
@@ -48,11 +49,15 @@ static const struct field QUALIFICATION[] = {
     {"notes", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
 };
 
+void partner_fields_collect(json_t *errors, json_t *obj, bool partial) {
+    json_fields_collect(errors, NULL, obj, PARTNER_FIELDS, NFIELDS, partial);
+    json_t *q = json_object_get(obj, "qualification");
+    if (json_is_object(q)) json_fields_collect(errors, "qualification.", q, QUALIFICATION, 6, false);
+}
+
 static int partner_valid_or_reply(struct request *rq, bool partial) {
     json_t *errors = json_array();
-    json_fields_collect(errors, NULL, rq->json, PARTNER_FIELDS, NFIELDS, partial);
-    json_t *q = json_object_get(rq->json, "qualification");
-    if (json_is_object(q)) json_fields_collect(errors, "qualification.", q, QUALIFICATION, 6, false);
+    partner_fields_collect(errors, rq->json, partial);
     return json_errors_or_ok(rq, errors);
 }
 

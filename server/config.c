@@ -53,6 +53,7 @@ const struct config_option config_options[] = {
     {"ALLIED_RATE_FLUSH_MS", "1000", "how often each instance adds its counts to the shared minute budget"},
     {"ALLIED_AUTH_FAILURES_PER_ADDRESS", "20", "failed authentications per minute per client address, then 429 (0 = no limit)"},
     {"ALLIED_AUTH_FAILURES_PER_PREFIX", "20", "failed authentications per minute per key prefix, then 429 (0 = no limit)"},
+    {"ALLIED_IMPORT_MAX_BYTES", "104857600", "largest accepted import body (POST /v1/imports/*; spooled to a temporary file, 413 above)"},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 
@@ -78,7 +79,7 @@ static int get_int(const char *name, long lo, long hi, int *out) {
 }
 
 int config_load(void) {
-    int body, discard;
+    int body, discard, import_max;
     cfg.database_url = get("DATABASE_URL");
     cfg.listen = get("ALLIED_LISTEN");
     cfg.db_role = get("ALLIED_DB_ROLE");
@@ -118,10 +119,12 @@ int config_load(void) {
         get_int("ALLIED_RATE_TENANT_PER_MINUTE", 0, 100000000, &cfg.rate_tenant_per_min) ||
         get_int("ALLIED_RATE_FLUSH_MS", 50, 60000, &cfg.rate_flush_ms) ||
         get_int("ALLIED_AUTH_FAILURES_PER_ADDRESS", 0, 1000000, &cfg.auth_fail_per_address) ||
-        get_int("ALLIED_AUTH_FAILURES_PER_PREFIX", 0, 1000000, &cfg.auth_fail_per_prefix))
+        get_int("ALLIED_AUTH_FAILURES_PER_PREFIX", 0, 1000000, &cfg.auth_fail_per_prefix) ||
+        get_int("ALLIED_IMPORT_MAX_BYTES", 1024, 2047 << 20, &import_max))
         return -1;
     cfg.max_body_bytes = (size_t)body;
     cfg.discard_body_bytes = (size_t)discard;
+    cfg.import_max_bytes = (size_t)import_max;
     cfg.log_level = log_level_parse(get("ALLIED_LOG"));
     if (cfg.log_level < 0) {
         fprintf(stderr, "allied: ALLIED_LOG must be debug, info, warn, error or off\n");

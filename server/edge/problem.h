@@ -30,7 +30,8 @@
     X(P_RATE_LIMITED, 429, "rate-limited", "Too many requests")                                    \
     X(P_AUTH_THROTTLED, 429, "auth-throttled", "Too many failed authentication attempts")          \
     X(P_INTERNAL, 500, "internal-error", "Internal server error")                                  \
-    X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")
+    X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")                \
+    X(P_IMPORT_REFUSED, 422, "import-refused", "Rows of the import were refused; nothing was imported")
 
 enum problem {
 #define X(name, status, slug, title) name,
