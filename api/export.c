@@ -24,8 +24,8 @@
 
 /* The cursor over one table: the export line built in SQL. */
 #define EXPORT_SQL(type, json, row, from, order)                                                   \
-    "DECLARE export_rows NO SCROLL CURSOR FOR SELECT jsonb_build_object('type', '" type           \
-    "', 'data', " json ", 'row', " row ")::text FROM " from " WHERE x.tenant_id = $1 ORDER BY " order
+    "DECLARE export_rows NO SCROLL CURSOR FOR SELECT '{\"type\":\"" type "\",\"data\":' || (" json   \
+    ")::text || ',\"row\":' || (" row ")::text || '}' FROM " from " WHERE x.tenant_id = $1 ORDER BY " order
 /* The restore of one table: every exported column; what the export leaves out is NULL or given. */
 #define RESTORE_SQL(table, extra)                                                                  \
     "INSERT INTO " table " OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::" table \

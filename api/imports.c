@@ -38,8 +38,8 @@ struct import_spec {
 
 /* Returns (n, id, created, refusal) per input row it decided. */
 DB_STMT(st_partners_batch,
-        "WITH input AS (SELECT (e->>'n')::int AS n, (e->>'id')::uuid AS id, e->'b' AS b "
-        "  FROM jsonb_array_elements($2::jsonb) e), "
+        "WITH input AS (SELECT (e->>'n')::int AS n, (e->>'id')::uuid AS id, e->'b' AS b, "
+        "  e->'b'->>'external_id' AS ext FROM jsonb_array_elements($2::jsonb) e), "
         "up AS (INSERT INTO partners AS p (tenant_id, id, name, company, email, phone, website, kind, "
         "  status, ideal_client, tags, external_id, metadata, qualification) "
         "  SELECT $1, id, b->>'name', b->>'company', b->>'email', b->>'phone', b->>'website', "
@@ -54,13 +54,14 @@ DB_STMT(st_partners_batch,
         "    ideal_client = EXCLUDED.ideal_client, tags = EXCLUDED.tags, metadata = EXCLUDED.metadata, "
         "    qualification = EXCLUDED.qualification, version = p.version + 1, updated_at = now() "
         "  RETURNING p.id, p.external_id, xmax = 0 AS created) "
-        "SELECT i.n, up.id, up.created, NULL::text FROM up JOIN input i "
-        "  ON (up.created AND i.id = up.id) OR (NOT up.created AND i.b->>'external_id' = up.external_id)");
+        "SELECT i.n, up.id, up.created, NULL::text FROM up JOIN input i ON i.id = up.id WHERE up.created "
+        "UNION ALL SELECT i.n, up.id, up.created, NULL::text FROM up JOIN input i ON i.ext = up.external_id "
+        "WHERE NOT up.created");
 /* A new referral earns under the partner's active agreement, as POST /v1/referrals; an existing
  * one (same external_id) gets the row's prospect. */
 DB_STMT(st_referrals_batch,
         "WITH input AS (SELECT (e->>'n')::int AS n, (e->>'id')::uuid AS id, e->'b' AS b, e->>'e' AS em, "
-        "  e->>'d' AS dom FROM jsonb_array_elements($2::jsonb) e), "
+        "  e->>'d' AS dom, e->'b'->>'external_id' AS ext FROM jsonb_array_elements($2::jsonb) e), "
         "chk AS (SELECT i.*, p.id AS pid, p.status AS pstatus, i.b->>'direction' AS dir FROM input i "
         "  LEFT JOIN partners p ON p.tenant_id = $1 AND p.id = (i.b->>'partner_id')::uuid), "
         "up AS (INSERT INTO referrals AS r (tenant_id, id, partner_id, agreement_id, direction, prospect, "
@@ -79,8 +80,9 @@ DB_STMT(st_referrals_batch,
         "ev AS (INSERT INTO referral_events (tenant_id, referral_id, type, from_status, to_status, note, stage, "
         "  actor_key_id, actor_role) SELECT $1, id, 'submitted', NULL, 'submitted', 'imported', NULL, $3, $4 "
         "  FROM up WHERE created) "
-        "SELECT i.n, up.id, up.created, NULL::text FROM up JOIN input i "
-        "  ON (up.created AND i.id = up.id) OR (NOT up.created AND i.b->>'external_id' = up.external_id) "
+        "SELECT i.n, up.id, up.created, NULL::text FROM up JOIN input i ON i.id = up.id WHERE up.created "
+        "UNION ALL SELECT i.n, up.id, up.created, NULL::text FROM up JOIN input i ON i.ext = up.external_id "
+        "WHERE NOT up.created "
         "UNION ALL SELECT c.n, NULL, NULL, CASE WHEN c.pstatus IS NULL THEN 'no such partner' "
         "  ELSE 'the partnership has ended; referrals cannot be submitted' END "
         "FROM chk c WHERE c.pstatus IS NULL OR c.pstatus = 'ended'");
@@ -258,9 +260,17 @@ static bool simple(struct request *rq, struct db_stmt *st) {
     return r != NULL;
 }
 
+/* The batch's items are in row order: a binary search. */
 static struct item *item_of(struct importer *im, long row) {
-    for (int i = 0; i < im->count; i++)
-        if (im->items[i].row == row) return &im->items[i];
+    int lo = 0, hi = im->count - 1;
+    while (lo <= hi) {
+        int mid = (lo + hi) / 2;
+        if (im->items[mid].row == row) return &im->items[mid];
+        if (im->items[mid].row < row)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
     return NULL;
 }
 
