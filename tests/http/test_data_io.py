@@ -251,3 +251,16 @@ def import_hundred_thousand_rows(ctx):
            len(r.json["results"]) == 100 and r.json["errors"][0]["row"] == bad, "%r", r)
     expect(count("SELECT count(*) FROM partners WHERE tenant_id = '%s'" % tid) == 99999, "the rest was imported")
     print("    100k rows: refused in %.1fs, best_effort in %.1fs" % (t1 - t0, t2 - t1))
+
+
+@test
+def import_idempotency_key(ctx):
+    """an import repeated with its Idempotency-Key is answered from the first run; another file under the same key is 422"""
+    _, k = new_tenant("import idem")
+    c = Client(ctx.MAIN.port, k)
+    h = {"Idempotency-Key": "import-1"}
+    first = upload(c, "/v1/imports/partners", "name\nOnce\n", headers=h)
+    again = upload(c, "/v1/imports/partners", "name\nOnce\n", headers=h)
+    expect(first.status == 200 and again.status == 200 and first.json == again.json, "%r %r", first, again)
+    expect(len(c.get("/v1/partners").json["data"]) == 1, "imported once")
+    expect_problem(upload(c, "/v1/imports/partners", "name\nTwice\n", headers=h), 422, "idempotency-key-reused")
