@@ -264,3 +264,21 @@ def import_idempotency_key(ctx):
     expect(first.status == 200 and again.status == 200 and first.json == again.json, "%r %r", first, again)
     expect(len(c.get("/v1/partners").json["data"]) == 1, "imported once")
     expect_problem(upload(c, "/v1/imports/partners", "name\nTwice\n", headers=h), 422, "idempotency-key-reused")
+
+
+@test
+def import_csv_rfc4180(ctx):
+    """a CSV with a byte-order mark, CRLF line ends and quoted commas, quotes and line breaks is read as RFC 4180; a NUL byte is refused"""
+    _, k = new_tenant("import rfc4180")
+    c = Client(ctx.MAIN.port, k)
+    csv = '\ufeffname,ideal_client,external_id\r\n"Smith, ""Jo""","line one\r\nline two",q-1\r\n\r\nPlain,,q-2\r\n'
+    r = upload(c, "/v1/imports/partners", csv)
+    expect(r.status == 200 and r.json["created"] == 2 and r.json["rows"] == 2, "%r", r)
+    ps = {p["external_id"]: p for p in c.get("/v1/partners").json["data"]}
+    expect(ps["q-1"]["name"] == 'Smith, "Jo"' and ps["q-1"]["ideal_client"] == "line one\r\nline two", "%r", ps)
+    r = upload(c, "/v1/imports/partners", b"name\nA\x00B\n")
+    expect_problem(r, 422, "import-refused")
+    expect(r.json["errors"][0]["field"] == "name" and "NUL" in r.json["errors"][0]["message"], "%r", r)
+    r = upload(c, "/v1/imports/partners", b"name\n\xff\xfe\n")
+    expect_problem(r, 422, "import-refused")
+    expect("UTF-8" in r.json["errors"][0]["message"], "%r", r)
