@@ -1,5 +1,7 @@
 /* /v1/agreements: create (draft), list, get, PATCH (draft only), and the lifecycle actions
- * sign, suspend, resume, terminate and amend. Every change is appended to the feed. */
+ * sign, suspend, resume, terminate and amend. Which of them an agreement allows, and where they
+ * lead, is the table in api/agreement_states.c. Every change is appended to the feed. */
+#include "api/agreement_states.h"
 #include "api/api.h"
 #include "api/feed.h"
 #include "api/terms.h"
@@ -21,37 +23,32 @@ static const char *const STATUSES[] = {"draft",      "signed",     "active", "su
 static const char *const PARTIES[] = {"vendor", "partner", NULL};
 
 #define READONLY_FIELDS                                                                            \
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"status", FT_TEXT, F_READONLY, 0, 0, NULL},          \
-        {"signatures", FT_OBJECT, F_READONLY, 0, 0, NULL},                                         \
-        {"activated_at", FT_TEXT, F_READONLY, 0, 0, NULL},                                         \
-        {"termination", FT_OBJECT, F_READONLY, 0, 0, NULL},                                        \
-        {"supersedes_id", FT_UUID, F_READONLY, 0, 0, NULL},                                        \
-        {"superseded_by_id", FT_UUID, F_READONLY, 0, 0, NULL},                                     \
-        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+    FIELD_READONLY("status"), FIELD_READONLY("signatures"), FIELD_READONLY("activated_at"),          \
+        FIELD_READONLY("termination"), FIELD_READONLY("supersedes_id"),                              \
+        FIELD_READONLY("superseded_by_id"), FIELDS_READONLY_RESOURCE
 
 /* The whole agreement as it must be after create, PATCH or amend. */
 static const struct field AGREEMENT[] = {
-    {"partner_id", FT_UUID, F_REQUIRED, 0, 0, NULL},
-    {"direction", FT_ENUM, F_REQUIRED, 0, 0, DIRECTIONS},
-    {"terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"inbound_terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"outbound_terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"starts_on", FT_DATE, F_REQUIRED, 0, 0, NULL},
-    {"ends_on", FT_DATE, F_NULLABLE, 0, 0, NULL},
-    {"auto_renew", FT_BOOL, 0, 0, 0, NULL},
+    FIELD_UUID("partner_id", F_REQUIRED),
+    FIELD_ENUM("direction", F_REQUIRED, DIRECTIONS),
+    FIELD_OBJECT("terms", F_NULLABLE, 32768),
+    FIELD_OBJECT("inbound_terms", F_NULLABLE, 32768),
+    FIELD_OBJECT("outbound_terms", F_NULLABLE, 32768),
+    FIELD_DATE("starts_on", F_REQUIRED),
+    FIELD_DATE("ends_on", F_NULLABLE),
+    FIELD_BOOL("auto_renew", 0),
     READONLY_FIELDS,
 };
 /* What PATCH and amend may change: everything but the partner. */
 static const struct field CHANGES[] = {
-    {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"direction", FT_ENUM, 0, 0, 0, DIRECTIONS},
-    {"terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"inbound_terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"outbound_terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"starts_on", FT_DATE, 0, 0, 0, NULL},
-    {"ends_on", FT_DATE, F_NULLABLE, 0, 0, NULL},
-    {"auto_renew", FT_BOOL, 0, 0, 0, NULL},
+    FIELD_READONLY("partner_id"),
+    FIELD_ENUM("direction", 0, DIRECTIONS),
+    FIELD_OBJECT("terms", F_NULLABLE, 32768),
+    FIELD_OBJECT("inbound_terms", F_NULLABLE, 32768),
+    FIELD_OBJECT("outbound_terms", F_NULLABLE, 32768),
+    FIELD_DATE("starts_on", 0),
+    FIELD_DATE("ends_on", F_NULLABLE),
+    FIELD_BOOL("auto_renew", 0),
     READONLY_FIELDS,
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
@@ -99,7 +96,7 @@ DB_STMT(st_overlap,
         "  AND (o.direction = 'reciprocal' OR a.direction = 'reciprocal' OR o.direction = a.direction) "
         "LIMIT 1");
 DB_STMT(st_supersede,
-        "UPDATE agreements a SET status = 'superseded', superseded_by_id = $3, "
+        "UPDATE agreements a SET status = $4, superseded_by_id = $3, "
         "  version = a.version + 1, updated_at = now() "
         "WHERE a.tenant_id = $1 AND a.id = $2 AND a.status IN ('active', 'suspended') "
         "RETURNING agreement_json(a), a.id, a.partner_id");
@@ -191,10 +188,7 @@ static void insert_draft(struct request *rq, json_t *a, const char *supersedes) 
         PQclear(r);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/agreements/%s", id);
-    reply_resource(rq, 201, r);
-    reply_header(rq, "Location", loc);
+    reply_created(rq, r, "/v1/agreements/%s", id);
     PQclear(r);
 }
 
@@ -218,22 +212,15 @@ struct locked {
     json_t *state;  /* editable fields */
     const char *stored, *shown, *partner_id, *supersedes_id, *direction;
     bool vendor_signed, partner_signed;
+    int st; /* the state the table looks it up by (agreement_state) */
 };
 
 static bool lock_or_reply(struct request *rq, const char *id, struct locked *l) {
     char version[24];
     if (if_match_or_reply(rq, version)) return false;
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    l->r = db_exec(rq, &st_lock, 3, p);
-    if (!l->r) return false;
-    if (PQntuples(l->r) == 0) {
-        PQclear(l->r);
-        reply_not_found(rq, "agreement", id);
-        return false;
-    }
-    if (*version && strcmp(version, PQgetvalue(l->r, 0, 3)) != 0) {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the agreement is at version %s", PQgetvalue(l->r, 0, 3));
-        reply_etag(rq, atoll(PQgetvalue(l->r, 0, 3)));
+    if (!(l->r = found_or_reply(rq, &st_lock, 3, p, "agreement", id))) return false;
+    if (!version_ok_or_reply(rq, "agreement", version, PQgetvalue(l->r, 0, 3))) {
         PQclear(l->r);
         return false;
     }
@@ -246,6 +233,7 @@ static bool lock_or_reply(struct request *rq, const char *id, struct locked *l) 
     l->vendor_signed = PQgetvalue(l->r, 0, 6)[0] == 't';
     l->partner_signed = PQgetvalue(l->r, 0, 7)[0] == 't';
     l->direction = PQgetvalue(l->r, 0, 8);
+    l->st = agreement_state(l->stored, l->shown);
     return true;
 }
 
@@ -254,8 +242,20 @@ static void unlock(struct locked *l) {
     PQclear(l->r);
 }
 
+/* 409 invalid-state naming what the agreement's state allows. */
 static void invalid_state(struct request *rq, const struct locked *l, const char *what) {
-    reply_problem(rq, P_INVALID_STATE, "the agreement is %s and cannot be %s", l->shown, what);
+    reply_problem_extra(rq, P_INVALID_STATE,
+                        json_pack("{s:o}", "allowed_actions", machine_allowed_json(&agreement_machine, l->st)),
+                        "the agreement is %s and cannot be %s", l->shown, what);
+}
+
+/* The table's row for `action` from the agreement's state, or NULL. */
+static const struct transition *legal(const struct locked *l, enum agr_action action) {
+    return machine_find(&agreement_machine, l->st, action);
+}
+
+static const char *target(const struct transition *t) {
+    return machine_state_name(&agreement_machine, t->to);
 }
 
 /* Applies `changes` (validated as CHANGES) onto the locked state; returns the merged object. */
@@ -270,27 +270,43 @@ static json_t *merged(struct request *rq, const struct locked *l, json_t *change
     return m;
 }
 
+/* The agreement in the path, locked, if the table allows `action` from its state; else NULL after
+ * a 404, 412 or a 409 naming it `what` (and nothing is left to unlock). */
+static const char *lock_for_or_reply(struct request *rq, struct locked *l, enum agr_action action,
+                                     const char *what) {
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || !lock_or_reply(rq, id, l)) return NULL;
+    if (legal(l, action)) return id;
+    invalid_state(rq, l, what);
+    unlock(l);
+    return NULL;
+}
+
+/* Writes the merged agreement `m` over draft `id`, clearing its signatures. NULL on failure. */
+static PGresult *update_write(struct request *rq, const char *id, json_t *m) {
+    char *k1, *k2, *k3, *k4;
+    const char *p[] = {rq->auth.tenant_id, id, json_string_value(json_object_get(m, "direction")),
+                       member(m, "terms", &k1), member(m, "inbound_terms", &k2),
+                       member(m, "outbound_terms", &k3),
+                       json_string_value(json_object_get(m, "starts_on")), member(m, "ends_on", &k4),
+                       json_is_true(json_object_get(m, "auto_renew")) ? "true" : "false"};
+    PGresult *r = db_exec(rq, &st_update, 9, p);
+    free(k1);
+    free(k2);
+    free(k3);
+    free(k4);
+    return r;
+}
+
 void api_agreements_update(struct request *rq) {
     struct locked l;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || !lock_or_reply(rq, id, &l)) return;
+    const char *id = lock_for_or_reply(rq, &l, AA_UPDATE, "changed; amend it instead");
+    if (!id) return;
     json_t *m = NULL;
-    if (strcmp(l.stored, "draft") != 0)
-        invalid_state(rq, &l, "changed; amend it instead");
-    else if (json_object_size(rq->json) == 0)
+    if (json_object_size(rq->json) == 0)
         reply_field_error(rq, "body", "names no field to change");
     else if ((m = merged(rq, &l, rq->json))) {
-        char *k1, *k2, *k3, *k4;
-        const char *p[] = {rq->auth.tenant_id, id, json_string_value(json_object_get(m, "direction")),
-                           member(m, "terms", &k1), member(m, "inbound_terms", &k2),
-                           member(m, "outbound_terms", &k3),
-                           json_string_value(json_object_get(m, "starts_on")), member(m, "ends_on", &k4),
-                           json_is_true(json_object_get(m, "auto_renew")) ? "true" : "false"};
-        PGresult *r = db_exec(rq, &st_update, 9, p);
-        free(k1);
-        free(k2);
-        free(k3);
-        free(k4);
+        PGresult *r = update_write(rq, id, m);
         if (r && !feed_append(rq, "agreement.updated", "agreement", id, l.partner_id, PQgetvalue(r, 0, 0)))
             reply_resource(rq, 200, r);
         PQclear(r);
@@ -332,8 +348,10 @@ static void activate(struct request *rq, const char *id, const struct locked *l)
     }
     PQclear(r);
     if (l->supersedes_id) {
-        const char *s[] = {rq->auth.tenant_id, l->supersedes_id, id};
-        r = db_exec(rq, &st_supersede, 3, s);
+        /* Whether running (active, suspended, expired), it becomes what the table says. */
+        const char *s[] = {rq->auth.tenant_id, l->supersedes_id, id,
+                           target(machine_find(&agreement_machine, AS_ACTIVE, AA_SUPERSEDE))};
+        r = db_exec(rq, &st_supersede, 4, s);
         if (!r) return;
         bool fail = PQntuples(r) && feed_append(rq, "agreement.superseded", "agreement",
                                                 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
@@ -341,12 +359,12 @@ static void activate(struct request *rq, const char *id, const struct locked *l)
         PQclear(r);
         if (fail) return;
     }
-    set_status(rq, id, l->partner_id, "active", NULL, NULL, "agreement.activated");
+    set_status(rq, id, l->partner_id, target(legal(l, AA_SIGN)), NULL, NULL, "agreement.activated");
 }
 
 void api_agreements_sign(struct request *rq) {
-    static const struct field SIGN[] = {{"party", FT_ENUM, F_REQUIRED, 0, 0, PARTIES},
-                                        {"signer_name", FT_STRING, F_REQUIRED, 200, 0, NULL}};
+    static const struct field SIGN[] = {FIELD_ENUM("party", F_REQUIRED, PARTIES),
+                                        FIELD_STRING("signer_name", F_REQUIRED, 200)};
     struct locked l;
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || json_fields_or_reply(rq, rq->json, SIGN, N(SIGN), false) || !lock_or_reply(rq, id, &l))
@@ -356,10 +374,12 @@ void api_agreements_sign(struct request *rq) {
     bool as_vendor = !strcmp(party, "vendor");
     if (rq->auth.role == ROLE_PARTNER && as_vendor)
         reply_problem(rq, P_FORBIDDEN, "a partner key may only sign as the partner");
-    else if (strcmp(l.stored, "draft") != 0)
+    else if (!legal(&l, AA_SIGN))
         invalid_state(rq, &l, "signed");
     else if (as_vendor ? l.vendor_signed : l.partner_signed)
-        reply_problem(rq, P_INVALID_STATE, "the %s has already signed this agreement", party);
+        reply_problem_extra(rq, P_INVALID_STATE,
+                            json_pack("{s:o}", "allowed_actions", machine_allowed_json(&agreement_machine, l.st)),
+                            "the %s has already signed this agreement", party);
     else {
         const char *p[] = {rq->auth.tenant_id, id, party, signer};
         PGresult *r = db_exec(rq, &st_sign, 4, p);
@@ -373,33 +393,31 @@ void api_agreements_sign(struct request *rq) {
     unlock(&l);
 }
 
-void api_agreements_suspend(struct request *rq) {
+/* A bodiless action (suspend, resume): the table says whether and where; `what` names it in a 409. */
+static void bodiless_action(struct request *rq, enum agr_action action, const char *what, const char *event) {
     struct locked l;
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) || !lock_or_reply(rq, id, &l))
         return;
-    if (strcmp(l.stored, "active") != 0 || !strcmp(l.shown, "expired"))
-        invalid_state(rq, &l, "suspended");
+    const struct transition *t = legal(&l, action);
+    if (!t)
+        invalid_state(rq, &l, what);
     else
-        set_status(rq, id, l.partner_id, "suspended", NULL, NULL, "agreement.suspended");
+        set_status(rq, id, l.partner_id, target(t), NULL, NULL, event);
     unlock(&l);
+}
+
+void api_agreements_suspend(struct request *rq) {
+    bodiless_action(rq, AA_SUSPEND, "suspended", "agreement.suspended");
 }
 
 void api_agreements_resume(struct request *rq) {
-    struct locked l;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) || !lock_or_reply(rq, id, &l))
-        return;
-    if (strcmp(l.stored, "suspended") != 0 || !strcmp(l.shown, "expired"))
-        invalid_state(rq, &l, "resumed");
-    else
-        set_status(rq, id, l.partner_id, "active", NULL, NULL, "agreement.resumed");
-    unlock(&l);
+    bodiless_action(rq, AA_RESUME, "resumed", "agreement.resumed");
 }
 
 void api_agreements_terminate(struct request *rq) {
-    static const struct field TERMINATE[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL},
-                                             {"effective_on", FT_DATE, 0, 0, 0, NULL}};
+    static const struct field TERMINATE[] = {FIELD_STRING("reason", F_REQUIRED, 1000),
+                                             FIELD_DATE("effective_on", 0)};
     struct locked l;
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || json_fields_or_reply(rq, rq->json, TERMINATE, N(TERMINATE), false) ||
@@ -411,29 +429,25 @@ void api_agreements_terminate(struct request *rq) {
     strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
     const char *on = json_string_value(json_object_get(rq->json, "effective_on"));
     if (!on) on = today;
+    const struct transition *t = legal(&l, AA_TERMINATE);
     if (strcmp(on, today) < 0)
         reply_field_error(rq, "effective_on", "must be today or later");
-    else if ((strcmp(l.stored, "active") != 0 && strcmp(l.stored, "suspended") != 0) ||
-             !strcmp(l.shown, "expired"))
+    else if (!t)
         invalid_state(rq, &l, "terminated");
     else
-        set_status(rq, id, l.partner_id, "terminated", on,
+        set_status(rq, id, l.partner_id, target(t), on,
                    json_string_value(json_object_get(rq->json, "reason")), "agreement.terminated");
     unlock(&l);
 }
 
 void api_agreements_amend(struct request *rq) {
     struct locked l;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || !lock_or_reply(rq, id, &l)) return;
-    json_t *m = NULL;
-    if (strcmp(l.stored, "active") != 0 && strcmp(l.stored, "suspended") != 0)
-        invalid_state(rq, &l, "amended");
-    else {
-        json_t *none = json_object();
-        if ((m = merged(rq, &l, rq->json ? rq->json : none))) insert_draft(rq, m, id);
-        json_decref(none);
-    }
+    const char *id = lock_for_or_reply(rq, &l, AA_AMEND, "amended");
+    if (!id) return;
+    json_t *none = json_object();
+    json_t *m = merged(rq, &l, rq->json ? rq->json : none);
+    if (m) insert_draft(rq, m, id);
+    json_decref(none);
     json_decref(m);
     unlock(&l);
 }

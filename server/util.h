@@ -3,6 +3,7 @@
 #define ALLIED_UTIL_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* Writes a new random UUID (36 chars + NUL) into `out`. */
 void uuid_new(char out[37]);
@@ -27,4 +28,6 @@ void random_bytes(unsigned char *buf, size_t n);
 /* A new, already unlinked temporary file open for reading and writing (in $TMPDIR, else /tmp):
  * it vanishes when its last descriptor closes. Returns the descriptor (caller closes), or -1. */
 int temp_file_fd(void);
+/* CLOCK_REALTIME `ms` milliseconds from now: the deadline for a pthread_cond_timedwait. */
+struct timespec realtime_after_ms(long ms);
 #endif

@@ -5,6 +5,7 @@
 #include "server/edge/ratelimit.h"
 #include "server/backoff.h"
 #include "server/edge/auth.h"
+#include "server/edge/client_addr.h"
 #include "server/config.h"
 #include "server/data/db.h"
 #include "server/log.h"
@@ -239,10 +240,12 @@ void rl_address_key(const struct sockaddr *sa, char *out, size_t n) {
     }
 }
 
+/* The client's address key: behind a trusted proxy, the address it forwarded (client_addr.h). */
 static void client_address(struct request *rq, char *out, size_t n) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    rl_address_key(ci ? ci->client_addr : NULL, out, n);
+    char text[CLIENT_ADDR_MAX];
+    struct sockaddr_storage ss;
+    client_addr(rq, text, &ss);
+    rl_address_key(ss.ss_family == AF_UNSPEC ? NULL : (const struct sockaddr *)&ss, out, n);
 }
 
 static int64_t unix_now(void) {
@@ -251,8 +254,15 @@ static int64_t unix_now(void) {
 
 /* ---- Replies and headers ---- */
 
+atomic_long ratelimit_refused_total[RL_REFUSED_KINDS];
+const char *const ratelimit_refused_names[RL_REFUSED_KINDS] = {"key", "tenant", "tenant_minute",
+                                                               "auth_address", "auth_key"};
+
+static int refused_kind(const char *detail); /* below, with the limits' words */
+
 static void refuse(struct request *rq, enum problem p, long retry_s, const char *detail) {
     char ra[24];
+    atomic_fetch_add_explicit(&ratelimit_refused_total[refused_kind(detail)], 1, memory_order_relaxed);
     reply_problem(rq, p, "%s; retry in %ld s", detail, retry_s);
     snprintf(ra, sizeof ra, "%ld", retry_s);
     reply_header(rq, "Retry-After", ra);
@@ -317,6 +327,15 @@ static void note_tenant(struct request *rq, const struct entry *e, uint64_t now,
 #define KEY_RATE "this API key is over its rate limit"
 #define TENANT_RATE "this tenant is over its rate limit on this instance"
 #define TENANT_MINUTE "this tenant has used its requests of this minute (all instances together)"
+#define AUTH_ADDRESS "too many failed authentications from this address"
+#define AUTH_KEY "too many failed authentications with this key"
+
+static int refused_kind(const char *detail) {
+    static const char *const words[RL_REFUSED_KINDS] = {KEY_RATE, TENANT_RATE, TENANT_MINUTE, AUTH_ADDRESS, AUTH_KEY};
+    for (int i = 0; i < RL_REFUSED_KINDS; i++)
+        if (strcmp(detail, words[i]) == 0) return i;
+    return 0;
+}
 
 int ratelimit_precheck_or_reply(struct request *rq) {
     char prefix[KEY_PREFIX_LEN + 1], addr[64], tenant[37] = "";
@@ -347,8 +366,7 @@ int ratelimit_precheck_or_reply(struct request *rq) {
         bool ok = !e || rl_would_take(&lim_fail_addr, e->tat, now, &wait);
         pthread_mutex_unlock(&fail_addr.lock);
         if (!ok) {
-            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait),
-                   "too many failed authentications from this address");
+            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait), AUTH_ADDRESS);
             return -1;
         }
     }
@@ -358,8 +376,7 @@ int ratelimit_precheck_or_reply(struct request *rq) {
         bool ok = !e || rl_would_take(&lim_fail_prefix, e->tat, now, &wait);
         pthread_mutex_unlock(&fail_prefix.lock);
         if (!ok) {
-            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait),
-                   "too many failed authentications with this key");
+            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait), AUTH_KEY);
             return -1;
         }
     }

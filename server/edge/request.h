@@ -104,6 +104,7 @@ struct request {
     int status;
     char *resp_body;
     size_t resp_len;
+    size_t resp_sent; /* body bytes handed to the connection (the access log) */
     const char *content_type;
     int resp_fd;          /* > 0: the body is this file's first resp_len bytes (reply_file), owned */
     struct resp_header headers[MAX_RESP_HEADERS];
