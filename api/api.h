@@ -93,4 +93,10 @@ void api_reports_summary(struct request *rq);
 
 /* api/feed.c */
 void api_events_list(struct request *rq);
+
+/* data in and out: api/export.c, api/imports.c */
+void api_export(struct request *rq);
+void api_import_export(struct request *rq);
+void api_imports_partners(struct request *rq);
+void api_imports_referrals(struct request *rq);
 #endif

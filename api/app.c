@@ -100,6 +100,11 @@ static const struct route routes[] = {
     {"GET", "/v1/reports/summary", api_reports_summary, ROLES_STAFF | ROLE_READONLY, RF_QUERY | RF_REPORT},
     /* the change feed */
     {"GET", "/v1/events", api_events_list, ROLES_ANY, RF_QUERY},
+    /* data in and out (api/export.c, api/imports.c) */
+    {"GET", "/v1/export", api_export, ROLE_ADMIN, RF_SNAPSHOT | RF_REPORT},
+    {"POST", "/v1/imports/export", api_import_export, ROLE_ADMIN, RF_RAW_BODY | RF_REPORT},
+    {"POST", "/v1/imports/partners", api_imports_partners, ROLES_STAFF, RF_RAW_BODY | RF_QUERY | RF_REPORT},
+    {"POST", "/v1/imports/referrals", api_imports_referrals, ROLES_STAFF, RF_RAW_BODY | RF_QUERY | RF_REPORT},
 };
 
 

@@ -22,6 +22,7 @@
 #define TXN_ATTEMPTS 8
 
 DB_STMT(st_begin, "BEGIN");
+DB_STMT(st_begin_snapshot, "BEGIN ISOLATION LEVEL REPEATABLE READ");
 DB_STMT(st_report_budget, "SELECT set_config('statement_timeout', $1, true)");
 DB_STMT(st_commit, "COMMIT");
 DB_STMT(st_rollback, "ROLLBACK");
@@ -80,7 +81,7 @@ static int admit(struct request *rq, bool first_attempt) {
     if (r->flags & RF_BODY) {
         bool may_skip = (r->flags & RF_BODY_OPTIONAL) && rq->body_len == 0;
         if (!may_skip && json_body_or_reply(rq) != JIN_OK) return -1;
-    } else if (rq->body_len > 0) {
+    } else if (rq->body_len > 0 && !(r->flags & RF_RAW_BODY)) {
         reply_problem(rq, P_BAD_REQUEST, "%s %s takes no request body", r->method, r->pattern);
         return -1;
     }
@@ -119,7 +120,8 @@ static bool commit(struct request *rq) {
  * can never outlive the request. Retried on serialization failure or deadlock; committed only when
  * the answer is a success. */
 static void run_transaction(struct request *rq) {
-    bool get = strcmp(rq->method, "GET") == 0;
+    bool snapshot = rq->route->flags & RF_SNAPSHOT;
+    bool get = strcmp(rq->method, "GET") == 0 && !snapshot;
     const char *ikey = strcmp(rq->method, "POST") == 0 ? req_header(rq, "Idempotency-Key") : NULL;
     char report_ms[16]; /* reports may scan a whole tenant: their own, larger statement budget */
     snprintf(report_ms, sizeof report_ms, "%d", cfg.report_timeout_ms);
@@ -130,7 +132,7 @@ static void run_transaction(struct request *rq) {
         /* Sent together with the request's first statement, in one round trip. A read needs no
          * BEGIN: it is one implicit transaction in a pipeline (server/db.c). */
         rq->read_txn = get;
-        if (!get) db_prologue(rq, &st_begin, NULL);
+        if (!get) db_prologue(rq, snapshot ? &st_begin_snapshot : &st_begin, NULL);
         if (rq->route->flags & RF_REPORT) db_prologue(rq, &st_report_budget, report_ms);
         if (admit(rq, attempt == 1) != 0) {
             rollback(rq);

@@ -32,7 +32,8 @@
     X(P_INTERNAL, 500, "internal-error", "Internal server error")                                  \
     X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")                \
     X(P_KEY_EXPIRED, 401, "key-expired", "The API key has expired")                                \
-    X(P_KEY_ROTATED, 401, "key-rotated", "This secret of the API key was replaced by a rotation")
+    X(P_KEY_ROTATED, 401, "key-rotated", "This secret of the API key was replaced by a rotation")  \
+    X(P_IMPORT_REFUSED, 422, "import-refused", "Rows of the import were refused; nothing was imported")
 
 enum problem {
 #define X(name, status, slug, title) name,
