@@ -8,6 +8,7 @@
 #include "server/edge/list.h"
 #include "server/edge/params.h"
 #include "server/edge/reply.h"
+#include "server/edge/resource.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,37 +132,31 @@ void api_keys_get(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id};
-    PGresult *r = db_exec(rq, &st_get, 2, p);
+    PGresult *r = found_or_reply(rq, &st_get, 2, p, "API key", id);
     if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "API key", id);
-    else
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
     PQclear(r);
 }
 
-static void forget_revoked(struct request *rq) {
+static void forget_key(struct request *rq) {
     auth_cache_forget(rq->after_commit_arg); /* other instances hear it through NOTIFY */
+}
+
+/* A revoked or rotated key is forgotten here as soon as the change commits. */
+static void forget_after_commit(struct request *rq, const char *id) {
+    snprintf(rq->after_commit_arg, sizeof rq->after_commit_arg, "%s", id);
+    rq->after_commit = forget_key;
 }
 
 void api_keys_revoke(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id};
-    PGresult *r = db_exec(rq, &st_revoke, 2, p);
+    PGresult *r = found_or_reply(rq, &st_revoke, 2, p, "API key", id);
     if (!r) return;
-    if (PQntuples(r) == 0) {
-        reply_not_found(rq, "API key", id);
-    } else {
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        snprintf(rq->after_commit_arg, sizeof rq->after_commit_arg, "%s", id);
-        rq->after_commit = forget_revoked;
-    }
+    reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    forget_after_commit(rq, id);
     PQclear(r);
-}
-
-static void forget_rotated(struct request *rq) {
-    auth_cache_forget(rq->after_commit_arg); /* other instances hear it through NOTIFY */
 }
 
 void api_keys_rotate(struct request *rq) {
@@ -181,17 +176,12 @@ void api_keys_rotate(struct request *rq) {
     if (!r) return;
     if (PQntuples(r) == 0) {
         PQclear(r);
-        r = db_exec(rq, &st_state, 2, p);
-        if (!r) return;
-        if (PQntuples(r) == 0)
-            reply_not_found(rq, "API key", id);
-        else
-            reply_problem(rq, P_INVALID_STATE, "API key %s is %s and cannot be rotated", id,
-                          *PQgetvalue(r, 0, 0) == 't' ? "revoked" : "expired");
+        if (!(r = found_or_reply(rq, &st_state, 2, p, "API key", id))) return;
+        reply_problem(rq, P_INVALID_STATE, "API key %s is %s and cannot be rotated", id,
+                      *PQgetvalue(r, 0, 0) == 't' ? "revoked" : "expired");
         PQclear(r);
         return;
     }
     reply_with_secret(rq, r, key, 200);
-    snprintf(rq->after_commit_arg, sizeof rq->after_commit_arg, "%s", id);
-    rq->after_commit = forget_rotated;
+    forget_after_commit(rq, id);
 }

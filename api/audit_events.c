@@ -92,10 +92,7 @@ static void *pruner_main(void *arg) {
                 db_close(c);
                 c = NULL;
             }
-            uint32_t rnd;
-            random_bytes((unsigned char *)&rnd, sizeof rnd);
-            if (failures < 30) failures++;
-            nap(backoff_delay_ms(cfg.backoff_min_ms, cfg.backoff_max_ms, failures, rnd));
+            nap(backoff_after_failure(&failures));
             continue;
         }
         if (failures) log_msg(LOG_INFO, NULL, "audit pruner: database back");

@@ -9,4 +9,8 @@
  * instances that lost the database together do not come back in lock step. Never less than 1 ms
  * nor more than cap_ms; base_ms and cap_ms are clamped to at least 1. */
 int backoff_delay_ms(int base_ms, int cap_ms, int failures, uint32_t rnd);
+
+/* For a loop that just failed once more: counts the failure in `*failures` (up to 30) and returns
+ * the wait before its next try, between ALLIED_BACKOFF_MIN_MS and ALLIED_BACKOFF_MAX_MS, jittered. */
+int backoff_after_failure(int *failures);
 #endif

@@ -148,10 +148,7 @@ static void *listener_main(void *arg) {
         if (!c) {
             if (!down) log_msg(LOG_WARN, NULL, "key cache off: cannot listen for key changes: %s", err);
             down = true;
-            uint32_t rnd;
-            random_bytes((unsigned char *)&rnd, sizeof rnd);
-            if (failures < 30) failures++;
-            nap(backoff_delay_ms(cfg.backoff_min_ms, cfg.backoff_max_ms, failures, rnd));
+            nap(backoff_after_failure(&failures));
             continue;
         }
         if (down) log_msg(LOG_INFO, NULL, "key cache on again: listening for key changes");

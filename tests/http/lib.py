@@ -194,6 +194,11 @@ def new_tenant(name="test tenant"):
     return t["tenant_id"], t["api_key"]["key"]
 
 
+def tenant_client(name, port=None):
+    """A Client with the admin key of a new tenant named `name`, on `port` (the main server's)."""
+    return Client(port or MAIN.port, new_tenant(name)[1])
+
+
 PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
 
 

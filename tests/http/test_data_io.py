@@ -1,7 +1,7 @@
 """Data in and out: the whole-tenant export, its restore into an empty tenant, CSV and NDJSON imports."""
 import json
 import time
-from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql
+from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql, tenant_client
 from test_money import Money
 
 NDJSON = "application/x-ndjson"
@@ -57,8 +57,7 @@ def export_restore_roundtrip(ctx):
     expect(psql("SELECT last_export_at IS NOT NULL FROM tenants WHERE id = '%s'" % a_id) == "t",
            "the export is stamped on the tenant")
 
-    _, kb = new_tenant("restore B")
-    b = Client(ctx.MAIN.port, kb)
+    b = tenant_client("restore B")
     r = upload(b, "/v1/imports/export", a.body, NDJSON)
     expect(r.status == 201 and r.json["created"]["partner"] == 3 and r.json["created"]["referral"] == 3 and
            r.json["skipped"]["api_key"] == 1, "%r", r)
@@ -92,8 +91,7 @@ def export_restore_roundtrip(ctx):
 @test
 def restore_refuses_bad_input(ctx):
     """a restore takes only an export file: wrong type 415, empty 400, a bad line 400 naming it, nothing kept"""
-    _, k = new_tenant("restore bad")
-    c = Client(ctx.MAIN.port, k)
+    c = tenant_client("restore bad")
     expect_problem(upload(c, "/v1/imports/export", "x", "text/csv"), 415, "unsupported-media-type")
     expect_problem(upload(c, "/v1/imports/export", "", NDJSON), 400, "bad-request")
     good = '{"type":"partner","data":{},"row":{"id":"6f1f4f53-3c4b-4b0c-9d55-0d9d8bd0a6a1","name":"X","kind":"referral",' \
@@ -132,8 +130,7 @@ def export_is_the_callers_tenant_only(ctx):
 @test
 def import_bad_inputs(ctx):
     """every bad import input is a 4xx problem: media type, query, empty body, header, quoting, rows"""
-    _, k = new_tenant("import bad")
-    c = Client(ctx.MAIN.port, k)
+    c = tenant_client("import bad")
     P = "/v1/imports/partners"
     expect_problem(upload(c, P, "name\nA\n", "application/json"), 415, "unsupported-media-type")
     expect_problem(upload(c, P, "name\nA\n", None), 415, "unsupported-media-type")
@@ -196,8 +193,7 @@ def import_body_limit(ctx):
 @test
 def import_dry_run_and_update(ctx):
     """a dry run reports what would happen and changes nothing; a second import updates by external_id"""
-    _, k = new_tenant("import dry")
-    c = Client(ctx.MAIN.port, k)
+    c = tenant_client("import dry")
     csv = 'name,email,external_id,tags,metadata\nAcme,a@acme.example,crm-1,"gold; eu","{""tier"":1}"\n"Beta, Inc.",,crm-2,,\n'
     r = upload(c, "/v1/imports/partners?dry_run=true", csv)
     expect(r.status == 200 and r.json["dry_run"] is True and r.json["created"] == 2, "%r", r)
@@ -256,8 +252,7 @@ def import_hundred_thousand_rows(ctx):
 @test
 def import_idempotency_key(ctx):
     """an import repeated with its Idempotency-Key is answered from the first run; another file under the same key is 422"""
-    _, k = new_tenant("import idem")
-    c = Client(ctx.MAIN.port, k)
+    c = tenant_client("import idem")
     h = {"Idempotency-Key": "import-1"}
     first = upload(c, "/v1/imports/partners", "name\nOnce\n", headers=h)
     again = upload(c, "/v1/imports/partners", "name\nOnce\n", headers=h)
@@ -269,8 +264,7 @@ def import_idempotency_key(ctx):
 @test
 def import_csv_rfc4180(ctx):
     """a CSV with a byte-order mark, CRLF line ends and quoted commas, quotes and line breaks is read as RFC 4180; a NUL byte is refused"""
-    _, k = new_tenant("import rfc4180")
-    c = Client(ctx.MAIN.port, k)
+    c = tenant_client("import rfc4180")
     csv = '\ufeffname,ideal_client,external_id\r\n"Smith, ""Jo""","line one\r\nline two",q-1\r\n\r\nPlain,,q-2\r\n'
     r = upload(c, "/v1/imports/partners", csv)
     expect(r.status == 200 and r.json["created"] == 2 and r.json["rows"] == 2, "%r", r)

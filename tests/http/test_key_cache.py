@@ -1,14 +1,13 @@
 """Verified keys are cached in each instance and forgotten the moment they change, on every
 instance (NOTIFY allied_key_changes), never only when the cache's time limit runs out."""
-from lib import test, expect, expect_status, expect_problem, new_tenant, wait_until, Client, Server, psql
+from lib import test, expect, expect_status, expect_problem, new_tenant, wait_until, Client, Server, psql, tenant_client
 
 
 @test
 def revoked_cached_key_fails_at_once_on_every_instance(ctx):
     """a cached key revoked on one instance gets 401 on that instance's very next request and on another instance soon after"""
     with Server(ALLIED_KEY_CACHE_TTL_MS=3600000) as other:
-        _, admin = new_tenant("cache revoke")
-        a = Client(ctx.MAIN.port, admin)
+        a = tenant_client("cache revoke")
         made = a.post("/v1/api-keys", {"role": "staff", "name": "cached"}).json
         key = made["key"]
         here, there = Client(ctx.MAIN.port, key), Client(other.port, key)
@@ -23,8 +22,7 @@ def revoked_cached_key_fails_at_once_on_every_instance(ctx):
 @test
 def key_changed_in_the_database_is_forgotten(ctx):
     """a key revoked directly in the database (not through the API) is forgotten by the cache too"""
-    _, admin = new_tenant("cache sql")
-    a = Client(ctx.MAIN.port, admin)
+    a = tenant_client("cache sql")
     made = a.post("/v1/api-keys", {"role": "readonly"}).json
     c = Client(ctx.MAIN.port, made["key"])
     expect_status(c.get("/v1/partners"), 200)

@@ -3,7 +3,7 @@ once a minute) and rotate with an overlap; the per-tenant audit log of every sta
 import datetime
 import re
 import time
-from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql
+from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql, tenant_client
 
 UNKNOWN = "00000000-0000-4000-8000-000000000000"
 
@@ -65,8 +65,7 @@ def key_with_expires_at_stops_at_that_moment_even_when_cached(ctx):
 @test
 def key_expired_in_the_database_fails_at_once(ctx):
     """a cached key whose expires_at is moved into the past gets 401 key-expired on the next request"""
-    _, admin = new_tenant("expiry sql")
-    a = Client(ctx.MAIN.port, admin)
+    a = tenant_client("expiry sql")
     made = a.post("/v1/api-keys", {"role": "staff", "expires_at": utc(3600)}).json
     c = Client(ctx.MAIN.port, made["key"])
     expect_status(c.get("/v1/partners"), 200)
@@ -83,8 +82,7 @@ def key_expired_in_the_database_fails_at_once(ctx):
 @test
 def expires_at_bad_inputs(ctx):
     """expires_at must be an RFC 3339 timestamp in the future: otherwise 400 naming the field"""
-    _, admin = new_tenant("expiry input")
-    a = Client(ctx.MAIN.port, admin)
+    a = tenant_client("expiry input")
     for bad in (utc(-60), "tomorrow", "2030-01-01", "2030-01-01T00:00:00", 12, True, ""):
         expect_problem(a.post("/v1/api-keys", {"role": "staff", "expires_at": bad}), 400, field="expires_at")
     for ro in ("last_used_at", "rotated_at", "previous_secret"):
@@ -172,8 +170,7 @@ def marking_a_cached_key_used_costs_no_round_trip(ctx):
 @test
 def rotation_keeps_the_old_secret_for_the_overlap(ctx):
     """rotate returns a new secret once; the old one works during the overlap and gets 401 key-rotated after it"""
-    _, admin = new_tenant("rotate")
-    a = Client(ctx.MAIN.port, admin)
+    a = tenant_client("rotate")
     made = a.post("/v1/api-keys", {"role": "staff", "name": "ci"}).json
     old = Client(ctx.MAIN.port, made["key"])
     expect_status(old.get("/v1/partners"), 200)  # cached
@@ -206,8 +203,7 @@ def rotation_keeps_the_old_secret_for_the_overlap(ctx):
 @test
 def rotation_with_no_overlap_ends_the_old_secret_at_once(ctx):
     """with overlap_seconds 0 the old (cached) secret gets 401 on the very next request on the instance that rotated it"""
-    _, admin = new_tenant("rotate now")
-    a = Client(ctx.MAIN.port, admin)
+    a = tenant_client("rotate now")
     made = a.post("/v1/api-keys", {"role": "staff"}).json
     old = Client(ctx.MAIN.port, made["key"])
     for _ in range(2):
@@ -319,8 +315,7 @@ def audit_events_filters_and_pagination(ctx):
 @test
 def audit_events_admin_only_and_bad_inputs(ctx):
     """only admin keys read the audit log; bad filters are 400 naming the parameter; another tenant's events are invisible"""
-    _, admin = new_tenant("audit access")
-    a = Client(ctx.MAIN.port, admin)
+    a = tenant_client("audit access")
     for role in ("staff", "readonly"):
         k = a.post("/v1/api-keys", {"role": role}).json["key"]
         expect_problem(Client(ctx.MAIN.port, k).get("/v1/audit-events"), 403, "forbidden")
@@ -330,8 +325,7 @@ def audit_events_admin_only_and_bad_inputs(ctx):
                      ("since=yesterday", "since"), ("until=2030-01-01", "until"), ("limit=0", "limit"),
                      ("cursor=zzz", "cursor"), ("colour=red", "colour"), ("route=" + "x" * 201, "route")):
         expect_problem(a.get("/v1/audit-events?" + q), 400, field=field)
-    _, other = new_tenant("audit other")
-    o = Client(ctx.MAIN.port, other)
+    o = tenant_client("audit other")
     o.post("/v1/partners", {"name": "theirs"})
     mine = {e["id"] for e in audit(a, "?limit=100")}
     theirs = {e["id"] for e in audit(o, "?limit=100")}
