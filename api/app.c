@@ -8,6 +8,7 @@
 #include "api/money/commission_states.h"
 #include "api/money/invoice_states.h"
 #include "api/webhooks/deliver.h"
+#include "api/time_events.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -150,9 +151,11 @@ static const struct app_command commands[] = {
     {"workflow", "print the state tables (JSON; [referral|agreement|commission|invoice|--markdown])", print_workflow},
 };
 
-/* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c). */
+/* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c); time-based
+ * events are announced by the scheduler (api/time_events.c). */
 static const struct app_service services[] = {
     {"webhook sender", dispatcher_start, dispatcher_stop},
+    {"time-event scheduler", time_events_start, time_events_stop},
 };
 
 const struct app allied_app = {
