@@ -78,6 +78,31 @@ DB_STMT(st_expired,
         NOT_ANNOUNCED("agreement.expired", "a", "a.ends_on::text")
         "ORDER BY a.ends_on LIMIT $2 FOR UPDATE OF a SKIP LOCKED");
 
+/* Commitments, by the scorecards' rule (commitment_status_on, migration 0020) on the scheduler's
+ * day. Once per commitment each: at_risk while its period runs, missed in the week after it
+ * ended (a scheduler away longer than that does not announce it late). */
+#define COMMITMENT "commitment_status_on(c, commitment_achieved(c), " TODAY ")"
+DB_STMT(st_at_risk,
+        "SELECT c.tenant_id, c.id, c.partner_id, c.period_end::text, commitment_json(c), NULL "
+        "FROM commitments c WHERE c.period_end >= " TODAY " AND c.period_start <= " TODAY " AND "
+        NOT_ANNOUNCED("commitment.at_risk", "c", "c.period_end::text")
+        "AND " COMMITMENT " = 'at_risk' "
+        "ORDER BY c.period_end LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
+DB_STMT(st_missed,
+        "SELECT c.tenant_id, c.id, c.partner_id, c.period_end::text, commitment_json(c), NULL "
+        "FROM commitments c WHERE c.period_end < " TODAY " AND c.period_end >= " TODAY " - 7 AND "
+        NOT_ANNOUNCED("commitment.missed", "c", "c.period_end::text")
+        "AND " COMMITMENT " = 'missed' "
+        "ORDER BY c.period_end LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
+/* The partner's latest check-in (as the relationship view orders them) says when the next is due. */
+DB_STMT(st_check_in_due,
+        "SELECT k.tenant_id, k.id, k.partner_id, k.next_due_on::text, check_in_json(k), NULL "
+        "FROM check_ins k WHERE k.next_due_on IS NOT NULL AND k.next_due_on <= " TODAY " "
+        "AND NOT EXISTS (SELECT 1 FROM check_ins l WHERE l.tenant_id = k.tenant_id AND l.partner_id = k.partner_id "
+        "  AND (l.held_on, l.created_at) > (k.held_on, k.created_at)) AND "
+        NOT_ANNOUNCED("check_in.due", "k", "k.next_due_on::text")
+        "ORDER BY k.next_due_on LIMIT $2 FOR UPDATE OF k SKIP LOCKED");
+
 /* Seconds from $1 (now) to the next moment something becomes due, NULL when nothing will;
  * $2 stalled days, $3 expiring days. Each part is a min() over a partial index. */
 DB_STMT(st_next_due,
@@ -92,7 +117,10 @@ DB_STMT(st_next_due,
         " (SELECT (min(a.ends_on) - $3::int)::timestamp AT TIME ZONE 'UTC' FROM agreements a "
         "    WHERE " ENDING "AND a.ends_on > " TODAY " + $3::int),"
         " (SELECT (min(a.ends_on) + 1)::timestamp AT TIME ZONE 'UTC' FROM agreements a "
-        "    WHERE " ENDING "AND a.ends_on >= " TODAY ")"
+        "    WHERE " ENDING "AND a.ends_on >= " TODAY "),"
+        " (SELECT (min(period_end) + 1)::timestamp AT TIME ZONE 'UTC' FROM commitments WHERE period_end >= " TODAY "),"
+        " (SELECT min(next_due_on)::timestamp AT TIME ZONE 'UTC' FROM check_ins "
+        "    WHERE next_due_on IS NOT NULL AND next_due_on > " TODAY ")"
         ") - $1::timestamptz)");
 
 DB_STMT(st_begin, "BEGIN");
@@ -121,6 +149,9 @@ static const struct kind KINDS[] = {
     {"invoice.overdue", "invoice", NULL, &st_invoice_overdue, NULL},
     {"agreement.expiring", "agreement", NULL, &st_expiring, &cfg.expiring_days},
     {"agreement.expired", "agreement", NULL, &st_expired, NULL},
+    {"commitment.at_risk", "commitment", NULL, &st_at_risk, NULL},
+    {"commitment.missed", "commitment", NULL, &st_missed, NULL},
+    {"check_in.due", "check_in", NULL, &st_check_in_due, NULL},
 };
 #define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
@@ -162,6 +193,9 @@ static void nap(double seconds) {
 
 /* A database failure: drop a broken connection, log the outage once, return the wait (s). */
 static double db_failed(struct loop *L, const char *what) {
+    for (char *q = L->err; *q; q++) /* libpq's messages span lines: one log line */
+        if (*q == '\n' || *q == '\t') *q = ' ';
+    for (size_t n = strlen(L->err); n > 0 && L->err[n - 1] == ' ';) L->err[--n] = '\0';
     bool answered = L->c && db_ok(L->c);
     if (L->c && !answered) {
         db_close(L->c);

@@ -29,3 +29,20 @@ CREATE INDEX agreements_end_due ON agreements (ends_on)
 ALTER TABLE feed_events DROP CONSTRAINT feed_events_resource_type_check;
 ALTER TABLE feed_events ADD CONSTRAINT feed_events_resource_type_check
   CHECK (resource_type IN ('agreement', 'referral', 'commission', 'invoice', 'partner', 'commitment', 'check_in'));
+
+-- The scorecards' commitment rule on a given day; commitment_status() is this rule on today, so
+-- the scheduler (which passes its own "now") and the scorecards cannot disagree.
+CREATE FUNCTION commitment_status_on(c commitments, achieved int, day date) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT CASE
+    WHEN achieved >= c.target_count THEN 'met'
+    WHEN day > c.period_end THEN 'missed'
+    WHEN day >= c.period_start AND
+         (day - c.period_start + 1)::numeric / (c.period_end - c.period_start + 1)
+           > achieved::numeric / c.target_count THEN 'at_risk'
+    ELSE 'open' END
+$$;
+CREATE OR REPLACE FUNCTION commitment_status(c commitments, achieved int) RETURNS text LANGUAGE sql STABLE AS $$
+  SELECT commitment_status_on(c, achieved, current_date)
+$$;
+CREATE INDEX commitments_period_end ON commitments (period_end);
+CREATE INDEX check_ins_next_due ON check_ins (next_due_on) WHERE next_due_on IS NOT NULL;

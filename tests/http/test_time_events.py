@@ -7,8 +7,12 @@ from lib import BIN, test, expect, expect_status, new_tenant, Client, Server, wa
 TODAY = datetime.date.today()
 AHEAD_S = 3 * 86400  # the private schedulers' clock runs three days ahead
 TIME_TYPES = ("referral.acknowledgement_overdue", "referral.stalled", "commission.payable", "invoice.overdue",
-              "agreement.expiring", "agreement.expired")
+              "agreement.expiring", "agreement.expired", "commitment.at_risk", "commitment.missed", "check_in.due")
 n = 0
+
+
+def day(d):
+    return (TODAY + datetime.timedelta(days=d)).isoformat()
 
 
 def scheduler(**env):
@@ -85,6 +89,26 @@ class World:
         self.due.append(("agreement.expired", ended["id"]))
         far = self.agreement(self.partner(), ends_on=TODAY + datetime.timedelta(days=200))
         self.not_due += [("agreement.expiring", far["id"]), ("agreement.expired", far["id"])]
+        # commitments of a partner without referrals: any begun period is behind schedule
+        r = self.partner()
+        url = "/v1/partners/%s/commitments" % r["id"]
+        body = {"direction": "inbound", "target_count": 5}
+        risky = self.c.post(url, dict(body, period_start=day(-1), period_end=day(8)))
+        expect_status(risky, 201)
+        self.due.append(("commitment.at_risk", risky.json["id"]))
+        self.not_due.append(("commitment.missed", risky.json["id"]))
+        missed = self.c.post(url, dict(body, period_start=day(-5), period_end=day(1))).json
+        self.due.append(("commitment.missed", missed["id"]))
+        future = self.c.post(url, dict(body, period_start=day(10), period_end=day(20))).json
+        self.not_due += [("commitment.at_risk", future["id"]), ("commitment.missed", future["id"])]
+        # check-ins: the latest one's next_due_on counts
+        k = self.c.post("/v1/partners/%s/check-ins" % r["id"], {"held_on": day(-5), "next_due_on": day(2)})
+        expect_status(k, 201)
+        self.due.append(("check_in.due", k.json["id"]))
+        s = self.partner()
+        old = self.c.post("/v1/partners/%s/check-ins" % s["id"], {"held_on": day(-9), "next_due_on": day(1)}).json
+        new = self.c.post("/v1/partners/%s/check-ins" % s["id"], {"held_on": day(-1), "next_due_on": day(30)}).json
+        self.not_due += [("check_in.due", old["id"]), ("check_in.due", new["id"])]
         return self
 
     def events(self):
