@@ -54,11 +54,12 @@ DB_STMT(st_stalled,
         "AND r.updated_at <= $1::timestamptz - make_interval(days => $3::int) AND "
         NOT_ANNOUNCED("referral.stalled", "r", "api_ts(r.updated_at)")
         "ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
+/* Once in a commission's life (an invoice rejected or void makes it payable again: no new event). */
 DB_STMT(st_payable,
-        "SELECT c.tenant_id, c.id, c.partner_id, api_ts(c.payable_at), commission_json(c), NULL "
+        "SELECT c.tenant_id, c.id, c.partner_id, 'payable', commission_json(c), NULL "
         "FROM commissions c WHERE c.status = 'pending' AND c.type = 'commission' "
         "AND c.payable_at <= $1::timestamptz AND "
-        NOT_ANNOUNCED("commission.payable", "c", "api_ts(c.payable_at)")
+        NOT_ANNOUNCED("commission.payable", "c", "'payable'")
         "ORDER BY c.payable_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
 DB_STMT(st_invoice_overdue,
         "SELECT i.tenant_id, i.id, i.partner_id, i.due_on::text, invoice_json(i), NULL "

@@ -1,8 +1,9 @@
 """Time-based events: the scheduler announces deadlines once, with the test clock running ahead."""
 import datetime
 import os
+import signal
 import subprocess
-from lib import BIN, test, expect, expect_status, new_tenant, Client, Server, wait_until, psql
+from lib import BIN, test, expect, expect_status, new_tenant, Client, Server, wait_until, wait_for_session, hold_lock, psql
 
 TODAY = datetime.date.today()
 AHEAD_S = 3 * 86400  # the private schedulers' clock runs three days ahead
@@ -28,7 +29,8 @@ class World:
 
     def __init__(self, port):
         global n
-        self.c = Client(port, new_tenant("time events")[1])
+        self.tenant, key = new_tenant("time events")
+        self.c = Client(port, key)
         self.due, self.not_due = [], []  # (type, resource_id)
 
     def partner(self):
@@ -173,6 +175,29 @@ def time_events_two_schedulers(ctx):
         seen = w.announced()
     for d in set(seen):
         expect(seen.count(d) == 1, "%r announced %d times by two schedulers", d, seen.count(d))
+
+
+@test
+def time_events_crash_before_commit(ctx):
+    """a scheduler killed (-9) between claiming an occurrence and committing it loses nothing and doubles nothing"""
+    w = World(ctx.MAIN.port)
+    ref = w.referral(w.partner())  # overdue for the schedulers three days ahead only
+    # the tenant's feed counter held elsewhere: the scheduler claims, records the occurrence and waits
+    # for it inside its transaction, i.e. between claim and commit
+    holder = hold_lock("SELECT 1 FROM feed_counters WHERE tenant_id = '%s' FOR UPDATE" % w.tenant, 4)
+    a = scheduler()
+    wait_for_session("wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO feed_counters%%'",
+                     "the scheduler did not reach the feed append")
+    a.stop(signal.SIGKILL)
+    holder.wait(30)  # the holder commits when its time is up; the killed scheduler's transaction then fails
+    expect(("referral.acknowledgement_overdue", ref["id"]) not in w.announced(), "committed by a killed scheduler")
+    with scheduler():
+        wait_until(lambda: ("referral.acknowledgement_overdue", ref["id"]) in w.announced(),
+                   "the next scheduler announces what the killed one claimed", 30)
+    seen = w.announced()
+    expect(seen.count(("referral.acknowledgement_overdue", ref["id"])) == 1, "%r", seen)
+    tl = w.c.get("/v1/referrals/%s/events" % ref["id"]).json["data"]
+    expect([e["type"] for e in tl] == ["submitted", "acknowledgement_overdue"], "the timeline: %r", tl)
 
 
 @test
