@@ -254,6 +254,11 @@ static bool announce(struct loop *L, const struct kind *k, PGresult *r, int i) {
                             sizeof L->err) == 0;
 }
 
+static PGresult *sort_rows; /* the result qsort compares rows of (this thread only) */
+static int by_tenant(const void *a, const void *b) {
+    return strcmp(PQgetvalue(sort_rows, *(const int *)a, 0), PQgetvalue(sort_rows, *(const int *)b, 0));
+}
+
 /* One kind's claim, announcements and commit. Returns how many were claimed, or -1 on failure
  * (the transaction rolled back: nothing of it happened). */
 static int scan(struct loop *L, const struct kind *k, const char *now) {
@@ -264,7 +269,14 @@ static int scan(struct loop *L, const struct kind *k, const char *now) {
     if (!run(L, &st_begin, 0, NULL, NULL)) return -1;
     bool ok = run(L, k->scan, k->days ? 3 : 2, p, &r);
     int n = ok ? PQntuples(r) : 0;
-    for (int i = 0; ok && i < n; i++) ok = announce(L, k, r, i);
+    if (n > BATCH) n = BATCH; /* the scan's LIMIT; never more */
+    /* Tenant by tenant: each feed append locks its tenant's feed counter until commit, so every
+     * instance takes them in the same order and two schedulers never wait for each other. */
+    int order[BATCH];
+    for (int i = 0; i < n; i++) order[i] = i;
+    sort_rows = r;
+    qsort(order, (size_t)n, sizeof order[0], by_tenant);
+    for (int i = 0; ok && i < n; i++) ok = announce(L, k, r, order[i]);
     PQclear(r);
     if (ok && run(L, &st_commit, 0, NULL, NULL)) return n;
     if (L->c && db_ok(L->c)) {
