@@ -9,6 +9,7 @@
 #include "api/money/commission_states.h"
 #include "api/money/invoice_states.h"
 #include "api/webhooks/deliver.h"
+#include "api/time_events.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -152,10 +153,12 @@ static const struct app_command commands[] = {
 };
 
 /* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c); old audit events
- * are pruned (api/audit_events.c). */
+ * are pruned (api/audit_events.c); time-based events are announced by the scheduler
+ * (api/time_events.c). */
 static const struct app_service services[] = {
     {"webhook sender", dispatcher_start, dispatcher_stop},
     {"audit pruner", audit_pruner_start, audit_pruner_stop},
+    {"time-event scheduler", time_events_start, time_events_stop},
 };
 
 const struct app allied_app = {

@@ -1,4 +1,5 @@
-/* GET /v1/events and the append used by every writer of agreements and referrals. */
+/* GET /v1/events and the append used by every writer of agreements and referrals (and, on its
+ * own connection, by the scheduler of time-based events). */
 #include "api/feed.h"
 #include "api/api.h"
 #include "api/webhooks/webhooks.h"
@@ -29,6 +30,15 @@ int feed_append(struct request *rq, const char *type, const char *resource_type,
                 const char *resource_id, const char *partner_id, const char *data) {
     const char *p[] = {rq->auth.tenant_id, type, resource_type, resource_id, partner_id, data};
     PGresult *r = db_exec(rq, &st_append, 6, p);
+    PQclear(r);
+    return r ? 0 : -1;
+}
+
+int feed_append_conn(struct db_conn *c, const char *tenant, const char *type, const char *resource_type,
+                     const char *resource_id, const char *partner_id, const char *data, char *err,
+                     size_t errlen) {
+    const char *p[] = {tenant, type, resource_type, resource_id, partner_id, data};
+    PGresult *r = db_try_conn(c, &st_append, 6, p, err, errlen);
     PQclear(r);
     return r ? 0 : -1;
 }

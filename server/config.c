@@ -105,6 +105,18 @@ const struct config_option config_options[] = {
      INT(audit_prune_ms, 50, 86400000)},
     {"ALLIED_IMPORT_MAX_BYTES", "104857600", "largest accepted import body (POST /v1/imports/*; spooled to a temporary file, 413 above)",
      SIZE(import_max_bytes, 1024, 2047L << 20)},
+    {"ALLIED_TIME_EVENTS", "1", "1: `allied serve` runs the scheduler of time-based events (any number of instances may)",
+     INT(time_events, 0, 1)},
+    {"ALLIED_TIME_EVENTS_MAX_SLEEP_MS", "30000", "longest the idle scheduler sleeps before looking for due events again",
+     INT(time_events_max_sleep_ms, 10, 60000)},
+    {"ALLIED_STALLED_DAYS", "14", "days an engaged referral may go without a change before `referral.stalled`",
+     INT(stalled_days, 1, 3650)},
+    {"ALLIED_AGREEMENT_EXPIRING_DAYS", "30", "days before an agreement's ends_on that `agreement.expiring` is announced",
+     INT(expiring_days, 0, 3650)},
+    {"ALLIED_TEST_MODE", "0", "1: allow test-only settings (ALLIED_TEST_CLOCK_OFFSET_S); never in production",
+     INT(test_mode, 0, 1)},
+    {"ALLIED_TEST_CLOCK_OFFSET_S", "0", "test only: seconds added to the scheduler's clock (refused without ALLIED_TEST_MODE=1)",
+     INT(test_clock_offset_s, -1000000000, 1000000000)},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 
@@ -152,5 +164,9 @@ int config_load(void) {
         return -1;
     }
     log_set_level(cfg.log_level);
+    if (cfg.test_clock_offset_s != 0 && !cfg.test_mode) {
+        fprintf(stderr, "allied: ALLIED_TEST_CLOCK_OFFSET_S is a test-only setting: refused without ALLIED_TEST_MODE=1\n");
+        return -1;
+    }
     return 0;
 }

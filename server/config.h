@@ -56,6 +56,12 @@ struct config {
     int key_used_every_ms;    /* ALLIED_KEY_USED_EVERY_MS: per cached key, per instance */
     int audit_retention_days; /* ALLIED_AUDIT_RETENTION_DAYS */
     int audit_prune_ms;       /* ALLIED_AUDIT_PRUNE_MS: pruner period */
+    int time_events;          /* ALLIED_TIME_EVENTS: 1 = this instance runs the time-event scheduler */
+    int time_events_max_sleep_ms; /* ALLIED_TIME_EVENTS_MAX_SLEEP_MS: longest idle wait between scans */
+    int stalled_days;         /* ALLIED_STALLED_DAYS: engaged this long without a change = stalled */
+    int expiring_days;        /* ALLIED_AGREEMENT_EXPIRING_DAYS: agreement.expiring this long before ends_on */
+    int test_mode;            /* ALLIED_TEST_MODE: 1 = test-only settings allowed */
+    int test_clock_offset_s;  /* ALLIED_TEST_CLOCK_OFFSET_S: shifts the scheduler's "now" (test mode only) */
 };
 
 /* One row per environment variable: the table is the documentation's source, and for plain

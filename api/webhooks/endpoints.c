@@ -23,7 +23,10 @@ static const char *const EVENT_TYPES[] = {
     "referral.submitted", "referral.acknowledged", "referral.engaged", "referral.updated", "referral.won",
     "referral.lost", "referral.declined", "referral.withdrawn", "referral.edited", "commission.created",
     "commission.reversed", "commission.clawed_back", "invoice.created", "invoice.approved", "invoice.paid",
-    "invoice.rejected", "invoice.void", NULL};
+    "invoice.rejected", "invoice.void",
+    /* time-based (api/time_events.c) */
+    "referral.acknowledgement_overdue", "referral.stalled", "commission.payable", "invoice.overdue",
+    "agreement.expiring", "agreement.expired", "commitment.at_risk", "commitment.missed", "check_in.due", NULL};
 
 #define READONLY                                                                                   \
     FIELD_READONLY("secret"), FIELD_READONLY("partner_id"), FIELD_READONLY("disabled_reason"),       \

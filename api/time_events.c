@@ -1,0 +1,361 @@
+/* The scheduler of time-based events. One thread per `allied serve`, on a system connection
+ * (allied.scope = 'all': it serves every tenant). For each kind, one transaction:
+ *   1. claim — an indexed scan on the due moment (a partial index per kind, migrations/0020)
+ *      takes the due resources not yet announced, FOR UPDATE SKIP LOCKED, so another instance
+ *      scanning at the same time takes other rows and a request changing the resource meanwhile
+ *      is seen (a referral acknowledged just now is no longer overdue);
+ *   2. record — per resource, the occurrence row (tenant, kind, resource, the due moment as key)
+ *      with ON CONFLICT DO NOTHING, and only when it is new, the feed append (api/feed.c, the
+ *      same statement as requests use, so the webhook outbox is written too) and, for referrals,
+ *      the timeline entry;
+ *   3. commit — all of it or nothing: a crash between claim and commit leaves no occurrence,
+ *      and the next scan (by any instance) announces it; the unique key never lets it twice.
+ * "Now" is a parameter of every scan (never now() in them), so ALLIED_TEST_CLOCK_OFFSET_S can
+ * shift the scheduler's clock — and only the scheduler's — in test mode.
+ * Idle, the loop asks for the next due moment (min over the same partial indexes) and sleeps
+ * until then, at most ALLIED_TIME_EVENTS_MAX_SLEEP_MS. While the database is away it backs off
+ * (server/backoff.h) and logs the outage once and the recovery once. */
+#include "api/time_events.h"
+#include "api/feed.h"
+#include "server/backoff.h"
+#include "server/config.h"
+#include "server/data/db.h"
+#include "server/log.h"
+#include "server/util.h"
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Resources claimed per kind and transaction. */
+#define BATCH 200
+#define BATCH_TEXT "200"
+
+/* $1 the scheduler's now (timestamptz); its UTC day: */
+#define TODAY "($1::timestamptz AT TIME ZONE 'UTC')::date"
+#define NOT_ANNOUNCED(kind, row, key)                                                              \
+    "NOT EXISTS (SELECT 1 FROM time_event_occurrences o WHERE o.tenant_id = " row ".tenant_id "     \
+    "AND o.kind = '" kind "' AND o.resource_id = " row ".id AND o.occurrence_key = " key ") "
+
+/* Each scan: $1 now, $2 the batch size, $3 (where used) a number of days. Columns: tenant,
+ * resource id, partner, occurrence key, the resource's JSON, the referral's status (timeline). */
+DB_STMT(st_ack_overdue,
+        "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.acknowledge_by), referral_json(r), r.status "
+        "FROM referrals r WHERE r.status = 'submitted' AND r.acknowledge_by <= $1::timestamptz AND "
+        NOT_ANNOUNCED("referral.acknowledgement_overdue", "r", "api_ts(r.acknowledge_by)")
+        "ORDER BY r.acknowledge_by LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
+DB_STMT(st_stalled,
+        "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.updated_at), referral_json(r), r.status "
+        "FROM referrals r WHERE r.status = 'engaged' "
+        "AND r.updated_at <= $1::timestamptz - make_interval(days => $3::int) AND "
+        NOT_ANNOUNCED("referral.stalled", "r", "api_ts(r.updated_at)")
+        "ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
+/* Once in a commission's life (an invoice rejected or void makes it payable again: no new event). */
+DB_STMT(st_payable,
+        "SELECT c.tenant_id, c.id, c.partner_id, 'payable', commission_json(c), NULL "
+        "FROM commissions c WHERE c.status = 'pending' AND c.type = 'commission' "
+        "AND c.payable_at <= $1::timestamptz AND "
+        NOT_ANNOUNCED("commission.payable", "c", "'payable'")
+        "ORDER BY c.payable_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
+DB_STMT(st_invoice_overdue,
+        "SELECT i.tenant_id, i.id, i.partner_id, i.due_on::text, invoice_json(i), NULL "
+        "FROM invoices i WHERE i.status IN ('submitted', 'approved') AND i.due_on < " TODAY " AND "
+        NOT_ANNOUNCED("invoice.overdue", "i", "i.due_on::text")
+        "ORDER BY i.due_on LIMIT $2 FOR UPDATE OF i SKIP LOCKED");
+#define ENDING "a.ends_on IS NOT NULL AND NOT a.auto_renew AND a.status IN ('active', 'suspended') "
+DB_STMT(st_expiring,
+        "SELECT a.tenant_id, a.id, a.partner_id, a.ends_on::text, agreement_json(a), NULL "
+        "FROM agreements a WHERE " ENDING "AND a.ends_on >= " TODAY " "
+        "AND a.ends_on <= " TODAY " + $3::int AND "
+        NOT_ANNOUNCED("agreement.expiring", "a", "a.ends_on::text")
+        "ORDER BY a.ends_on LIMIT $2 FOR UPDATE OF a SKIP LOCKED");
+DB_STMT(st_expired,
+        "SELECT a.tenant_id, a.id, a.partner_id, a.ends_on::text, agreement_json(a), NULL "
+        "FROM agreements a WHERE " ENDING "AND a.ends_on < " TODAY " AND "
+        NOT_ANNOUNCED("agreement.expired", "a", "a.ends_on::text")
+        "ORDER BY a.ends_on LIMIT $2 FOR UPDATE OF a SKIP LOCKED");
+
+/* Commitments, by the scorecards' rule (commitment_status_on, migration 0020) on the scheduler's
+ * day. Once per commitment each: at_risk while its period runs, missed in the week after it
+ * ended (a scheduler away longer than that does not announce it late). */
+#define COMMITMENT "commitment_status_on(c, commitment_achieved(c), " TODAY ")"
+DB_STMT(st_at_risk,
+        "SELECT c.tenant_id, c.id, c.partner_id, c.period_end::text, commitment_json(c), NULL "
+        "FROM commitments c WHERE c.period_end >= " TODAY " AND c.period_start <= " TODAY " AND "
+        NOT_ANNOUNCED("commitment.at_risk", "c", "c.period_end::text")
+        "AND " COMMITMENT " = 'at_risk' "
+        "ORDER BY c.period_end LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
+DB_STMT(st_missed,
+        "SELECT c.tenant_id, c.id, c.partner_id, c.period_end::text, commitment_json(c), NULL "
+        "FROM commitments c WHERE c.period_end < " TODAY " AND c.period_end >= " TODAY " - 7 AND "
+        NOT_ANNOUNCED("commitment.missed", "c", "c.period_end::text")
+        "AND " COMMITMENT " = 'missed' "
+        "ORDER BY c.period_end LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
+/* The partner's latest check-in (as the relationship view orders them) says when the next is due. */
+DB_STMT(st_check_in_due,
+        "SELECT k.tenant_id, k.id, k.partner_id, k.next_due_on::text, check_in_json(k), NULL "
+        "FROM check_ins k WHERE k.next_due_on IS NOT NULL AND k.next_due_on <= " TODAY " "
+        "AND NOT EXISTS (SELECT 1 FROM check_ins l WHERE l.tenant_id = k.tenant_id AND l.partner_id = k.partner_id "
+        "  AND (l.held_on, l.created_at) > (k.held_on, k.created_at)) AND "
+        NOT_ANNOUNCED("check_in.due", "k", "k.next_due_on::text")
+        "ORDER BY k.next_due_on LIMIT $2 FOR UPDATE OF k SKIP LOCKED");
+
+/* Seconds from $1 (now) to the next moment something becomes due, NULL when nothing will;
+ * $2 stalled days, $3 expiring days. Each part is a min() over a partial index. */
+DB_STMT(st_next_due,
+        "SELECT extract(epoch FROM least("
+        " (SELECT min(acknowledge_by) FROM referrals WHERE status = 'submitted' AND acknowledge_by > $1::timestamptz),"
+        " (SELECT min(updated_at) FROM referrals WHERE status = 'engaged' "
+        "    AND updated_at > $1::timestamptz - make_interval(days => $2::int)) + make_interval(days => $2::int),"
+        " (SELECT min(payable_at) FROM commissions WHERE status = 'pending' AND type = 'commission' "
+        "    AND payable_at > $1::timestamptz),"
+        " (SELECT (min(due_on) + 1)::timestamp AT TIME ZONE 'UTC' FROM invoices "
+        "    WHERE status IN ('submitted', 'approved') AND due_on >= " TODAY "),"
+        " (SELECT (min(a.ends_on) - $3::int)::timestamp AT TIME ZONE 'UTC' FROM agreements a "
+        "    WHERE " ENDING "AND a.ends_on > " TODAY " + $3::int),"
+        " (SELECT (min(a.ends_on) + 1)::timestamp AT TIME ZONE 'UTC' FROM agreements a "
+        "    WHERE " ENDING "AND a.ends_on >= " TODAY "),"
+        " (SELECT (min(period_end) + 1)::timestamp AT TIME ZONE 'UTC' FROM commitments WHERE period_end >= " TODAY "),"
+        " (SELECT min(next_due_on)::timestamp AT TIME ZONE 'UTC' FROM check_ins "
+        "    WHERE next_due_on IS NOT NULL AND next_due_on > " TODAY ")"
+        ") - $1::timestamptz)");
+
+DB_STMT(st_begin, "BEGIN");
+DB_STMT(st_commit, "COMMIT");
+DB_STMT(st_rollback, "ROLLBACK");
+DB_STMT(st_occurrence,
+        "INSERT INTO time_event_occurrences (tenant_id, kind, resource_id, occurrence_key) "
+        "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1");
+/* The referral's timeline: a notice, not a transition (from and to are its status). */
+DB_STMT(st_timeline,
+        "INSERT INTO referral_events (tenant_id, referral_id, type, from_status, to_status, actor_role) "
+        "VALUES ($1, $2, $3, $4, $4, 'system')");
+
+struct kind {
+    const char *type;          /* the feed event type, also the occurrence's kind */
+    const char *resource_type; /* feed_events.resource_type */
+    const char *timeline;      /* the referral timeline's entry type, or NULL */
+    struct db_stmt *scan;
+    const int *days;           /* the scan's $3, or NULL when it takes none */
+};
+
+static const struct kind KINDS[] = {
+    {"referral.acknowledgement_overdue", "referral", "acknowledgement_overdue", &st_ack_overdue, NULL},
+    {"referral.stalled", "referral", "stalled", &st_stalled, &cfg.stalled_days},
+    {"commission.payable", "commission", NULL, &st_payable, NULL},
+    {"invoice.overdue", "invoice", NULL, &st_invoice_overdue, NULL},
+    {"agreement.expiring", "agreement", NULL, &st_expiring, &cfg.expiring_days},
+    {"agreement.expired", "agreement", NULL, &st_expired, NULL},
+    {"commitment.at_risk", "commitment", NULL, &st_at_risk, NULL},
+    {"commitment.missed", "commitment", NULL, &st_missed, NULL},
+    {"check_in.due", "check_in", NULL, &st_check_in_due, NULL},
+};
+#define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
+
+static pthread_t thread;
+static bool running;
+static atomic_bool stopping;
+static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+
+struct loop {
+    struct db_conn *c;
+    int failures;    /* database failures in a row; 0 = healthy */
+    double down_since;
+    char err[512];
+};
+
+static double mono_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The scheduler's now: the real time plus the test clock's offset (0 outside test mode). */
+static void scheduler_now(char *buf, size_t len) {
+    time_t t = time(NULL) + (time_t)cfg.test_clock_offset_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(buf, len, "%Y-%m-%d %H:%M:%S+00", &tm);
+}
+
+/* Sleeps `seconds` unless stopping (woken at once). */
+static void nap(double seconds) {
+    if (seconds <= 0) return;
+    struct timespec t = realtime_after_ms((long)(seconds * 1000));
+    pthread_mutex_lock(&sleep_lock);
+    if (!atomic_load(&stopping)) pthread_cond_timedwait(&wake, &sleep_lock, &t);
+    pthread_mutex_unlock(&sleep_lock);
+}
+
+/* A database failure: drop a broken connection, log the outage once, return the wait (s). */
+static double db_failed(struct loop *L, const char *what) {
+    for (char *q = L->err; *q; q++) /* libpq's messages span lines: one log line */
+        if (*q == '\n' || *q == '\t') *q = ' ';
+    for (size_t n = strlen(L->err); n > 0 && L->err[n - 1] == ' ';) L->err[--n] = '\0';
+    bool answered = L->c && db_ok(L->c);
+    if (L->c && !answered) {
+        db_close(L->c);
+        L->c = NULL;
+    }
+    if (answered) /* the database answered with an error: our bug, not an outage */
+        LOG_BUG("time events: %s: %s", what, L->err);
+    if (L->failures++ == 0) {
+        L->down_since = mono_s();
+        if (!answered)
+            log_msg(LOG_WARN, NULL,
+                    "time events: %s: %s; retrying with back-off (%d ms doubling to %d ms); "
+                    "logged once until the database is back",
+                    what, L->err, cfg.backoff_min_ms, cfg.backoff_max_ms);
+    }
+    unsigned char b[4];
+    random_bytes(b, sizeof b);
+    uint32_t rnd = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+    return backoff_delay_ms(cfg.backoff_min_ms, cfg.backoff_max_ms, L->failures, rnd) / 1000.0;
+}
+
+static void db_worked(struct loop *L) {
+    if (L->failures == 0) return;
+    log_msg(LOG_INFO, NULL, "time events: the database is back after %.1f s (%d failed tries); resuming",
+            mono_s() - L->down_since, L->failures);
+    L->failures = 0;
+}
+
+/* Runs one statement on the loop's connection; false (error in L->err) on failure. */
+static bool run(struct loop *L, struct db_stmt *st, int n, const char *const *p, PGresult **out) {
+    PGresult *r = db_try_conn(L->c, st, n, p, L->err, sizeof L->err);
+    if (!r) return false;
+    if (out)
+        *out = r;
+    else
+        PQclear(r);
+    return true;
+}
+
+/* Announces one claimed resource unless already announced; false on a database failure. */
+static bool announce(struct loop *L, const struct kind *k, PGresult *r, int i) {
+    const char *tenant = PQgetvalue(r, i, 0), *id = PQgetvalue(r, i, 1);
+    const char *partner = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
+    const char *op[] = {tenant, k->type, id, PQgetvalue(r, i, 3)};
+    PGresult *o;
+    if (!run(L, &st_occurrence, 4, op, &o)) return false;
+    bool fresh = PQntuples(o) == 1;
+    PQclear(o);
+    if (!fresh) return true; /* another instance announced it first */
+    if (k->timeline) {
+        const char *tp[] = {tenant, id, k->timeline, PQgetvalue(r, i, 5)};
+        if (!run(L, &st_timeline, 4, tp, NULL)) return false;
+    }
+    return feed_append_conn(L->c, tenant, k->type, k->resource_type, id, partner, PQgetvalue(r, i, 4), L->err,
+                            sizeof L->err) == 0;
+}
+
+static PGresult *sort_rows; /* the result qsort compares rows of (this thread only) */
+static int by_tenant(const void *a, const void *b) {
+    return strcmp(PQgetvalue(sort_rows, *(const int *)a, 0), PQgetvalue(sort_rows, *(const int *)b, 0));
+}
+
+/* One kind's claim, announcements and commit. Returns how many were claimed, or -1 on failure
+ * (the transaction rolled back: nothing of it happened). */
+static int scan(struct loop *L, const struct kind *k, const char *now) {
+    char days[16];
+    snprintf(days, sizeof days, "%d", k->days ? *k->days : 0);
+    const char *p[] = {now, BATCH_TEXT, days};
+    PGresult *r = NULL;
+    if (!run(L, &st_begin, 0, NULL, NULL)) return -1;
+    bool ok = run(L, k->scan, k->days ? 3 : 2, p, &r);
+    int n = ok ? PQntuples(r) : 0;
+    if (n > BATCH) n = BATCH; /* the scan's LIMIT; never more */
+    /* Tenant by tenant: each feed append locks its tenant's feed counter until commit, so every
+     * instance takes them in the same order and two schedulers never wait for each other. */
+    int order[BATCH];
+    for (int i = 0; i < n; i++) order[i] = i;
+    sort_rows = r;
+    qsort(order, (size_t)n, sizeof order[0], by_tenant);
+    for (int i = 0; ok && i < n; i++) ok = announce(L, k, r, order[i]);
+    PQclear(r);
+    if (ok && run(L, &st_commit, 0, NULL, NULL)) return n;
+    if (L->c && db_ok(L->c)) {
+        char keep[sizeof L->err];
+        memcpy(keep, L->err, sizeof keep);
+        run(L, &st_rollback, 0, NULL, NULL);
+        memcpy(L->err, keep, sizeof keep);
+    }
+    return -1;
+}
+
+/* Seconds until something next becomes due (capped by the idle limit), or -1 on failure. */
+static double next_due(struct loop *L, const char *now) {
+    char stalled[16], expiring[16];
+    snprintf(stalled, sizeof stalled, "%d", cfg.stalled_days);
+    snprintf(expiring, sizeof expiring, "%d", cfg.expiring_days);
+    const char *p[] = {now, stalled, expiring};
+    PGresult *r;
+    if (!run(L, &st_next_due, 3, p, &r)) return -1;
+    double cap = cfg.time_events_max_sleep_ms / 1000.0, s = cap;
+    if (!PQgetisnull(r, 0, 0)) s = atof(PQgetvalue(r, 0, 0)) + 0.05; /* just past the moment */
+    PQclear(r);
+    return s < 0.01 ? 0.01 : s > cap ? cap : s;
+}
+
+static void *scheduler_main(void *arg) {
+    (void)arg;
+    struct loop L = {0};
+    while (!atomic_load(&stopping)) {
+        if (!L.c && !(L.c = db_open(false, L.err, sizeof L.err))) {
+            nap(db_failed(&L, "cannot connect to the database"));
+            continue;
+        }
+        char now[40];
+        scheduler_now(now, sizeof now);
+        bool full = false, failed = false;
+        for (int i = 0; i < NKINDS && !failed && !atomic_load(&stopping); i++) {
+            int n = scan(&L, &KINDS[i], now);
+            failed = n < 0;
+            full = full || n == BATCH;
+        }
+        if (failed) {
+            nap(db_failed(&L, "cannot scan for due events"));
+            continue;
+        }
+        if (full) { /* more are due: go on at once */
+            db_worked(&L);
+            continue;
+        }
+        double wait = next_due(&L, now);
+        if (wait < 0) {
+            nap(db_failed(&L, "cannot look for the next due moment"));
+            continue;
+        }
+        db_worked(&L);
+        nap(wait);
+    }
+    db_close(L.c);
+    return NULL;
+}
+
+int time_events_start(void) {
+    if (!cfg.time_events) return 0;
+    if (cfg.test_clock_offset_s != 0)
+        log_msg(LOG_WARN, NULL, "time events: TEST MODE: the scheduler's clock runs %d s ahead of the real one",
+                cfg.test_clock_offset_s);
+    if (pthread_create(&thread, NULL, scheduler_main, NULL) != 0) {
+        log_msg(LOG_ERROR, NULL, "time events: cannot start the scheduler thread");
+        return -1;
+    }
+    running = true;
+    return 0;
+}
+
+void time_events_stop(void) {
+    pthread_mutex_lock(&sleep_lock);
+    atomic_store(&stopping, true);
+    pthread_cond_broadcast(&wake);
+    pthread_mutex_unlock(&sleep_lock);
+    if (running) pthread_join(thread, NULL);
+    running = false;
+}

@@ -1,0 +1,230 @@
+"""Time-based events: the scheduler announces deadlines once, with the test clock running ahead."""
+import datetime
+import os
+import signal
+import subprocess
+from lib import BIN, test, expect, expect_status, new_tenant, Client, Server, wait_until, wait_for_session, hold_lock, psql
+
+TODAY = datetime.date.today()
+AHEAD_S = 3 * 86400  # the private schedulers' clock runs three days ahead
+TIME_TYPES = ("referral.acknowledgement_overdue", "referral.stalled", "commission.payable", "invoice.overdue",
+              "agreement.expiring", "agreement.expired", "commitment.at_risk", "commitment.missed", "check_in.due")
+n = 0
+
+
+def day(d):
+    return (TODAY + datetime.timedelta(days=d)).isoformat()
+
+
+def scheduler(**env):
+    """A private server whose scheduler's clock runs AHEAD_S ahead and looks often."""
+    e = {"ALLIED_TEST_MODE": "1", "ALLIED_TEST_CLOCK_OFFSET_S": str(AHEAD_S), "ALLIED_TIME_EVENTS_MAX_SLEEP_MS": "200",
+         "ALLIED_STALLED_DAYS": "2"}
+    e.update(env)
+    return Server(**e)
+
+
+class World:
+    """A tenant with resources that qualify (due within the three days) and some that do not."""
+
+    def __init__(self, port):
+        global n
+        self.tenant, key = new_tenant("time events")
+        self.c = Client(port, key)
+        self.due, self.not_due = [], []  # (type, resource_id)
+
+    def partner(self):
+        return self.c.post("/v1/partners", {"name": "Pia"}).json
+
+    def agreement(self, partner, ends_on=None, **terms):
+        t = {"compensation": {"model": "percentage", "rate_bps": 1000}}
+        t.update(terms)
+        body = {"partner_id": partner["id"], "direction": "inbound", "starts_on": "2026-01-01", "terms": t}
+        if ends_on:
+            body["ends_on"] = ends_on.isoformat()
+        a = self.c.post("/v1/agreements", body)
+        expect_status(a, 201)
+        self.c.post("/v1/agreements/%s/sign" % a.json["id"], {"party": "vendor", "signer_name": "V"})
+        r = self.c.post("/v1/agreements/%s/sign" % a.json["id"], {"party": "partner", "signer_name": "P"})
+        expect(r.json["status"] == "active", "%r", r)
+        return a.json
+
+    def referral(self, partner, *actions):
+        global n
+        n += 1
+        r = self.c.post("/v1/referrals", {"partner_id": partner["id"], "direction": "inbound",
+                                          "prospect": {"name": "P", "email": "x@te%d.example" % n}})
+        expect_status(r, 201)
+        for a in actions:
+            body = {"stage": "demo"} if a == "engage" else None
+            expect_status(self.c.post("/v1/referrals/%s/%s" % (r.json["id"], a), body), 200)
+        return r.json
+
+    def build(self):
+        p = self.partner()
+        self.agreement(p, holding_days=1, payment_terms={"net_days": 1})
+        self.due.append(("referral.acknowledgement_overdue", self.referral(p)["id"]))
+        self.not_due.append(("referral.acknowledgement_overdue", self.referral(p, "acknowledge")["id"]))
+        self.due.append(("referral.stalled", self.referral(p, "acknowledge", "engage")["id"]))
+        won = self.referral(p, "acknowledge")
+        expect_status(self.c.post("/v1/referrals/%s/win" % won["id"], {"deal": {"amount": 1000, "currency": "EUR"}}), 200)
+        cs = self.c.get("/v1/commissions?referral_id=" + won["id"]).json["data"]
+        self.due.append(("commission.payable", cs[0]["id"]))
+        # an invoice needs a payable commission now: its holding period is made to have passed
+        won2 = self.referral(p, "acknowledge")
+        self.c.post("/v1/referrals/%s/win" % won2["id"], {"deal": {"amount": 2000, "currency": "EUR"}})
+        cs2 = self.c.get("/v1/commissions?referral_id=" + won2["id"]).json["data"]
+        psql("UPDATE commissions SET payable_at = now() - interval '1 second' WHERE id = '%s'" % cs2[0]["id"])
+        inv = self.c.post("/v1/invoices", {"partner_id": p["id"], "commission_ids": [cs2[0]["id"]]})
+        expect_status(inv, 201)
+        self.due.append(("invoice.overdue", inv.json["id"]))
+        # a commission still held long after the scheduler's clock: not payable
+        q = self.partner()
+        self.agreement(q, holding_days=30)
+        won3 = self.referral(q, "acknowledge")
+        self.c.post("/v1/referrals/%s/win" % won3["id"], {"deal": {"amount": 1000, "currency": "EUR"}})
+        self.not_due.append(("commission.payable", self.c.get("/v1/commissions?referral_id=" + won3["id"]).json["data"][0]["id"]))
+        soon = self.agreement(self.partner(), ends_on=TODAY + datetime.timedelta(days=20))
+        self.due.append(("agreement.expiring", soon["id"]))
+        self.not_due.append(("agreement.expired", soon["id"]))
+        ended = self.agreement(self.partner(), ends_on=TODAY + datetime.timedelta(days=2))
+        self.due.append(("agreement.expired", ended["id"]))
+        far = self.agreement(self.partner(), ends_on=TODAY + datetime.timedelta(days=200))
+        self.not_due += [("agreement.expiring", far["id"]), ("agreement.expired", far["id"])]
+        # commitments of a partner without referrals: any begun period is behind schedule
+        r = self.partner()
+        url = "/v1/partners/%s/commitments" % r["id"]
+        body = {"direction": "inbound", "target_count": 5}
+        risky = self.c.post(url, dict(body, period_start=day(-1), period_end=day(8)))
+        expect_status(risky, 201)
+        self.due.append(("commitment.at_risk", risky.json["id"]))
+        self.not_due.append(("commitment.missed", risky.json["id"]))
+        missed = self.c.post(url, dict(body, period_start=day(-5), period_end=day(1))).json
+        self.due.append(("commitment.missed", missed["id"]))
+        future = self.c.post(url, dict(body, period_start=day(10), period_end=day(20))).json
+        self.not_due += [("commitment.at_risk", future["id"]), ("commitment.missed", future["id"])]
+        # check-ins: the latest one's next_due_on counts
+        k = self.c.post("/v1/partners/%s/check-ins" % r["id"], {"held_on": day(-5), "next_due_on": day(2)})
+        expect_status(k, 201)
+        self.due.append(("check_in.due", k.json["id"]))
+        s = self.partner()
+        old = self.c.post("/v1/partners/%s/check-ins" % s["id"], {"held_on": day(-9), "next_due_on": day(1)}).json
+        new = self.c.post("/v1/partners/%s/check-ins" % s["id"], {"held_on": day(-1), "next_due_on": day(30)}).json
+        self.not_due += [("check_in.due", old["id"]), ("check_in.due", new["id"])]
+        return self
+
+    def events(self):
+        out, after = [], "0"
+        while True:
+            r = self.c.get("/v1/events?limit=1000&after=" + after)
+            expect_status(r, 200)
+            out += r.json["data"]
+            if not r.json["data"]:
+                return out
+            after = r.json["next_cursor"]
+
+    def announced(self):
+        return [(e["type"], e["resource_id"]) for e in self.events() if e["type"] in TIME_TYPES]
+
+    def wait_all_due(self, timeout=30):
+        seen = []
+
+        def check():
+            seen[:] = self.announced()
+            return all(d in seen for d in self.due)
+        wait_until(check, lambda: "expected %r, announced %r" % (self.due, seen), timeout)
+        return seen
+
+
+@test
+def time_events_announced_once(ctx):
+    """each time-based event reaches the feed, the timeline and the webhook outbox once, and none for what is not due"""
+    w = World(ctx.MAIN.port)
+    ep = w.c.post("/v1/webhook-endpoints", {"url": "https://hooks.example.com/allied", "events": list(TIME_TYPES)})
+    expect_status(ep, 201)
+    with scheduler():
+        w.build()
+        seen = w.wait_all_due()
+    for d in set(seen):
+        expect(seen.count(d) == 1, "%r announced %d times", d, seen.count(d))
+    for d in w.not_due:
+        expect(d not in seen, "%r is not due yet but was announced", d)
+    events = {(e["type"], e["resource_id"]): e for e in w.events()}
+    ev = events[w.due[0]]
+    expect(ev["resource_type"] == "referral" and ev["data"]["id"] == w.due[0][1], "%r", ev)
+    tl = w.c.get("/v1/referrals/%s/events" % w.due[0][1]).json["data"]
+    expect([e["type"] for e in tl] == ["submitted", "acknowledgement_overdue"], "the timeline: %r", tl)
+    expect(tl[1]["from_status"] == tl[1]["to_status"] == "submitted" and tl[1]["actor"]["role"] == "system", "%r", tl[1])
+    stalled = w.c.get("/v1/referrals/%s/events" % w.due[1][1]).json["data"]
+    expect([e["type"] for e in stalled][-1] == "stalled", "the timeline: %r", stalled)
+    deliveries = w.c.get("/v1/webhook-endpoints/%s/deliveries" % ep.json["id"]).json["data"]
+    types = sorted(d["type"] for d in deliveries)
+    expect(types == sorted(t for t, _ in seen), "one delivery per announced event: %r vs %r", types, seen)
+
+
+@test
+def time_events_two_schedulers(ctx):
+    """two instances scheduling on one database announce each occurrence exactly once"""
+    with scheduler() as a, scheduler():
+        w = World(a.port).build()
+        seen = w.wait_all_due()
+        # both keep scanning a while: wait until each has scanned after everything was announced
+        marker = w.referral(w.partner())
+        wait_until(lambda: ("referral.acknowledgement_overdue", marker["id"]) in w.announced(),
+                   "a later referral is announced too")
+        seen = w.announced()
+    for d in set(seen):
+        expect(seen.count(d) == 1, "%r announced %d times by two schedulers", d, seen.count(d))
+
+
+@test
+def time_events_crash_before_commit(ctx):
+    """a scheduler killed (-9) between claiming an occurrence and committing it loses nothing and doubles nothing"""
+    w = World(ctx.MAIN.port)
+    ref = w.referral(w.partner())  # overdue for the schedulers three days ahead only
+    # the tenant's feed counter held elsewhere: the scheduler claims, records the occurrence and waits
+    # for it inside its transaction, i.e. between claim and commit
+    holder = hold_lock("SELECT 1 FROM feed_counters WHERE tenant_id = '%s' FOR UPDATE" % w.tenant, 4)
+    a = scheduler()
+    wait_for_session("wait_event_type = 'Lock' AND query LIKE '%%INSERT INTO feed_counters%%'",
+                     "the scheduler did not reach the feed append")
+    a.stop(signal.SIGKILL)
+    holder.wait(30)  # the holder commits when its time is up; the killed scheduler's transaction then fails
+    expect(("referral.acknowledgement_overdue", ref["id"]) not in w.announced(), "committed by a killed scheduler")
+    with scheduler():
+        wait_until(lambda: ("referral.acknowledgement_overdue", ref["id"]) in w.announced(),
+                   "the next scheduler announces what the killed one claimed", 30)
+    seen = w.announced()
+    expect(seen.count(("referral.acknowledgement_overdue", ref["id"])) == 1, "%r", seen)
+    tl = w.c.get("/v1/referrals/%s/events" % ref["id"]).json["data"]
+    expect([e["type"] for e in tl] == ["submitted", "acknowledgement_overdue"], "the timeline: %r", tl)
+
+
+@test
+def time_events_nothing_without_clock(ctx):
+    """the real clock announces nothing that is not due yet"""
+    w = World(ctx.MAIN.port)
+    p = w.partner()
+    w.agreement(p, ends_on=TODAY + datetime.timedelta(days=200))
+    ref = w.referral(p)
+    # a scheduler with the real clock has scanned after the referral existed once the marker (already
+    # overdue, moved into the past as if time had passed) is announced
+    marker = w.referral(p)
+    psql("UPDATE referrals SET acknowledge_by = now() - interval '1 hour' WHERE id = '%s'" % marker["id"])
+    with Server(ALLIED_TIME_EVENTS_MAX_SLEEP_MS="200"):
+        wait_until(lambda: ("referral.acknowledgement_overdue", marker["id"]) in w.announced(), "the marker")
+        seen = w.announced()
+    expect(("referral.acknowledgement_overdue", ref["id"]) not in seen, "announced before its moment: %r", seen)
+    expect(not any(t.startswith("agreement.") for t, _ in seen), "%r", seen)
+
+
+@test
+def test_clock_needs_test_mode(ctx):
+    """the test clock is refused at start without ALLIED_TEST_MODE=1, with a one-line error"""
+    env = dict(os.environ)
+    env.update({"ALLIED_TEST_CLOCK_OFFSET_S": "60", "ALLIED_LISTEN": "127.0.0.1:1"})
+    env.pop("ALLIED_TEST_MODE", None)
+    out = subprocess.run([BIN, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    expect(out.returncode != 0, "started: %r", out)
+    lines = out.stderr.strip().splitlines()
+    expect(len(lines) == 1 and "ALLIED_TEST_CLOCK_OFFSET_S" in lines[0] and "ALLIED_TEST_MODE" in lines[0], "%r", out.stderr)
