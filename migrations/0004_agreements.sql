@@ -76,18 +76,4 @@ CREATE FUNCTION agreement_terms(a agreements, dir text) RETURNS jsonb LANGUAGE s
               ELSE a.terms END
 $$;
 
-CREATE FUNCTION agreement_json(a agreements) RETURNS json LANGUAGE sql STABLE AS $$
-  SELECT row_to_json(x) FROM (SELECT a.id, a.partner_id, agreement_status(a) AS status, a.direction,
-    a.terms, a.inbound_terms, a.outbound_terms, a.starts_on, a.ends_on, a.auto_renew,
-    json_build_object(
-      'vendor', CASE WHEN a.vendor_signed_at IS NULL THEN NULL ELSE
-        json_build_object('signer_name', a.vendor_signer, 'signed_at', api_ts(a.vendor_signed_at)) END,
-      'partner', CASE WHEN a.partner_signed_at IS NULL THEN NULL ELSE
-        json_build_object('signer_name', a.partner_signer, 'signed_at', api_ts(a.partner_signed_at)) END)
-      AS signatures,
-    api_ts(a.activated_at) AS activated_at,
-    CASE WHEN a.terminates_on IS NULL THEN NULL ELSE
-      json_build_object('reason', a.termination_reason, 'effective_on', a.terminates_on) END AS termination,
-    a.supersedes_id, a.superseded_by_id, a.version,
-    api_ts(a.created_at) AS created_at, api_ts(a.updated_at) AS updated_at) x
-$$;
+-- agreement_json(): defined once, in migrations/json/agreement.sql (applied after the numbered migrations).

@@ -17,11 +17,7 @@ CREATE TYPE partner_doc AS (id uuid, name text, company text, email text, phone 
   kind text, status text, ideal_client text, tags text[], external_id text, metadata jsonb,
   qualification jsonb, qualification_score int, version bigint, created_at text, updated_at text);
 
-CREATE OR REPLACE FUNCTION partner_json(p partners) RETURNS json LANGUAGE sql STABLE AS $$
-  SELECT row_to_json(ROW(p.id, p.name, p.company, p.email, p.phone, p.website, p.kind, p.status,
-    p.ideal_client, p.tags, p.external_id, p.metadata, p.qualification,
-    qualification_score(p.qualification), p.version, api_ts(p.created_at), api_ts(p.updated_at))::partner_doc)
-$$;
+-- partner_json(): defined once, in migrations/json/partner.sql (applied after the numbered migrations).
 
 -- The same for referral_json (every referral answer, list and workflow step).
 CREATE TYPE referral_doc AS (id uuid, partner_id uuid, agreement_id uuid, direction text, status text,
@@ -29,11 +25,4 @@ CREATE TYPE referral_doc AS (id uuid, partner_id uuid, agreement_id uuid, direct
   close_reason text, close_note text, override_reason text, external_id text, acknowledge_by text,
   acknowledged_at text, overdue boolean, closed_at text, version bigint, created_at text, updated_at text);
 
-CREATE OR REPLACE FUNCTION referral_json(r referrals) RETURNS json LANGUAGE sql STABLE AS $$
-  SELECT row_to_json(ROW(r.id, r.partner_id, r.agreement_id, r.direction, r.status, r.prospect, r.stage,
-    CASE WHEN r.deal_amount IS NULL THEN NULL ELSE
-      json_build_object('amount', r.deal_amount, 'currency', r.deal_currency) END,
-    r.attributions, r.client_discount_bps, r.close_reason, r.close_note, r.override_reason, r.external_id,
-    api_ts(r.acknowledge_by), api_ts(r.acknowledged_at), (r.status = 'submitted' AND r.acknowledge_by < now()),
-    api_ts(r.closed_at), r.version, api_ts(r.created_at), api_ts(r.updated_at))::referral_doc)
-$$;
+-- referral_json(): defined once, in migrations/json/referral.sql (applied after the numbered migrations).
