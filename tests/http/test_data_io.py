@@ -176,18 +176,14 @@ def import_bad_inputs(ctx):
 @test
 def import_body_limit(ctx):
     """an import body above ALLIED_IMPORT_MAX_BYTES is 413 while JSON bodies keep their own limit"""
-    s = Server(ALLIED_IMPORT_MAX_BYTES=4096, ALLIED_MAX_BODY_BYTES=2048)
-    try:
-        _, k = new_tenant("import limit")
-        c = Client(s.port, k)
+    with Server(ALLIED_IMPORT_MAX_BYTES=4096, ALLIED_MAX_BODY_BYTES=2048) as s:
+        c = tenant_client("import limit", s.port)
         body = "name\n" + "".join("P%d\n" % i for i in range(600))
         expect(2048 < len(body) < 4096, "the body sits between the two limits")
         expect_status(upload(c, "/v1/imports/partners", body), 200)
         expect_problem(c.post("/v1/partners", {"name": "x" * 3000}), 413, "body-too-large")
         big = "name\n" + "".join("P%d\n" % i for i in range(2000))
         expect_problem(upload(c, "/v1/imports/partners", big), 413, "body-too-large")
-    finally:
-        s.stop()
 
 
 @test

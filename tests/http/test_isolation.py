@@ -4,7 +4,7 @@ import hashlib
 import subprocess
 import threading
 import time
-from lib import (test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql, parallel, PSQL,
+from lib import (test, expect, expect_status, expect_problem, new_tenant, Client, Server, psql, parallel, PSQL, tenant_client,
                  hold_lock, wait_for_session)
 import os
 
@@ -127,8 +127,7 @@ def reports_have_their_own_time_budget(ctx):
     """reports may run longer than ordinary requests (ALLIED_REPORT_TIMEOUT_MS)"""
     with Server(ALLIED_DB_POOL=2, ALLIED_STATEMENT_TIMEOUT_MS=300, ALLIED_REPORT_TIMEOUT_MS=10000,
                ALLIED_LOCK_TIMEOUT_MS=10000, ALLIED_TENANT_WORKERS=2) as s:
-        _, key = new_tenant("iso-report")
-        c = Client(s.port, key)
+        c = tenant_client("iso-report", s.port)
         holder = hold_lock("LOCK TABLE commissions IN ACCESS EXCLUSIVE MODE", 1.5)
         r1, r2 = parallel(2, lambda i: c.get("/v1/reports/summary" if i == 0 else "/v1/commissions"))
         holder.wait()
@@ -140,8 +139,7 @@ def reports_have_their_own_time_budget(ctx):
 def waiting_for_a_worker_is_bounded(ctx):
     """a request that cannot get a database worker in ALLIED_QUEUE_TIMEOUT_MS gets 503; a full queue refuses at once"""
     with Server(ALLIED_DB_POOL=1, ALLIED_LOCK_TIMEOUT_MS=3000, ALLIED_QUEUE_TIMEOUT_MS=300, ALLIED_QUEUE_MAX=3) as s:
-        _, key = new_tenant("iso-queue")
-        c = Client(s.port, key)
+        c = tenant_client("iso-queue", s.port)
         p = c.post("/v1/partners", {"name": "Busy"}).json
         etag = c.get("/v1/partners/" + p["id"]).h("etag")
         holder = hold_lock("SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE" % p["id"], 2)

@@ -44,10 +44,8 @@ def audit(client, query=""):
 @test
 def key_with_expires_at_stops_at_that_moment_even_when_cached(ctx):
     """a key created with expires_at works until then and gets 401 key-expired after it, even from a cache that would keep it an hour"""
-    s = Server(ALLIED_KEY_CACHE_TTL_MS=3600000)
-    try:
-        _, admin = new_tenant("expiry")
-        a = Client(s.port, admin)
+    with Server(ALLIED_KEY_CACHE_TTL_MS=3600000) as s:
+        a = tenant_client("expiry", s.port)
         r = a.post("/v1/api-keys", {"role": "readonly", "expires_at": utc(2)})
         expect_status(r, 201)
         expect(r.json["expires_at"], "expires_at not shown: %r", r.json)
@@ -58,8 +56,6 @@ def key_with_expires_at_stops_at_that_moment_even_when_cached(ctx):
         expect_problem(c.get("/v1/partners"), 401, "key-expired")
         got = a.get("/v1/api-keys/" + r.json["id"]).json
         expect(got["expires_at"] == r.json["expires_at"] and "key" not in got, "get: %r", got)
-    finally:
-        s.stop()
 
 
 @test
@@ -96,10 +92,8 @@ def expires_at_bad_inputs(ctx):
 def last_used_at_is_written_at_most_once_a_minute(ctx):
     """last_used_at is set on first use and then not rewritten for a minute (the row's xmin stays), with or without the key cache"""
     for env in ({}, {"ALLIED_KEY_CACHE_SIZE": 0}):
-        s = Server(**env)
-        try:
-            _, admin = new_tenant("last used")
-            a = Client(s.port, admin)
+        with Server(**env) as s:
+            a = tenant_client("last used", s.port)
             made = a.post("/v1/api-keys", {"role": "readonly"}).json
             expect(made["last_used_at"] is None, "unused key has last_used_at: %r", made)
             c = Client(s.port, made["key"])
@@ -121,17 +115,13 @@ def last_used_at_is_written_at_most_once_a_minute(ctx):
                 expect(after != before, "a key last used two minutes ago was not marked used")
                 expect_status(c.get("/v1/partners"), 200)
                 expect(psql(row) == after, "marked used twice within a minute")
-        finally:
-            s.stop()
 
 
 @test
 def warm_get_gains_no_round_trip(ctx):
     """a warm GET with a cached key costs the same database round trips as before keys knew their last use (one)"""
-    s = Server()
-    try:
-        _, admin = new_tenant("round trips")
-        c = Client(s.port, admin)
+    with Server() as s:
+        c = tenant_client("round trips", s.port)
         for _ in range(3):
             expect_status(c.get("/v1/partners/" + UNKNOWN), 404)
         before = round_trips(s.port)
@@ -139,15 +129,12 @@ def warm_get_gains_no_round_trip(ctx):
             expect_status(c.get("/v1/partners/" + UNKNOWN), 404)
         spent = round_trips(s.port) - before
         expect(spent == 10, "10 warm GETs took %d round trips", spent)
-    finally:
-        s.stop()
 
 
 @test
 def marking_a_cached_key_used_costs_no_round_trip(ctx):
     """when a cached key is due to be marked used, the write goes out with the request's first statement: a GET still costs one round trip"""
-    s = Server(ALLIED_KEY_USED_EVERY_MS=100)
-    try:
+    with Server(ALLIED_KEY_USED_EVERY_MS=100) as s:
         _, admin = new_tenant("touch due")
         c = Client(s.port, admin)
         kid = key_id_of(c, admin)
@@ -163,8 +150,6 @@ def marking_a_cached_key_used_costs_no_round_trip(ctx):
             expect(spent == 1, "a warm GET took %d round trips", spent)
             return psql("SELECT last_used_at FROM api_keys WHERE id = '%s'" % kid) != old
         expect(wait_for(marked), "the cached key was never marked used")
-    finally:
-        s.stop()
 
 
 @test
@@ -335,8 +320,7 @@ def audit_events_admin_only_and_bad_inputs(ctx):
 @test
 def audit_events_are_pruned_after_retention(ctx):
     """events older than ALLIED_AUDIT_RETENTION_DAYS are removed in the background; newer ones stay"""
-    s = Server(ALLIED_AUDIT_RETENTION_DAYS=2, ALLIED_AUDIT_PRUNE_MS=100)
-    try:
+    with Server(ALLIED_AUDIT_RETENTION_DAYS=2, ALLIED_AUDIT_PRUNE_MS=100) as s:
         tid, admin = new_tenant("audit prune")
         a = Client(s.port, admin)
         for i in range(3):
@@ -348,5 +332,3 @@ def audit_events_are_pruned_after_retention(ctx):
         count = "SELECT count(*) FROM audit_events WHERE tenant_id = '%s'" % tid
         expect(wait_for(lambda: psql(count) == "1"), "old events were not pruned: %s left", psql(count))
         expect(len(audit(a)) == 1, "the new event went too")
-    finally:
-        s.stop()
