@@ -53,8 +53,9 @@ DB_STMT(x_commitment, EXPORT_SQL("commitment", "commitment_json(x)", "to_jsonb(x
                                  "commitments x", "x.created_at, x.id"));
 DB_STMT(x_check_in, EXPORT_SQL("check_in", "check_in_json(x)", "to_jsonb(x) - 'tenant_id'", "check_ins x",
                                "x.created_at, x.id"));
-DB_STMT(x_api_key, EXPORT_SQL("api_key", "api_key_json(x)", "to_jsonb(x) - 'tenant_id' - 'secret_hash'",
-                              "api_keys x", "x.created_at, x.id"));
+DB_STMT(x_api_key, EXPORT_SQL("api_key", "api_key_json(x)",
+                              "to_jsonb(x) - 'tenant_id' - 'secret_hash' - 'previous_secret_hash'", "api_keys x",
+                              "x.created_at, x.id"));
 
 DB_STMT(r_partner, RESTORE_SQL("partners", ""));
 DB_STMT(r_agreement, RESTORE_SQL("agreements", ""));
