@@ -31,31 +31,25 @@
     "INSERT INTO " table " OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::" table \
     ", $2::jsonb || jsonb_build_object('tenant_id', $1::text" extra "))"
 
-DB_STMT(x_partner, EXPORT_SQL("partner", "partner_json(x)", "to_jsonb(x) - 'tenant_id'", "partners x",
-                              "x.created_at, x.id"));
-DB_STMT(x_agreement, EXPORT_SQL("agreement", "agreement_json(x)", "to_jsonb(x) - 'tenant_id'",
-                                "agreements x", "x.created_at, x.id"));
-DB_STMT(x_referral, EXPORT_SQL("referral", "referral_json(x)", "to_jsonb(x) - 'tenant_id'",
-                               "referrals x", "x.created_at, x.id"));
+/* Most tables: `data` from <type>_json(x), `row` without the tenant and the `dropped` secrets, in
+ * creation order. */
+#define EXPORT_TABLE(type, table, dropped)                                                           \
+    EXPORT_SQL(type, type "_json(x)", "to_jsonb(x) - 'tenant_id'" dropped, table " x", "x.created_at, x.id")
+
+DB_STMT(x_partner, EXPORT_TABLE("partner", "partners", ""));
+DB_STMT(x_agreement, EXPORT_TABLE("agreement", "agreements", ""));
+DB_STMT(x_referral, EXPORT_TABLE("referral", "referrals", ""));
 DB_STMT(x_referral_event, EXPORT_SQL("referral_event", "referral_event_json(x)",
                                      "to_jsonb(x) - 'tenant_id'", "referral_events x", "x.id"));
-DB_STMT(x_invoice, EXPORT_SQL("invoice", "invoice_json(x)", "to_jsonb(x) - 'tenant_id'", "invoices x",
-                              "x.created_at, x.id"));
-DB_STMT(x_commission, EXPORT_SQL("commission", "commission_json(x)", "to_jsonb(x) - 'tenant_id'",
-                                 "commissions x", "x.created_at, x.id"));
+DB_STMT(x_invoice, EXPORT_TABLE("invoice", "invoices", ""));
+DB_STMT(x_commission, EXPORT_TABLE("commission", "commissions", ""));
 DB_STMT(x_invoice_line, EXPORT_SQL("invoice_line", "to_jsonb(x) - 'tenant_id'", "to_jsonb(x) - 'tenant_id'",
                                    "invoice_lines x", "x.invoice_id, x.line_no"));
-DB_STMT(x_webhook_endpoint,
-        EXPORT_SQL("webhook_endpoint", "webhook_endpoint_json(x)",
-                   "to_jsonb(x) - 'tenant_id' - 'secret' - 'previous_secret' - 'previous_secret_until'",
-                   "webhook_endpoints x", "x.created_at, x.id"));
-DB_STMT(x_commitment, EXPORT_SQL("commitment", "commitment_json(x)", "to_jsonb(x) - 'tenant_id'",
-                                 "commitments x", "x.created_at, x.id"));
-DB_STMT(x_check_in, EXPORT_SQL("check_in", "check_in_json(x)", "to_jsonb(x) - 'tenant_id'", "check_ins x",
-                               "x.created_at, x.id"));
-DB_STMT(x_api_key, EXPORT_SQL("api_key", "api_key_json(x)",
-                              "to_jsonb(x) - 'tenant_id' - 'secret_hash' - 'previous_secret_hash'", "api_keys x",
-                              "x.created_at, x.id"));
+DB_STMT(x_webhook_endpoint, EXPORT_TABLE("webhook_endpoint", "webhook_endpoints",
+                                         " - 'secret' - 'previous_secret' - 'previous_secret_until'"));
+DB_STMT(x_commitment, EXPORT_TABLE("commitment", "commitments", ""));
+DB_STMT(x_check_in, EXPORT_TABLE("check_in", "check_ins", ""));
+DB_STMT(x_api_key, EXPORT_TABLE("api_key", "api_keys", " - 'secret_hash' - 'previous_secret_hash'"));
 
 DB_STMT(r_partner, RESTORE_SQL("partners", ""));
 DB_STMT(r_agreement, RESTORE_SQL("agreements", ""));
