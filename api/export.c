@@ -31,30 +31,25 @@
     "INSERT INTO " table " OVERRIDING SYSTEM VALUE SELECT * FROM jsonb_populate_record(NULL::" table \
     ", $2::jsonb || jsonb_build_object('tenant_id', $1::text" extra "))"
 
-DB_STMT(x_partner, EXPORT_SQL("partner", "partner_json(x)", "to_jsonb(x) - 'tenant_id'", "partners x",
-                              "x.created_at, x.id"));
-DB_STMT(x_agreement, EXPORT_SQL("agreement", "agreement_json(x)", "to_jsonb(x) - 'tenant_id'",
-                                "agreements x", "x.created_at, x.id"));
-DB_STMT(x_referral, EXPORT_SQL("referral", "referral_json(x)", "to_jsonb(x) - 'tenant_id'",
-                               "referrals x", "x.created_at, x.id"));
+/* Most tables: `data` from <type>_json(x), `row` without the tenant and the `dropped` secrets, in
+ * creation order. */
+#define EXPORT_TABLE(type, table, dropped)                                                           \
+    EXPORT_SQL(type, type "_json(x)", "to_jsonb(x) - 'tenant_id'" dropped, table " x", "x.created_at, x.id")
+
+DB_STMT(x_partner, EXPORT_TABLE("partner", "partners", ""));
+DB_STMT(x_agreement, EXPORT_TABLE("agreement", "agreements", ""));
+DB_STMT(x_referral, EXPORT_TABLE("referral", "referrals", ""));
 DB_STMT(x_referral_event, EXPORT_SQL("referral_event", "referral_event_json(x)",
                                      "to_jsonb(x) - 'tenant_id'", "referral_events x", "x.id"));
-DB_STMT(x_invoice, EXPORT_SQL("invoice", "invoice_json(x)", "to_jsonb(x) - 'tenant_id'", "invoices x",
-                              "x.created_at, x.id"));
-DB_STMT(x_commission, EXPORT_SQL("commission", "commission_json(x)", "to_jsonb(x) - 'tenant_id'",
-                                 "commissions x", "x.created_at, x.id"));
+DB_STMT(x_invoice, EXPORT_TABLE("invoice", "invoices", ""));
+DB_STMT(x_commission, EXPORT_TABLE("commission", "commissions", ""));
 DB_STMT(x_invoice_line, EXPORT_SQL("invoice_line", "to_jsonb(x) - 'tenant_id'", "to_jsonb(x) - 'tenant_id'",
                                    "invoice_lines x", "x.invoice_id, x.line_no"));
-DB_STMT(x_webhook_endpoint,
-        EXPORT_SQL("webhook_endpoint", "webhook_endpoint_json(x)",
-                   "to_jsonb(x) - 'tenant_id' - 'secret' - 'previous_secret' - 'previous_secret_until'",
-                   "webhook_endpoints x", "x.created_at, x.id"));
-DB_STMT(x_commitment, EXPORT_SQL("commitment", "commitment_json(x)", "to_jsonb(x) - 'tenant_id'",
-                                 "commitments x", "x.created_at, x.id"));
-DB_STMT(x_check_in, EXPORT_SQL("check_in", "check_in_json(x)", "to_jsonb(x) - 'tenant_id'", "check_ins x",
-                               "x.created_at, x.id"));
-DB_STMT(x_api_key, EXPORT_SQL("api_key", "api_key_json(x)", "to_jsonb(x) - 'tenant_id' - 'secret_hash' - 'previous_secret_hash'",
-                              "api_keys x", "x.created_at, x.id"));
+DB_STMT(x_webhook_endpoint, EXPORT_TABLE("webhook_endpoint", "webhook_endpoints",
+                                         " - 'secret' - 'previous_secret' - 'previous_secret_until'"));
+DB_STMT(x_commitment, EXPORT_TABLE("commitment", "commitments", ""));
+DB_STMT(x_check_in, EXPORT_TABLE("check_in", "check_ins", ""));
+DB_STMT(x_api_key, EXPORT_TABLE("api_key", "api_keys", " - 'secret_hash' - 'previous_secret_hash'"));
 
 DB_STMT(r_partner, RESTORE_SQL("partners", ""));
 DB_STMT(r_agreement, RESTORE_SQL("agreements", ""));
@@ -190,91 +185,124 @@ int import_content_type_or_reply(struct request *rq, bool csv_too) {
     return -1;
 }
 
-FILE *import_body_open(struct request *rq) {
-    if (rq->body_len == 0 || rq->body_fd <= 0) return NULL;
-    int fd = dup(rq->body_fd);
+FILE *import_body_or_reply(struct request *rq, const char *what) {
+    if (rq->body_len == 0) {
+        reply_problem(rq, P_BAD_REQUEST, "the body is empty: send %s", what);
+        return NULL;
+    }
+    int fd = rq->body_fd > 0 ? dup(rq->body_fd) : -1;
     FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
     if (!f) {
         if (fd >= 0) close(fd);
+        reply_problem(rq, P_INTERNAL, "the uploaded file could not be read");
         return NULL;
     }
     rewind(f);
     return f;
 }
 
-void api_import_export(struct request *rq) {
-    if (import_content_type_or_reply(rq, false) < 0) return;
-    if (rq->body_len == 0) {
-        reply_problem(rq, P_BAD_REQUEST, "the body is empty: send a file from GET /v1/export");
-        return;
+ssize_t import_next_line(char **line, size_t *cap, FILE *in, long *lineno) {
+    ssize_t len;
+    while ((len = getline(line, cap, in)) >= 0) {
+        ++*lineno;
+        char *s = *line;
+        while (len > 0 && (s[len - 1] == '\n' || s[len - 1] == '\r')) s[--len] = '\0';
+        if (len > 0) return len;
     }
-    FILE *in = import_body_open(rq);
-    if (!in) {
-        reply_problem(rq, P_INTERNAL, "the uploaded file could not be read");
-        return;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    json_t *created = json_object(), *skipped = json_object();
-    const char *tp[] = {rq->auth.tenant_id};
-    PGresult *r = db_exec(rq, &st_has_records, 1, tp);
-    if (!r) goto out;
+    return -1;
+}
+
+/* Adds one to counts[type]. */
+static void count_one(json_t *counts, const char *type) {
+    json_object_set_new(counts, type, json_integer(json_integer_value(json_object_get(counts, type)) + 1));
+}
+
+/* True if the tenant holds no records yet; else false after a 409 or a database failure. */
+static bool tenant_empty_or_reply(struct request *rq) {
+    const char *p[] = {rq->auth.tenant_id};
+    PGresult *r = db_exec(rq, &st_has_records, 1, p);
+    if (!r) return false;
     bool taken = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
-    if (taken) {
+    if (taken)
         reply_problem(rq, P_CONFLICT, "this tenant already holds partners, agreements, referrals, commissions, invoices or "
                                       "webhook endpoints; a restore needs an empty tenant");
-        goto out;
+    return !taken;
+}
+
+/* Inserts one exported record (`row` borrowed). 0, or -1 after a 400 naming the line or a
+ * database failure. */
+static int restore_row(struct request *rq, const struct kind *k, json_t *row, long lineno) {
+    char *text = json_dumps(row, JSON_COMPACT);
+    char secret[80];
+    webhook_secret_new(secret, sizeof secret);
+    const char *p[] = {rq->auth.tenant_id, text, secret};
+    PGresult *r = db_exec(rq, k->restore_st, k->restore_st == &r_webhook_endpoint ? 3 : 2, p);
+    free(text);
+    if (r) {
+        PQclear(r);
+        return 0;
     }
+    if (rq->db_fail == DBF_CONSTRAINT || rq->db_fail == DBF_DATA) {
+        char why[200];
+        snprintf(why, sizeof why, "the %s cannot be restored (%s): %s", k->type,
+                 rq->db_fail == DBF_DATA ? "a value is invalid" : "it conflicts with the records before it",
+                 rq->constraint[0] ? rq->constraint : rq->sqlstate);
+        line_error(rq, lineno, why);
+    }
+    return -1;
+}
+
+/* Restores one line of the file, counting it as created or skipped. 0, or -1 after a reply or a
+ * database failure. */
+static int restore_line(struct request *rq, const char *line, size_t len, long lineno, json_t *created,
+                        json_t *skipped) {
+    if (len > MAX_LINE) {
+        line_error(rq, lineno, "the line is longer than 4 MiB");
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *type = json_string_value(json_object_get(o, "type"));
+    json_t *row = json_object_get(o, "row");
+    const struct kind *k = kind_named(type);
+    int rc = 0;
+    if (!json_is_object(o) || !type || !json_is_object(row) || !k) {
+        line_error(rq, lineno, !o ? "not JSON" : !k && type ? "unknown type" : "not an export line ({\"type\", \"data\", \"row\"})");
+        rc = -1;
+    } else if (!k->restore_st)
+        count_one(skipped, k->type);
+    else if ((rc = restore_row(rq, k, row, lineno)) == 0)
+        count_one(created, k->type);
+    json_decref(o);
+    return rc;
+}
+
+/* After the last line: each year's invoice numbering continues after the restored invoices, and
+ * referral events catch up. False after a database failure. */
+static bool restore_finish(struct request *rq) {
+    const char *p[] = {rq->auth.tenant_id};
+    PGresult *r = db_exec(rq, &st_counters, 1, p);
+    if (!r) return false;
+    PQclear(r);
+    if (!(r = db_exec(rq, &st_catch_up, 0, NULL))) return false;
+    PQclear(r);
+    return true;
+}
+
+void api_import_export(struct request *rq) {
+    if (import_content_type_or_reply(rq, false) < 0) return;
+    FILE *in = import_body_or_reply(rq, "a file from GET /v1/export");
+    if (!in) return;
+    char *line = NULL;
+    size_t cap = 0;
     ssize_t len;
     long lineno = 0;
-    while ((len = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (len == 0) continue;
-        if (len > MAX_LINE) {
-            line_error(rq, lineno, "the line is longer than 4 MiB");
-            goto out;
-        }
-        json_error_t jerr;
-        json_t *o = json_loadb(line, (size_t)len, JSON_REJECT_DUPLICATES, &jerr);
-        const char *type = json_string_value(json_object_get(o, "type"));
-        json_t *row = json_object_get(o, "row");
-        const struct kind *k = kind_named(type);
-        if (!json_is_object(o) || !type || !json_is_object(row) || !k) {
-            line_error(rq, lineno, !o ? "not JSON" : !k && type ? "unknown type" : "not an export line ({\"type\", \"data\", \"row\"})");
-            json_decref(o);
-            goto out;
-        }
-        if (!k->restore_st) {
-            json_object_set_new(skipped, k->type, json_integer(json_integer_value(json_object_get(skipped, k->type)) + 1));
-            json_decref(o);
-            continue;
-        }
-        char *text = json_dumps(row, JSON_COMPACT);
-        char secret[80];
-        webhook_secret_new(secret, sizeof secret);
-        const char *p[] = {rq->auth.tenant_id, text, secret};
-        r = db_exec(rq, k->restore_st, k->restore_st == &r_webhook_endpoint ? 3 : 2, p);
-        free(text);
-        json_decref(o);
-        if (!r) {
-            if (rq->db_fail == DBF_CONSTRAINT || rq->db_fail == DBF_DATA) {
-                char why[200];
-                snprintf(why, sizeof why, "the %s cannot be restored (%s): %s", k->type,
-                         rq->db_fail == DBF_DATA ? "a value is invalid" : "it conflicts with the records before it",
-                         rq->constraint[0] ? rq->constraint : rq->sqlstate);
-                line_error(rq, lineno, why);
-            }
-            goto out;
-        }
-        PQclear(r);
-        json_object_set_new(created, k->type, json_integer(json_integer_value(json_object_get(created, k->type)) + 1));
-    }
-    if (!(r = db_exec(rq, &st_counters, 1, tp))) goto out;
-    PQclear(r);
-    if (!(r = db_exec(rq, &st_catch_up, 0, NULL))) goto out;
-    PQclear(r);
+    json_t *created = json_object(), *skipped = json_object();
+    if (!tenant_empty_or_reply(rq)) goto out;
+    while ((len = import_next_line(&line, &cap, in, &lineno)) >= 0)
+        if (restore_line(rq, line, (size_t)len, lineno, created, skipped) != 0) goto out;
+    if (!restore_finish(rq)) goto out;
     reply_json(rq, 201, json_pack("{s:O, s:O, s:i}", "created", created, "skipped", skipped, "lines", (json_int_t)lineno));
 out:
     json_decref(created);

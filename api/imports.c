@@ -127,13 +127,52 @@ struct csv {
     char err[120];
 };
 
+/* Makes room for `need` bytes in *p (of *cap bytes), at least doubling; aborts without memory. */
+static void reserve(char **p, size_t *cap, size_t need) {
+    if (need <= *cap) return;
+    *cap = need < 2048 ? 4096 : need * 2;
+    *p = realloc(*p, *cap);
+    if (!*p) abort();
+}
+
 static void csv_put(struct csv *c, char ch) {
-    if (c->len + 1 >= c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 4096;
-        c->buf = realloc(c->buf, c->cap);
-        if (!c->buf) abort();
+    reserve(&c->buf, &c->cap, c->len + 2);
+    c->buf[c->len++] = (char)ch;
+}
+
+/* Reads a quoted field's text after its opening quote; *ch becomes what follows the closing
+ * quote. 0, or -1 if the field is malformed (c->err says why). */
+static int csv_quoted(struct csv *c, int *ch) {
+    for (;;) {
+        *ch = getc(c->in);
+        if (*ch == EOF) {
+            snprintf(c->err, sizeof c->err, "a quoted field is not closed before the end of the file");
+            return -1;
+        }
+        if (*ch == '\n') c->line++;
+        if (*ch == '"') {
+            *ch = getc(c->in);
+            if (*ch != '"') break; /* closing quote */
+        }
+        csv_put(c, (char)*ch);
     }
-    c->buf[c->len++] = ch;
+    if (*ch != ',' && *ch != '\n' && *ch != '\r' && *ch != EOF) {
+        snprintf(c->err, sizeof c->err, "text after the closing quote of a field");
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends the field at a comma and starts the next; past MAX_COLUMNS fields the record is marked too
+ * long and its fields are dropped (the rest is still read to find its end). */
+static void csv_comma(struct csv *c, bool *too_long) {
+    csv_put(c, '\0');
+    if (c->nfields == MAX_COLUMNS) {
+        *too_long = true;
+        c->nfields = 1;
+        c->len = 0;
+    }
+    c->off[c->nfields++] = c->len;
 }
 
 /* 1: a record was read; 0: end of file; -1: malformed (c->err says why); -2: too long (skipped). */
@@ -151,23 +190,7 @@ static int csv_record(struct csv *c) {
                 snprintf(c->err, sizeof c->err, "a quote inside an unquoted field");
                 return -1;
             }
-            for (;;) { /* quoted field */
-                ch = getc(c->in);
-                if (ch == EOF) {
-                    snprintf(c->err, sizeof c->err, "a quoted field is not closed before the end of the file");
-                    return -1;
-                }
-                if (ch == '\n') c->line++;
-                if (ch == '"') {
-                    ch = getc(c->in);
-                    if (ch != '"') break; /* closing quote */
-                }
-                csv_put(c, (char)ch);
-            }
-            if (ch != ',' && ch != '\n' && ch != '\r' && ch != EOF) {
-                snprintf(c->err, sizeof c->err, "text after the closing quote of a field");
-                return -1;
-            }
+            if (csv_quoted(c, &ch) != 0) return -1;
             continue;
         }
         if (ch == '\r') {
@@ -180,15 +203,9 @@ static int csv_record(struct csv *c) {
             csv_put(c, '\0');
             return too_long ? -2 : 1;
         }
-        if (ch == ',') {
-            csv_put(c, '\0');
-            if (c->nfields == MAX_COLUMNS) {
-                too_long = true;
-                c->nfields = 1;
-                c->len = 0;
-            }
-            c->off[c->nfields++] = c->len;
-        } else
+        if (ch == ',')
+            csv_comma(c, &too_long);
+        else
             csv_put(c, (char)ch);
         if (c->len > MAX_ROW_BYTES) {
             too_long = true;
@@ -205,6 +222,11 @@ static const char *csv_field(struct csv *c, int i) {
 /* The field's length in bytes (a NUL byte inside it counts). */
 static size_t csv_len(struct csv *c, int i) {
     return (i + 1 < c->nfields ? c->off[i + 1] : c->len) - c->off[i] - 1;
+}
+
+/* True if the record read (rc 1) is an empty line. */
+static bool csv_blank(struct csv *c, int rc) {
+    return rc == 1 && c->nfields == 1 && !*csv_field(c, 0);
 }
 
 /* ---- the run ---- */
@@ -238,11 +260,7 @@ static void refuse(struct importer *im, long row, long line, const char *field, 
 }
 
 static void buf_add(struct importer *im, const char *s, size_t n) {
-    if (im->len + n + 3 > im->cap) {
-        im->cap = (im->len + n + 3) * 2;
-        im->buf = realloc(im->buf, im->cap);
-        if (!im->buf) abort();
-    }
+    reserve(&im->buf, &im->cap, im->len + n + 3);
     memcpy(im->buf + im->len, s, n);
     im->len += n;
     im->buf[im->len] = '\0';
@@ -347,39 +365,30 @@ static int flush(struct importer *im) {
     return rc < 0 ? -1 : 0;
 }
 
-/* Takes one parsed row (stolen): checks it like the resource's POST and queues it. 0 or -1. */
-static int take_row(struct importer *im, long row, long line, json_t *obj) {
+/* Checks the row (borrowed) like the resource's POST, refusing it once per error. True if it passes. */
+static bool check_row(struct importer *im, long row, long line, json_t *obj) {
     json_t *errors = json_array();
     im->spec->check(errors, obj);
-    if (json_array_size(errors) > 0) {
-        size_t i;
-        json_t *e;
-        json_array_foreach(errors, i, e) refuse(im, row, line, json_string_value(json_object_get(e, "field")),
-                                                json_string_value(json_object_get(e, "message")));
-        json_decref(errors);
-        json_decref(obj);
-        return 0;
-    }
+    size_t i;
+    json_t *e;
+    json_array_foreach(errors, i, e) refuse(im, row, line, json_string_value(json_object_get(e, "field")),
+                                            json_string_value(json_object_get(e, "message")));
+    bool ok = json_array_size(errors) == 0;
     json_decref(errors);
-    if (!im->writing) {
-        json_decref(obj);
-        return 0;
-    }
-    const char *ext = json_string_value(json_object_get(obj, "external_id"));
-    for (int i = 0; ext && i < im->count; i++) /* one statement may not touch a row twice */
-        if (im->items[i].ext && strcmp(im->items[i].ext, ext) == 0) {
-            if (flush(im) != 0) {
-                json_decref(obj);
-                return -1;
-            }
-            break;
-        }
-    struct item *it = &im->items[im->count++];
-    it->row = row;
-    it->line = line;
-    it->ext = ext ? strdup(ext) : NULL;
-    uuid_new(it->id);
-    json_t *el = json_pack("{s:I, s:s, s:O}", "n", (json_int_t)row, "id", it->id, "b", obj);
+    return ok;
+}
+
+/* True if the batch already holds a row with this external_id (NULL: none). */
+static bool batch_holds(struct importer *im, const char *ext) {
+    for (int i = 0; ext && i < im->count; i++)
+        if (im->items[i].ext && strcmp(im->items[i].ext, ext) == 0) return true;
+    return false;
+}
+
+/* The row's element of the batch array (`obj` borrowed): {n, id, b}, and for a referral the
+ * prospect's email and domain keys. */
+static json_t *batch_element(struct importer *im, const struct item *it, json_t *obj) {
+    json_t *el = json_pack("{s:I, s:s, s:O}", "n", (json_int_t)it->row, "id", it->id, "b", obj);
     if (im->spec == &REFERRALS) {
         const char *email = json_string_value(json_object_get(json_object_get(obj, "prospect"), "email"));
         char ek[256], dk[256];
@@ -388,15 +397,41 @@ static int take_row(struct importer *im, long row, long line, json_t *obj) {
         json_object_set_new(el, "e", json_string(ek));
         json_object_set_new(el, "d", json_string(dk));
     }
-    json_decref(obj);
+    return el;
+}
+
+/* Appends the element's text to the batch buffer and notes where it lies in `it`. */
+static void batch_append(struct importer *im, struct item *it, json_t *el) {
     char *text = json_dumps(el, JSON_COMPACT);
-    json_decref(el);
     if (im->len == 0) buf_add(im, " ", 1); /* becomes the '[' */
     else buf_add(im, ",", 1);
     it->off = im->len;
     it->len = strlen(text);
     buf_add(im, text, it->len);
     free(text);
+}
+
+/* Takes one parsed row (stolen): checks it like the resource's POST and queues it. 0 or -1. */
+static int take_row(struct importer *im, long row, long line, json_t *obj) {
+    if (!check_row(im, row, line, obj) || !im->writing) {
+        json_decref(obj);
+        return 0;
+    }
+    const char *ext = json_string_value(json_object_get(obj, "external_id"));
+    /* one statement may not touch a row twice */
+    if (batch_holds(im, ext) && flush(im) != 0) {
+        json_decref(obj);
+        return -1;
+    }
+    struct item *it = &im->items[im->count++];
+    it->row = row;
+    it->line = line;
+    it->ext = ext ? strdup(ext) : NULL;
+    uuid_new(it->id);
+    json_t *el = batch_element(im, it, obj);
+    json_decref(obj);
+    batch_append(im, it, el);
+    json_decref(el);
     if (im->count == BATCH || im->len > (4u << 20)) return flush(im);
     return 0;
 }
@@ -444,35 +479,19 @@ static bool known(const char *const *list, const char *name) {
     return false;
 }
 
-/* Reads the CSV: the header, then each record as a row. 0, or -1 after a reply / db failure. */
-static int read_csv(struct importer *im, FILE *in) {
-    struct csv c = {.in = in, .line = 1};
-    int bom[3] = {getc(in), getc(in), getc(in)};
-    if (!(bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF)) rewind(in);
-    int rc = csv_record(&c);
-    char *cols[MAX_COLUMNS] = {0};
-    int ncols = 0, ret = -1;
-    if (rc == 0 || (rc == 1 && c.nfields == 1 && !*csv_field(&c, 0))) {
-        reply_problem(im->rq, P_BAD_REQUEST, "the CSV has no header row (the first line names the columns)");
-        goto out;
-    }
-    if (rc < 0) {
-        reply_problem_extra(im->rq, P_BAD_REQUEST, json_pack("{s:i}", "line", 1), "line 1 (the header): %s",
-                            rc == -2 ? "too many columns, or too long" : c.err);
-        goto out;
-    }
-    ncols = c.nfields;
+/* Checks the header's names, `cols` (owned by the caller): each known, none twice, every required
+ * one there. 0, or -1 after a 400. */
+static int check_header(struct importer *im, char **cols, int ncols) {
     for (int i = 0; i < ncols; i++) {
-        cols[i] = strdup(csv_field(&c, i));
         if (!known(im->spec->columns, cols[i])) {
             reply_problem(im->rq, P_BAD_REQUEST, "unknown column \"%s\" in the header; %s imports take the columns "
                           "documented in openapi.yaml", cols[i], im->spec->what);
-            goto out;
+            return -1;
         }
         for (int j = 0; j < i; j++)
             if (strcmp(cols[j], cols[i]) == 0) {
                 reply_problem(im->rq, P_BAD_REQUEST, "the column \"%s\" appears twice in the header", cols[i]);
-                goto out;
+                return -1;
             }
     }
     for (const char *const *r = im->spec->required; *r; r++) {
@@ -481,11 +500,66 @@ static int read_csv(struct importer *im, FILE *in) {
         if (!have) {
             reply_problem(im->rq, P_BAD_REQUEST, "the header has no \"%s\" column, which every %s needs", *r,
                           im->spec->what);
-            goto out;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Reads the header row into `cols` (*ncols copies the caller frees) and checks it. 0, or -1 after
+ * a 400. */
+static int read_header(struct importer *im, struct csv *c, char **cols, int *ncols) {
+    int bom[3] = {getc(c->in), getc(c->in), getc(c->in)};
+    if (!(bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF)) rewind(c->in);
+    int rc = csv_record(c);
+    if (rc == 0 || csv_blank(c, rc)) {
+        reply_problem(im->rq, P_BAD_REQUEST, "the CSV has no header row (the first line names the columns)");
+        return -1;
+    }
+    if (rc < 0) {
+        reply_problem_extra(im->rq, P_BAD_REQUEST, json_pack("{s:i}", "line", 1), "line 1 (the header): %s",
+                            rc == -2 ? "too many columns, or too long" : c->err);
+        return -1;
+    }
+    *ncols = c->nfields;
+    for (int i = 0; i < *ncols; i++) cols[i] = strdup(csv_field(c, i));
+    return check_header(im, cols, *ncols);
+}
+
+/* The record as a row object, its non-empty cells set under the header's names; or NULL after
+ * refusing the row. */
+static json_t *record_row(struct importer *im, struct csv *c, char **cols, int ncols, long row) {
+    if (c->nfields != ncols) {
+        char m[80];
+        snprintf(m, sizeof m, "has %d fields; the header names %d", c->nfields, ncols);
+        refuse(im, row, c->record_line, "row", m);
+        return NULL;
+    }
+    json_t *obj = json_object();
+    const char *bad = NULL, *bad_col = NULL;
+    for (int i = 0; i < ncols && !bad; i++) {
+        const char *v = csv_field(c, i);
+        if (!*v) continue; /* an empty cell: the field is left out */
+        if (strlen(v) != csv_len(c, i))
+            bad = "holds a NUL byte";
+        else
+            bad = csv_set(obj, cols[i], v);
+        bad_col = cols[i];
+    }
+    if (!bad) return obj;
+    refuse(im, row, c->record_line, bad_col, bad);
+    json_decref(obj);
+    return NULL;
+}
+
+/* Reads the CSV: the header, then each record as a row. 0, or -1 after a reply / db failure. */
+static int read_csv(struct importer *im, FILE *in) {
+    struct csv c = {.in = in, .line = 1};
+    char *cols[MAX_COLUMNS] = {0};
+    int ncols = 0, ret = -1;
+    if (read_header(im, &c, cols, &ncols) != 0) goto out;
     for (;;) {
-        rc = csv_record(&c);
+        int rc = csv_record(&c);
         if (rc == 0) break;
         if (rc == -1) {
             reply_problem_extra(im->rq, P_BAD_REQUEST, json_pack("{s:I, s:I}", "row", (json_int_t)im->rows + 1, "line",
@@ -493,35 +567,14 @@ static int read_csv(struct importer *im, FILE *in) {
                                 "row %ld (line %ld): %s; nothing was imported", im->rows + 1, c.record_line, c.err);
             goto out;
         }
-        if (rc == 1 && c.nfields == 1 && !*csv_field(&c, 0)) continue; /* an empty line */
+        if (csv_blank(&c, rc)) continue;
         long row = ++im->rows;
         if (rc == -2) {
             refuse(im, row, c.record_line, "row", "too many fields, or longer than 1 MiB");
             continue;
         }
-        if (c.nfields != ncols) {
-            char m[80];
-            snprintf(m, sizeof m, "has %d fields; the header names %d", c.nfields, ncols);
-            refuse(im, row, c.record_line, "row", m);
-            continue;
-        }
-        json_t *obj = json_object();
-        const char *bad = NULL, *bad_col = NULL;
-        for (int i = 0; i < ncols && !bad; i++) {
-            const char *v = csv_field(&c, i);
-            if (!*v) continue; /* an empty cell: the field is left out */
-            if (strlen(v) != csv_len(&c, i))
-                bad = "holds a NUL byte";
-            else
-                bad = csv_set(obj, cols[i], v);
-            bad_col = cols[i];
-        }
-        if (bad) {
-            refuse(im, row, c.record_line, bad_col, bad);
-            json_decref(obj);
-            continue;
-        }
-        if (take_row(im, row, c.record_line, obj) != 0) goto out;
+        json_t *obj = record_row(im, &c, cols, ncols, row);
+        if (obj && take_row(im, row, c.record_line, obj) != 0) goto out;
     }
     ret = 0;
 out:
@@ -537,10 +590,7 @@ static int read_ndjson(struct importer *im, FILE *in) {
     ssize_t len;
     long lineno = 0;
     int ret = 0;
-    while ((len = getline(&line, &cap, in)) >= 0) {
-        lineno++;
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-        if (len == 0) continue;
+    while ((len = import_next_line(&line, &cap, in, &lineno)) >= 0) {
         long row = ++im->rows;
         if (len > MAX_ROW_BYTES) {
             refuse(im, row, lineno, "row", "longer than 1 MiB");
@@ -564,52 +614,58 @@ static int read_ndjson(struct importer *im, FILE *in) {
 
 static const char *const IMPORT_QUERY[] = {"dry_run", "mode", NULL};
 
-static void run_import(struct request *rq, const struct import_spec *spec) {
-    if (query_known_or_reply(rq, IMPORT_QUERY) != JIN_OK) return;
+/* Reads ?dry_run and ?mode into `im`. False after a 400. */
+static bool import_query_or_reply(struct request *rq, struct importer *im) {
+    if (query_known_or_reply(rq, IMPORT_QUERY) != JIN_OK) return false;
     const char *dry = req_query(rq, "dry_run"), *mode = req_query(rq, "mode");
     if (dry && strcmp(dry, "true") != 0 && strcmp(dry, "false") != 0) {
         reply_field_error(rq, "dry_run", "must be true or false");
-        return;
+        return false;
     }
     if (mode && strcmp(mode, "atomic") != 0 && strcmp(mode, "best_effort") != 0) {
         reply_field_error(rq, "mode", "must be atomic or best_effort");
+        return false;
+    }
+    im->dry_run = dry && strcmp(dry, "true") == 0;
+    im->best_effort = mode && strcmp(mode, "best_effort") == 0;
+    return true;
+}
+
+/* Replies with the import's report: 200, or 422 when an atomic import refused a row (then
+ * nothing was kept, so it shows no results and nothing created or updated). */
+static void reply_report(struct importer *im) {
+    bool refused = im->refused > 0 && !im->best_effort;
+    json_t *report = json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:b}", "resource", im->spec->what,
+                               "dry_run", im->dry_run, "mode", im->best_effort ? "best_effort" : "atomic", "rows",
+                               (json_int_t)im->rows, "created", (json_int_t)(refused ? 0 : im->created), "updated",
+                               (json_int_t)(refused ? 0 : im->updated), "refused", (json_int_t)im->refused, "results",
+                               refused ? json_array() : json_incref(im->results), "errors", json_incref(im->errors),
+                               "errors_truncated", im->refused > (long)json_array_size(im->errors));
+    if (!refused) {
+        reply_json(im->rq, 200, report);
         return;
     }
+    json_t *e0 = json_array_get(im->errors, 0);
+    reply_problem_extra(im->rq, P_IMPORT_REFUSED, report, "%ld of %ld rows refused, first row %lld (%s: %s); nothing was %s",
+                        im->refused, im->rows, (long long)json_integer_value(json_object_get(e0, "row")),
+                        json_string_value(json_object_get(e0, "field")),
+                        json_string_value(json_object_get(e0, "message")), im->dry_run ? "changed (dry run)" : "imported");
+}
+
+static void run_import(struct request *rq, const struct import_spec *spec) {
+    struct importer im = {.rq = rq, .spec = spec, .writing = true};
+    if (!import_query_or_reply(rq, &im)) return;
     int kind = import_content_type_or_reply(rq, true);
     if (kind < 0) return;
-    if (rq->body_len == 0) {
-        reply_problem(rq, P_BAD_REQUEST, "the body is empty: send a %s", kind ? "CSV file with a header row" : "NDJSON file");
-        return;
-    }
-    FILE *in = import_body_open(rq);
-    if (!in) {
-        reply_problem(rq, P_INTERNAL, "the uploaded file could not be read");
-        return;
-    }
-    struct importer im = {.rq = rq, .spec = spec, .writing = true};
-    im.dry_run = dry && strcmp(dry, "true") == 0;
-    im.best_effort = mode && strcmp(mode, "best_effort") == 0;
+    FILE *in = import_body_or_reply(rq, kind ? "a CSV file with a header row" : "an NDJSON file");
+    if (!in) return;
     im.results = json_array();
     im.errors = json_array();
     if (im.dry_run && !simple(rq, &st_dry_savepoint)) goto out;
     if ((kind ? read_csv(&im, in) : read_ndjson(&im, in)) != 0) goto out;
     if (flush(&im) != 0) goto out;
     if (im.dry_run && !simple(rq, &st_dry_rollback)) goto out;
-    bool refused = im.refused > 0 && !im.best_effort;
-    json_t *report = json_pack("{s:s, s:b, s:s, s:I, s:I, s:I, s:I, s:o, s:o, s:b}", "resource", spec->what, "dry_run",
-                               im.dry_run, "mode", im.best_effort ? "best_effort" : "atomic", "rows", (json_int_t)im.rows,
-                               "created", (json_int_t)(refused ? 0 : im.created), "updated",
-                               (json_int_t)(refused ? 0 : im.updated), "refused", (json_int_t)im.refused, "results",
-                               refused ? json_array() : json_incref(im.results), "errors", json_incref(im.errors), "errors_truncated",
-                               im.refused > (long)json_array_size(im.errors));
-    if (refused) {
-        json_t *e0 = json_array_get(im.errors, 0);
-        reply_problem_extra(rq, P_IMPORT_REFUSED, report, "%ld of %ld rows refused, first row %lld (%s: %s); nothing was %s",
-                            im.refused, im.rows, (long long)json_integer_value(json_object_get(e0, "row")),
-                            json_string_value(json_object_get(e0, "field")),
-                            json_string_value(json_object_get(e0, "message")), im.dry_run ? "changed (dry run)" : "imported");
-    } else
-        reply_json(rq, 200, report);
+    reply_report(&im);
 out:
     batch_clear(&im);
     free(im.buf);
