@@ -29,6 +29,7 @@ static void usage(FILE *f) {
                "  migrate                        apply pending database migrations\n"
                "  tenant create --name NAME      create a tenant; prints its first admin API key\n"
                "  key create --tenant UUID --role ROLE [--partner UUID] [--name TEXT]\n"
+               "  key create --role operator [--name TEXT]\n"
                "                                 create an API key; prints it once\n"
                "  routes                         print the route table (method, path, roles)\n"
                "  version                        print the version\n");

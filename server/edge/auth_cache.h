@@ -23,4 +23,6 @@ void auth_cache_put(const char *hash, const struct auth *a, unsigned long gen);
 unsigned long auth_cache_generation(void);
 /* Forgets one key (by id) at once, e.g. on the instance that revoked it. */
 void auth_cache_forget(const char *key_id);
+/* Forgets every key of one tenant at once (its status or limits changed here). */
+void auth_cache_forget_tenant(const char *tenant_id);
 #endif

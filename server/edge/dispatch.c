@@ -12,6 +12,7 @@
 #include "server/edge/ratelimit.h"
 #include "server/edge/reply.h"
 #include "server/edge/router.h"
+#include "server/edge/usage.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <string.h>
@@ -34,6 +35,8 @@ const char *role_name(enum role r) {
         return "partner";
     case ROLE_READONLY:
         return "readonly";
+    case ROLE_OPERATOR:
+        return "operator";
     }
     return "unknown";
 }
@@ -128,6 +131,7 @@ static void run_transaction(struct request *rq) {
             if (rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS) continue;
             return;
         }
+        if (ikey && !rq->auth.tenant_id[0]) ikey = NULL; /* operator keys: no replay store */
         if (ikey) {
             enum idem c = idempotency_claim(rq, ikey);
             if (c == IDEM_REPLAYED) {
@@ -176,4 +180,7 @@ void dispatch_run(struct request *rq) {
         return;
     }
     run_transaction(rq);
+    /* Usage per tenant and route group (server/edge/usage.c): counted in memory, flushed apart. */
+    if (rq->auth.ok && rq->auth.tenant_id[0] && !rq->auth.tenant_suspended)
+        usage_count_request(rq->auth.tenant_id, rq->route->pattern);
 }
