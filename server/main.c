@@ -110,7 +110,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < allied_app.nroutes; i++) {
             const struct route *rt = &allied_app.routes[i];
             printf("%s %s", rt->method, rt->pattern);
-            for (unsigned r = 1; r <= ROLE_READONLY; r <<= 1)
+            for (unsigned r = 1; r <= ROLE_OPERATOR; r <<= 1)
                 if (!(rt->flags & RF_PUBLIC) && (rt->roles & r)) printf(" %s", role_name(r));
             printf("%s\n", (rt->flags & RF_PUBLIC) ? " public" : "");
         }
