@@ -141,12 +141,8 @@ int auth_or_reply(struct request *rq) {
         int op = operator_key(rq, params);
         if (op < 0) return -1;
         if (op > 0) return unauthorized(rq, "the API key is unknown or revoked");
-        PGresult *s = db_exec(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, 0, NULL);
-        if (!s) {
-            db_reply_failure(rq);
-            return -1;
-        }
-        PQclear(s);
+        /* goes with the handler's first statement */
+        db_prologue(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, NULL);
         auth_cache_put(hash, &rq->auth, gen);
         return 0;
     }
