@@ -1,5 +1,7 @@
 /* /v1/agreements: create (draft), list, get, PATCH (draft only), and the lifecycle actions
- * sign, suspend, resume, terminate and amend. Every change is appended to the feed. */
+ * sign, suspend, resume, terminate and amend. Which of them an agreement allows, and where they
+ * lead, is the table in api/agreement_states.c. Every change is appended to the feed. */
+#include "api/agreement_states.h"
 #include "api/api.h"
 #include "api/feed.h"
 #include "api/terms.h"
@@ -99,7 +101,7 @@ DB_STMT(st_overlap,
         "  AND (o.direction = 'reciprocal' OR a.direction = 'reciprocal' OR o.direction = a.direction) "
         "LIMIT 1");
 DB_STMT(st_supersede,
-        "UPDATE agreements a SET status = 'superseded', superseded_by_id = $3, "
+        "UPDATE agreements a SET status = $4, superseded_by_id = $3, "
         "  version = a.version + 1, updated_at = now() "
         "WHERE a.tenant_id = $1 AND a.id = $2 AND a.status IN ('active', 'suspended') "
         "RETURNING agreement_json(a), a.id, a.partner_id");
@@ -218,6 +220,7 @@ struct locked {
     json_t *state;  /* editable fields */
     const char *stored, *shown, *partner_id, *supersedes_id, *direction;
     bool vendor_signed, partner_signed;
+    int st; /* the state the table looks it up by (agreement_state) */
 };
 
 static bool lock_or_reply(struct request *rq, const char *id, struct locked *l) {
@@ -246,6 +249,7 @@ static bool lock_or_reply(struct request *rq, const char *id, struct locked *l) 
     l->vendor_signed = PQgetvalue(l->r, 0, 6)[0] == 't';
     l->partner_signed = PQgetvalue(l->r, 0, 7)[0] == 't';
     l->direction = PQgetvalue(l->r, 0, 8);
+    l->st = agreement_state(l->stored, l->shown);
     return true;
 }
 
@@ -254,8 +258,20 @@ static void unlock(struct locked *l) {
     PQclear(l->r);
 }
 
+/* 409 invalid-state naming what the agreement's state allows. */
 static void invalid_state(struct request *rq, const struct locked *l, const char *what) {
-    reply_problem(rq, P_INVALID_STATE, "the agreement is %s and cannot be %s", l->shown, what);
+    reply_problem_extra(rq, P_INVALID_STATE,
+                        json_pack("{s:o}", "allowed_actions", machine_allowed_json(&agreement_machine, l->st)),
+                        "the agreement is %s and cannot be %s", l->shown, what);
+}
+
+/* The table's row for `action` from the agreement's state, or NULL. */
+static const struct transition *legal(const struct locked *l, enum agr_action action) {
+    return machine_find(&agreement_machine, l->st, action);
+}
+
+static const char *target(const struct transition *t) {
+    return machine_state_name(&agreement_machine, t->to);
 }
 
 /* Applies `changes` (validated as CHANGES) onto the locked state; returns the merged object. */
@@ -275,7 +291,7 @@ void api_agreements_update(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || !lock_or_reply(rq, id, &l)) return;
     json_t *m = NULL;
-    if (strcmp(l.stored, "draft") != 0)
+    if (!legal(&l, AA_UPDATE))
         invalid_state(rq, &l, "changed; amend it instead");
     else if (json_object_size(rq->json) == 0)
         reply_field_error(rq, "body", "names no field to change");
@@ -332,8 +348,10 @@ static void activate(struct request *rq, const char *id, const struct locked *l)
     }
     PQclear(r);
     if (l->supersedes_id) {
-        const char *s[] = {rq->auth.tenant_id, l->supersedes_id, id};
-        r = db_exec(rq, &st_supersede, 3, s);
+        /* Whether running (active, suspended, expired), it becomes what the table says. */
+        const char *s[] = {rq->auth.tenant_id, l->supersedes_id, id,
+                           target(machine_find(&agreement_machine, AS_ACTIVE, AA_SUPERSEDE))};
+        r = db_exec(rq, &st_supersede, 4, s);
         if (!r) return;
         bool fail = PQntuples(r) && feed_append(rq, "agreement.superseded", "agreement",
                                                 PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
@@ -341,7 +359,7 @@ static void activate(struct request *rq, const char *id, const struct locked *l)
         PQclear(r);
         if (fail) return;
     }
-    set_status(rq, id, l->partner_id, "active", NULL, NULL, "agreement.activated");
+    set_status(rq, id, l->partner_id, target(legal(l, AA_SIGN)), NULL, NULL, "agreement.activated");
 }
 
 void api_agreements_sign(struct request *rq) {
@@ -356,10 +374,12 @@ void api_agreements_sign(struct request *rq) {
     bool as_vendor = !strcmp(party, "vendor");
     if (rq->auth.role == ROLE_PARTNER && as_vendor)
         reply_problem(rq, P_FORBIDDEN, "a partner key may only sign as the partner");
-    else if (strcmp(l.stored, "draft") != 0)
+    else if (!legal(&l, AA_SIGN))
         invalid_state(rq, &l, "signed");
     else if (as_vendor ? l.vendor_signed : l.partner_signed)
-        reply_problem(rq, P_INVALID_STATE, "the %s has already signed this agreement", party);
+        reply_problem_extra(rq, P_INVALID_STATE,
+                            json_pack("{s:o}", "allowed_actions", machine_allowed_json(&agreement_machine, l.st)),
+                            "the %s has already signed this agreement", party);
     else {
         const char *p[] = {rq->auth.tenant_id, id, party, signer};
         PGresult *r = db_exec(rq, &st_sign, 4, p);
@@ -378,10 +398,11 @@ void api_agreements_suspend(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) || !lock_or_reply(rq, id, &l))
         return;
-    if (strcmp(l.stored, "active") != 0 || !strcmp(l.shown, "expired"))
+    const struct transition *t = legal(&l, AA_SUSPEND);
+    if (!t)
         invalid_state(rq, &l, "suspended");
     else
-        set_status(rq, id, l.partner_id, "suspended", NULL, NULL, "agreement.suspended");
+        set_status(rq, id, l.partner_id, target(t), NULL, NULL, "agreement.suspended");
     unlock(&l);
 }
 
@@ -390,10 +411,11 @@ void api_agreements_resume(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) || !lock_or_reply(rq, id, &l))
         return;
-    if (strcmp(l.stored, "suspended") != 0 || !strcmp(l.shown, "expired"))
+    const struct transition *t = legal(&l, AA_RESUME);
+    if (!t)
         invalid_state(rq, &l, "resumed");
     else
-        set_status(rq, id, l.partner_id, "active", NULL, NULL, "agreement.resumed");
+        set_status(rq, id, l.partner_id, target(t), NULL, NULL, "agreement.resumed");
     unlock(&l);
 }
 
@@ -411,13 +433,13 @@ void api_agreements_terminate(struct request *rq) {
     strftime(today, sizeof today, "%Y-%m-%d", gmtime_r(&now, &tm));
     const char *on = json_string_value(json_object_get(rq->json, "effective_on"));
     if (!on) on = today;
+    const struct transition *t = legal(&l, AA_TERMINATE);
     if (strcmp(on, today) < 0)
         reply_field_error(rq, "effective_on", "must be today or later");
-    else if ((strcmp(l.stored, "active") != 0 && strcmp(l.stored, "suspended") != 0) ||
-             !strcmp(l.shown, "expired"))
+    else if (!t)
         invalid_state(rq, &l, "terminated");
     else
-        set_status(rq, id, l.partner_id, "terminated", on,
+        set_status(rq, id, l.partner_id, target(t), on,
                    json_string_value(json_object_get(rq->json, "reason")), "agreement.terminated");
     unlock(&l);
 }
@@ -427,7 +449,7 @@ void api_agreements_amend(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || !lock_or_reply(rq, id, &l)) return;
     json_t *m = NULL;
-    if (strcmp(l.stored, "active") != 0 && strcmp(l.stored, "suspended") != 0)
+    if (!legal(&l, AA_AMEND))
         invalid_state(rq, &l, "amended");
     else {
         json_t *none = json_object();

@@ -4,11 +4,15 @@
 #include "server/edge/router.h"
 #include "api/api.h"
 #include "api/referrals/workflow.h"
+#include "api/agreement_states.h"
+#include "api/money/commission_states.h"
+#include "api/money/invoice_states.h"
 #include "api/webhooks/deliver.h"
 #include "server/edge/usage.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define OPT_BODY (RF_BODY | RF_BODY_OPTIONAL)
 
@@ -39,7 +43,7 @@ static const struct route routes[] = {
     {"POST", "/v1/agreements/{id}/resume", api_agreements_resume, ROLES_STAFF, OPT_BODY},
     {"POST", "/v1/agreements/{id}/terminate", api_agreements_terminate, ROLES_STAFF, RF_BODY},
     {"POST", "/v1/agreements/{id}/amend", api_agreements_amend, ROLES_STAFF, OPT_BODY},
-    /* referrals: the workflow actions all go through api_referrals_act (api/workflow.c) */
+    /* referrals: the workflow actions all go through api_referrals_act (api/referrals/workflow.c) */
     {"POST", "/v1/referrals", api_referrals_create, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
     {"GET", "/v1/referrals", api_referrals_list, ROLES_ANY, RF_QUERY},
     {"GET", "/v1/referrals/{id}", api_referrals_get, ROLES_ANY, 0},
@@ -101,26 +105,55 @@ static const struct route routes[] = {
 };
 
 
-/* `allied workflow`: the referral transition table as JSON. */
-static int print_workflow(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    json_t *t = json_array();
-    for (int i = 0; i < workflow_table_len; i++)
-        json_array_append_new(t, json_pack("{s:s, s:s, s:s, s:s}", "from",
-                                           workflow_status_name(workflow_table[i].from), "action",
-                                           workflow_action_name(workflow_table[i].action), "to",
-                                           workflow_status_name(workflow_table[i].to), "by",
-                                           workflow_table[i].by == SIDE_RECEIVER ? "receiver" : "referrer"));
-    char *s = json_dumps(t, JSON_INDENT(1));
+/* Every state table (api/states.h), with the heading README.md gives it. */
+static const struct {
+    const struct machine *m;
+    const char *title;
+} MACHINES[] = {
+    {&referral_machine, "Referrals"},
+    {&agreement_machine, "Agreements"},
+    {&commission_machine, "Commissions"},
+    {&invoice_machine, "Invoices"},
+};
+#define N_MACHINES (int)(sizeof MACHINES / sizeof MACHINES[0])
+
+static int print_json(json_t *j) {
+    char *s = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     puts(s);
     free(s);
-    json_decref(t);
+    json_decref(j);
+    return 0;
+}
+
+/* `allied workflow [referral|agreement|commission|invoice|--markdown]`: every state table as one
+ * JSON object, one as an array of {from, action, to, by}, or all as README.md's Markdown. */
+static int print_workflow(int argc, char **argv) {
+    const char *arg = argc == 1 ? argv[0] : NULL;
+    if (argc > 1) {
+        fprintf(stderr, "usage: allied workflow [referral|agreement|commission|invoice|--markdown]\n");
+        return 2;
+    }
+    json_t *all = json_object();
+    for (int i = 0; i < N_MACHINES; i++)
+        json_object_set_new(all, MACHINES[i].m->resource, machine_json(MACHINES[i].m));
+    if (!arg) return print_json(all);
+    json_t *one = json_incref(json_object_get(all, arg));
+    json_decref(all);
+    if (one) return print_json(one);
+    if (strcmp(arg, "--markdown") != 0) {
+        fprintf(stderr, "allied workflow: no table named %s\n", arg);
+        return 2;
+    }
+    for (int i = 0; i < N_MACHINES; i++) {
+        char *md = machine_markdown(MACHINES[i].m, MACHINES[i].title);
+        printf("%s%s", i ? "\n" : "", md);
+        free(md);
+    }
     return 0;
 }
 
 static const struct app_command commands[] = {
-    {"workflow", "print the referral workflow table as JSON", print_workflow},
+    {"workflow", "print the state tables (JSON; [referral|agreement|commission|invoice|--markdown])", print_workflow},
 };
 
 /* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c). */

@@ -1,6 +1,7 @@
 /* GET /v1/events and the append used by every writer of agreements and referrals. */
 #include "api/feed.h"
 #include "api/api.h"
+#include "api/webhooks/webhooks.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "server/edge/list.h"
@@ -11,19 +12,14 @@
 #include <string.h>
 
 /* The counter row lock orders the tenant's events by commit (see migrations/0003_feed.sql). */
-/* The same statement writes the webhook outbox: one delivery per subscribed, enabled endpoint
- * (a partner's endpoint only for its own events), so no committed change goes unannounced. */
+/* The same statement writes the webhook outbox (api/webhooks/webhooks.h), so no committed change
+ * goes unannounced. */
 DB_STMT(st_append,
         "WITH s AS (INSERT INTO feed_counters AS f (tenant_id, last_seq) VALUES ($1, 1) "
         "  ON CONFLICT (tenant_id) DO UPDATE SET last_seq = f.last_seq + 1 RETURNING last_seq), "
         "e AS (INSERT INTO feed_events (tenant_id, seq, type, resource_type, resource_id, partner_id, data) "
         "  SELECT $1, s.last_seq, $2, $3, $4, $5, $6::json FROM s RETURNING seq, at) "
-        "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, feed_seq, type, payload) "
-        "SELECT $1, gen_random_uuid(), w.id, e.seq, $2, "
-        "  json_build_object('type', $2, 'timestamp', api_ts(e.at), 'data', $6::json)::text "
-        "FROM e JOIN webhook_endpoints w ON w.tenant_id = $1 AND w.enabled "
-        "  AND ('*' = ANY (w.events) OR $2 = ANY (w.events)) "
-        "  AND (w.partner_id IS NULL OR w.partner_id = $5::uuid)");
+        WEBHOOK_OUTBOX_INSERT);
 DB_STMT(st_head, "SELECT coalesce((SELECT last_seq FROM feed_counters WHERE tenant_id = $1), 0)");
 DB_STMT(st_read,
         "SELECT feed_event_json(e), e.seq FROM feed_events e WHERE e.tenant_id = $1 AND e.seq > $2 "

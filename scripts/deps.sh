@@ -2,7 +2,7 @@
 # Installs the Debian packages Allied needs to build, test and benchmark, if any are missing.
 set -eu
 need="gcc make pkg-config libmicrohttpd-dev libjansson-dev uuid-dev libpq-dev libssl-dev libcurl4-openssl-dev
-      postgresql-15 postgresql-client-15 python3 wrk valgrind curl ca-certificates"
+      postgresql-15 postgresql-client-15 python3 wrk valgrind curl ca-certificates nginx openssl"
 # `deps.sh fuzz` (make fuzz): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
 [ "${1:-}" = fuzz ] && need="$need clang libclang-rt-14-dev llvm-14"
 # Node.js (for the OpenAPI linter) is only installed when no node is on PATH at all.

@@ -1,6 +1,7 @@
 /* Reads Allied's settings from the environment; every option is declared once in a table. */
 #include "server/config.h"
 #include "server/log.h"
+#include "server/edge/client_addr.h"
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@ const struct config_option config_options[] = {
     {"ALLIED_CONN_TIMEOUT", "30", "seconds an idle HTTP connection is kept"},
     {"ALLIED_MAX_CONNECTIONS", "1024", "total concurrent HTTP connections"},
     {"ALLIED_PER_IP_CONNECTIONS", "256", "concurrent HTTP connections per client address"},
+    {"ALLIED_TRUSTED_PROXIES", "",
+     "reverse proxies (addresses, CIDR blocks, comma-separated) whose X-Forwarded-For names the client"},
     {"ALLIED_CONN_SHED_PERCENT", "90",
      "at this percent of ALLIED_MAX_CONNECTIONS, each new connection closes the oldest idle one"},
     {"ALLIED_HEAD_TIMEOUT", "10", "seconds a request head (request line + headers) may take once begun"},
@@ -82,6 +85,11 @@ int config_load(void) {
     cfg.database_url = get("DATABASE_URL");
     cfg.listen = get("ALLIED_LISTEN");
     cfg.db_role = get("ALLIED_DB_ROLE");
+    char bad[64];
+    if (client_addr_trust(get("ALLIED_TRUSTED_PROXIES"), bad, sizeof bad) != 0) {
+        fprintf(stderr, "allied: ALLIED_TRUSTED_PROXIES: \"%s\" is not an address or CIDR block\n", bad);
+        return -1;
+    }
     if (get_int("ALLIED_THREADS", 1, 64, &cfg.threads) || get_int("ALLIED_DB_POOL", 1, 256, &cfg.db_pool) ||
         get_int("ALLIED_MAX_BODY_BYTES", 1024, 64 << 20, &body) ||
         get_int("ALLIED_CONN_TIMEOUT", 1, 3600, &cfg.conn_timeout_s) ||

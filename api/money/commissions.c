@@ -1,9 +1,11 @@
 /* /v1/commissions: what won referrals earn. Created atomically with the `win` transition, pending
  * until payable_at (derived at read time), invoiced/paid through invoices, reversed on clawback
- * (a paid one stays paid and gains a negative adjustment). */
+ * (a paid one stays paid and gains a negative adjustment). The lifecycle is the table in
+ * api/money/commission_states.c. */
 #include "api/money/commissions.h"
 #include "api/api.h"
 #include "api/money/commission_calc.h"
+#include "api/money/commission_states.h"
 #include "api/feed.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
@@ -176,6 +178,21 @@ void api_commissions_get(struct request *rq) {
     reply_resource_by_id(rq, &st_get, "commission");
 }
 
+/* The table's row for reversing a commission shown as `status`; else replies 409 with what is
+ * allowed (nothing, for an adjustment or a paid commission already clawed back) and returns NULL. */
+static const struct transition *reversal_or_reply(struct request *rq, const char *status, bool adjustment,
+                                                  bool clawed) {
+    int st = machine_state(&commission_machine, status);
+    const struct transition *t = machine_find(&commission_machine, st, CA_REVERSE);
+    if (t && !adjustment && !clawed) return t;
+    json_t *allowed = adjustment || clawed ? json_array() : machine_allowed_json(&commission_machine, st);
+    reply_problem_extra(rq, P_INVALID_STATE, json_pack("{s:o}", "allowed_actions", allowed), "%s",
+                        adjustment            ? "an adjustment cannot be reversed"
+                        : st == CS_INVOICED   ? "the commission is on an open invoice; reject or void it first"
+                                              : "the commission was already reversed");
+    return NULL;
+}
+
 void api_commissions_reverse(struct request *rq) {
     static const struct field REVERSE[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}};
     char version[24];
@@ -203,19 +220,9 @@ void api_commissions_reverse(struct request *rq) {
         reply_etag(rq, current);
         return;
     }
-    if (!strcmp(type, "adjustment")) {
-        reply_problem(rq, P_INVALID_STATE, "an adjustment cannot be reversed");
-        return;
-    }
-    if (!strcmp(status, "reversed") || clawed) {
-        reply_problem(rq, P_INVALID_STATE, "the commission was already reversed");
-        return;
-    }
-    if (!strcmp(status, "invoiced")) {
-        reply_problem(rq, P_INVALID_STATE, "the commission is on an open invoice; reject or void it first");
-        return;
-    }
-    if (!strcmp(status, "paid")) {
+    const struct transition *t = reversal_or_reply(rq, status, !strcmp(type, "adjustment"), clawed);
+    if (!t) return;
+    if (t->to == t->from) { /* paid stays paid: a clawback */
         char adj[37];
         uuid_new(adj);
         const char *a[] = {rq->auth.tenant_id, id, adj, reason};

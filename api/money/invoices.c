@@ -1,8 +1,11 @@
 /* /v1/invoices: settle payable commissions of one partner, kind and currency. Numbers are gapless
- * per tenant and year; the commissions follow the invoice's status in the same transaction. */
+ * per tenant and year; the commissions follow the invoice's status in the same transaction. The
+ * lifecycles are the tables in api/money/invoice_states.c and api/money/commission_states.c. */
 #include "api/api.h"
 #include "api/feed.h"
+#include "api/money/commission_states.h"
 #include "api/money/invoice_html.h"
+#include "api/money/invoice_states.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "api/money/money.h"
@@ -57,12 +60,11 @@ DB_STMT(st_set,
         "  payment_reference = coalesce($5, i.payment_reference), "
         "  rejection_reason = coalesce($6, i.rejection_reason), version = i.version + 1, updated_at = now() "
         "WHERE i.tenant_id = $1 AND i.id = $2 RETURNING invoice_json(i), i.version");
-/* The commissions on an invoice move with it: paid, or released (pending again, off the invoice). */
+/* The commissions on an invoice move with it ($4 -> $3): paid, or released (off the invoice, $5 false). */
 DB_STMT(st_settle,
-        "UPDATE commissions SET status = CASE WHEN $3 = 'paid' THEN 'paid' ELSE 'pending' END, "
-        "  invoice_id = CASE WHEN $3 = 'paid' THEN invoice_id ELSE NULL END, "
+        "UPDATE commissions SET status = $3, invoice_id = CASE WHEN $5 THEN invoice_id ELSE NULL END, "
         "  version = version + 1, updated_at = now() "
-        "WHERE tenant_id = $1 AND invoice_id = $2 AND status = 'invoiced'");
+        "WHERE tenant_id = $1 AND invoice_id = $2 AND status = $4");
 DB_STMT(st_html,
         "SELECT invoice_json(i), t.name, p.name, p.company, p.email FROM invoices i "
         "JOIN tenants t ON t.id = i.tenant_id "
@@ -212,7 +214,7 @@ void api_invoices_create(struct request *rq) {
     for (int k = 0; k < n; k++) {
         const char *id = PQgetvalue(r, k, 0);
         if (strcmp(PQgetvalue(r, k, 2), partner) != 0) json_array_append_new(other, json_string(id));
-        if (strcmp(PQgetvalue(r, k, 1), "payable") != 0)
+        if (!machine_find(&commission_machine, machine_state(&commission_machine, PQgetvalue(r, k, 1)), CA_INVOICE))
             json_array_append_new(unavailable, json_pack("{s:s,s:s}", "id", id, "status", PQgetvalue(r, k, 1)));
         if (strcmp(PQgetvalue(r, k, 3), kind) || strcmp(PQgetvalue(r, k, 4), currency))
             json_array_append_new(mismatched, json_pack("{s:s,s:s,s:s}", "id", id, "kind", PQgetvalue(r, k, 3),
@@ -264,7 +266,8 @@ void api_invoices_create(struct request *rq) {
     snprintf(nd, sizeof nd, "%d", net_days);
     const char *ip[] = {rq->auth.tenant_id, id, number, partner, kind, currency, tot, nd};
     const char *lines[] = {rq->auth.tenant_id, id, arr_done(&cids), arr_done(&amounts), arr_done(&descs)};
-    const char *mark[] = {rq->auth.tenant_id, cids.p, "invoiced", id};
+    const char *mark[] = {rq->auth.tenant_id, cids.p,
+                          machine_state_name(&commission_machine, machine_find(&commission_machine, CS_PAYABLE, CA_INVOICE)->to), id};
     const char *gp[] = {rq->auth.tenant_id, id, NULL};
     PGresult *a = NULL, *b = NULL, *c = NULL, *g = NULL;
     if ((a = db_exec(rq, &st_insert, 8, ip)) && (b = db_exec(rq, &st_lines, 5, lines)) &&
@@ -313,47 +316,63 @@ void api_invoices_get(struct request *rq) {
     PQclear(r);
 }
 
-/* Moves an invoice from one of `from` (NULL-terminated) to `to`; its commissions follow. */
-static void transition(struct request *rq, const char *const *from, const char *to, const char *paid_at,
-                       const char *reference, const char *reason) {
-    char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version)) return;
+/* Moves the commissions of invoice `id` along with `action` (pay pays them, reject and void
+ * release them, approve leaves them invoiced). False on a database failure. */
+static bool commissions_follow(struct request *rq, const char *id, enum inv_action action) {
+    if (action == IA_APPROVE) return true;
+    enum com_action move = action == IA_PAY ? CA_PAY : CA_RELEASE;
+    const struct transition *t = machine_find(&commission_machine, CS_INVOICED, move);
+    const char *cp[] = {rq->auth.tenant_id, id, machine_state_name(&commission_machine, t->to),
+                        machine_state_name(&commission_machine, t->from), move == CA_PAY ? "true" : "false"};
+    PGresult *c = db_exec(rq, &st_settle, 5, cp);
+    PQclear(c);
+    return c != NULL;
+}
+
+/* The locked invoice's status and partner; replies 404/412 and returns false if not usable. */
+static bool lock_or_reply(struct request *rq, const char *id, const char *version, char *status, char *partner) {
     const char *p[] = {rq->auth.tenant_id, id};
     PGresult *r = db_exec(rq, &st_lock, 2, p);
-    if (!r) return;
+    if (!r) return false;
     if (PQntuples(r) == 0) {
         PQclear(r);
         reply_not_found(rq, "invoice", id);
-        return;
+        return false;
     }
-    char status[16], partner[37];
-    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
-    snprintf(partner, sizeof partner, "%s", PQgetvalue(r, 0, 2));
+    snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
+    snprintf(partner, 37, "%s", PQgetvalue(r, 0, 2));
     bool stale = *version && strcmp(version, PQgetvalue(r, 0, 1)) != 0;
     long long current = atoll(PQgetvalue(r, 0, 1));
     PQclear(r);
     if (stale) {
         reply_problem(rq, P_PRECONDITION_FAILED, "the invoice is at version %lld", current);
         reply_etag(rq, current);
+    }
+    return !stale;
+}
+
+/* Applies `action` if the invoice table allows it from the invoice's status; its commissions follow. */
+static void transition(struct request *rq, enum inv_action action, const char *paid_at, const char *reference,
+                       const char *reason) {
+    char version[24], status[16], partner[37];
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || if_match_or_reply(rq, version) || !lock_or_reply(rq, id, version, status, partner)) return;
+    int st = machine_state(&invoice_machine, status);
+    const struct transition *t = machine_find(&invoice_machine, st, action);
+    if (!t) {
+        reply_problem_extra(rq, P_INVALID_STATE,
+                            json_pack("{s:o}", "allowed_actions", machine_allowed_json(&invoice_machine, st)),
+                            "the invoice is %s and cannot become %s", status,
+                            machine_state_name(&invoice_machine, invoice_target(action)));
         return;
     }
-    bool ok = false;
-    for (const char *const *f = from; *f; f++)
-        if (!strcmp(*f, status)) ok = true;
-    if (!ok) {
-        reply_problem(rq, P_INVALID_STATE, "the invoice is %s and cannot become %s", status, to);
-        return;
-    }
+    const char *to = machine_state_name(&invoice_machine, t->to);
     const char *sp[] = {rq->auth.tenant_id, id, to, paid_at, reference, reason};
-    const char *cp[] = {rq->auth.tenant_id, id, to};
-    PGresult *c = NULL;
-    if (!(r = db_exec(rq, &st_set, 6, sp)) ||
-        (strcmp(to, "approved") != 0 && !(c = db_exec(rq, &st_settle, 3, cp)))) {
+    PGresult *r = db_exec(rq, &st_set, 6, sp);
+    if (!r || !commissions_follow(rq, id, action)) {
         PQclear(r);
         return;
     }
-    PQclear(c);
     char type[32];
     snprintf(type, sizeof type, "invoice.%s", to);
     if (!feed_append(rq, type, "invoice", id, partner, PQgetvalue(r, 0, 0)))
@@ -362,34 +381,30 @@ static void transition(struct request *rq, const char *const *from, const char *
 }
 
 void api_invoices_approve(struct request *rq) {
-    static const char *const from[] = {"submitted", NULL};
     if (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) return;
-    transition(rq, from, "approved", NULL, NULL, NULL);
+    transition(rq, IA_APPROVE, NULL, NULL, NULL);
 }
 
 void api_invoices_pay(struct request *rq) {
     static const struct field F[] = {{"reference", FT_STRING, F_REQUIRED, 200, 0, NULL},
                                      {"paid_at", FT_TEXT, 0, 40, 0, NULL}};
-    static const char *const from[] = {"approved", NULL};
     if (json_fields_or_reply(rq, rq->json, F, 2, false)) return;
     const char *paid_at = json_string_value(json_object_get(rq->json, "paid_at"));
     if (paid_at && !timestamp_valid(paid_at)) {
         reply_field_error(rq, "paid_at", "must be an RFC 3339 timestamp");
         return;
     }
-    transition(rq, from, "paid", paid_at ? paid_at : "now",
+    transition(rq, IA_PAY, paid_at ? paid_at : "now",
                json_string_value(json_object_get(rq->json, "reference")), NULL);
 }
 
 void api_invoices_reject(struct request *rq) {
     static const struct field F[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}};
-    static const char *const from[] = {"submitted", NULL};
     if (json_fields_or_reply(rq, rq->json, F, 1, false)) return;
-    transition(rq, from, "rejected", NULL, NULL, json_string_value(json_object_get(rq->json, "reason")));
+    transition(rq, IA_REJECT, NULL, NULL, json_string_value(json_object_get(rq->json, "reason")));
 }
 
 void api_invoices_void(struct request *rq) {
-    static const char *const from[] = {"submitted", "approved", NULL};
     if (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) return;
-    transition(rq, from, "void", NULL, NULL, NULL);
+    transition(rq, IA_VOID, NULL, NULL, NULL);
 }

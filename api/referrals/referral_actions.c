@@ -1,5 +1,5 @@
 /* POST /v1/referrals/{id}/{action}: the one door through which a referral changes status.
- * The transition comes from the pure table in api/workflow.c; the write is a conditional UPDATE
+ * The transition comes from the pure table in api/referrals/workflow.c; the write is a conditional UPDATE
  * on the status and version that were read, in the same transaction as the timeline event and
  * the feed entry — so of two concurrent actions exactly one succeeds. */
 #include "api/api.h"
@@ -61,10 +61,7 @@ DB_STMT(st_move,
 
 /* 409 invalid-transition naming the current status and what is allowed from it. */
 static void reply_invalid(struct request *rq, enum ref_status st, enum ref_action act) {
-    enum ref_action allowed[RA_COUNT];
-    int n = workflow_allowed(st, allowed);
-    json_t *list = json_array();
-    for (int i = 0; i < n; i++) json_array_append_new(list, json_string(workflow_action_name(allowed[i])));
+    json_t *list = machine_allowed_json(&referral_machine, (int)st);
     reply_problem_extra(rq, P_INVALID_TRANSITION,
                         json_pack("{s:s, s:o}", "current_status", workflow_status_name(st), "allowed_actions", list),
                         "cannot %s a referral that is %s", workflow_action_name(act), workflow_status_name(st));

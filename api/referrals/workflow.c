@@ -1,6 +1,5 @@
 /* The referral workflow table (DESIGN.md, "The referral workflow"): the one place it is written. */
 #include "api/referrals/workflow.h"
-#include <string.h>
 
 const struct transition workflow_table[] = {
     {RS_SUBMITTED, RA_ACKNOWLEDGE, RS_ACKNOWLEDGED, SIDE_RECEIVER},
@@ -26,32 +25,35 @@ static const char *const ACTION_NAMES[RA_COUNT] = {"acknowledge", "engage",  "up
 static const char *const EVENT_TYPES[RA_COUNT] = {"acknowledged", "engaged",  "updated",  "won",
                                                    "lost",         "declined", "withdrawn"};
 
-static int parse(const char *const *names, int n, const char *s) {
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0) return i;
-    return -1;
-}
+static const char *const SIDE_NAMES[] = {[SIDE_REFERRER] = "referrer", [SIDE_RECEIVER] = "receiver"};
+
+const struct machine referral_machine = {
+    "referral", STATUS_NAMES, RS_COUNT, ACTION_NAMES, RA_COUNT, SIDE_NAMES,
+    workflow_table, sizeof workflow_table / sizeof workflow_table[0], -1,
+    "The referrer withdraws; every other action is the receiver's (the partner receives an outbound "
+    "referral, the tenant an inbound one). Staff and admin keys act for either side, a partner key "
+    "only for its own side of its own referral. An action not in the table is 409 "
+    "`invalid-transition` with `current_status` and `allowed_actions`.",
+};
 
 int workflow_status_parse(const char *s) {
-    return parse(STATUS_NAMES, RS_COUNT, s);
+    return machine_state(&referral_machine, s);
 }
 int workflow_action_parse(const char *s) {
-    return parse(ACTION_NAMES, RA_COUNT, s);
+    return machine_action(&referral_machine, s);
 }
 const char *workflow_status_name(enum ref_status s) {
-    return s < RS_COUNT ? STATUS_NAMES[s] : "unknown";
+    return machine_state_name(&referral_machine, (int)s);
 }
 const char *workflow_action_name(enum ref_action a) {
-    return a < RA_COUNT ? ACTION_NAMES[a] : "unknown";
+    return machine_action_name(&referral_machine, (int)a);
 }
 const char *workflow_event_type(enum ref_action a) {
     return a < RA_COUNT ? EVENT_TYPES[a] : "unknown";
 }
 
 const struct transition *workflow_find(enum ref_status from, enum ref_action action) {
-    for (int i = 0; i < workflow_table_len; i++)
-        if (workflow_table[i].from == from && workflow_table[i].action == action) return &workflow_table[i];
-    return NULL;
+    return machine_find(&referral_machine, (int)from, (int)action);
 }
 
 enum ref_side workflow_side(enum ref_action action) {
@@ -59,9 +61,9 @@ enum ref_side workflow_side(enum ref_action action) {
 }
 
 int workflow_allowed(enum ref_status from, enum ref_action *out) {
-    int n = 0;
-    for (int a = 0; a < RA_COUNT; a++)
-        if (workflow_find(from, (enum ref_action)a)) out[n++] = (enum ref_action)a;
+    int all[RA_COUNT];
+    int n = machine_allowed(&referral_machine, (int)from, all);
+    for (int i = 0; i < n; i++) out[i] = (enum ref_action)all[i];
     return n;
 }
 

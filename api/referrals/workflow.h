@@ -1,6 +1,7 @@
 /* The referral workflow as data: status x action -> status, and who may act. Pure, no I/O. */
 #ifndef ALLIED_WORKFLOW_H
 #define ALLIED_WORKFLOW_H
+#include "api/states.h"
 #include <stdbool.h>
 
 enum ref_status { RS_SUBMITTED, RS_ACKNOWLEDGED, RS_ENGAGED, RS_WON, RS_LOST, RS_DECLINED, RS_WITHDRAWN, RS_COUNT };
@@ -8,12 +9,8 @@ enum ref_action { RA_ACKNOWLEDGE, RA_ENGAGE, RA_UPDATE, RA_WIN, RA_LOSE, RA_DECL
 /* The referrer made the introduction (the partner for inbound, the tenant for outbound). */
 enum ref_side { SIDE_REFERRER, SIDE_RECEIVER };
 
-struct transition {
-    enum ref_status from;
-    enum ref_action action;
-    enum ref_status to;
-    enum ref_side by;
-};
+/* The table (a struct machine, api/states.h): from, action, to are the enums above, by a side. */
+extern const struct machine referral_machine;
 extern const struct transition workflow_table[];
 extern const int workflow_table_len;
 

@@ -17,6 +17,7 @@
 #include "server/data/db.h"
 #include "server/log.h"
 #include "server/util.h"
+#include "api/webhooks/guard.h"
 #include "api/webhooks/signing.h"
 #include <curl/curl.h>
 #include <pthread.h>

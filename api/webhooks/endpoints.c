@@ -9,6 +9,7 @@
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
 #include "server/util.h"
+#include "api/webhooks/guard.h"
 #include "api/webhooks/signing.h"
 #include <curl/curl.h>
 #include <stdio.h>

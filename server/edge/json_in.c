@@ -108,30 +108,15 @@ static bool url_ok(const char *s) {
     return strlen(s) <= 2048;
 }
 
-const char *json_field_check(const struct field *f, json_t *v) {
-    if (json_is_null(v)) return (f->flags & F_NULLABLE) ? NULL : "must not be null";
-    const char *s = json_string_value(v);
-    switch (f->type) {
-    case FT_STRING:
-    case FT_TEXT:
-    case FT_EMAIL:
-    case FT_URL:
-    case FT_ENUM:
-    case FT_UUID:
-    case FT_DATE:
-        if (!json_is_string(v)) return "must be a string";
-        break;
-    default:
-        break;
-    }
+/* The string types: checked once the value is known to be a string. */
+static const char *string_check(const struct field *f, const char *s) {
     switch (f->type) {
     case FT_STRING:
         if (*s == '\0') return "must not be empty";
         if (has_control(s)) return "must not contain control characters";
         /* fallthrough */
     case FT_TEXT:
-        if ((long long)utf8_chars(s) > f->max) return "is too long";
-        return NULL;
+        return (long long)utf8_chars(s) > f->max ? "is too long" : NULL;
     case FT_EMAIL:
         return email_ok(s) ? NULL : "must be an email address";
     case FT_URL:
@@ -144,6 +129,43 @@ const char *json_field_check(const struct field *f, json_t *v) {
         return uuid_valid(s) ? NULL : "must be a UUID";
     case FT_DATE:
         return date_valid(s) ? NULL : "must be a date YYYY-MM-DD";
+    default:
+        return "has an unsupported type";
+    }
+}
+
+static bool is_string_type(enum ftype t) {
+    return t == FT_STRING || t == FT_TEXT || t == FT_EMAIL || t == FT_URL || t == FT_ENUM || t == FT_UUID ||
+           t == FT_DATE;
+}
+
+static const char *object_size_check(const struct field *f, json_t *v) {
+    if (!json_is_object(v)) return "must be an object";
+    char *text = json_dumps(v, JSON_COMPACT);
+    size_t len = text ? strlen(text) : 0;
+    free(text);
+    return (long long)len > f->max ? "is too large" : NULL;
+}
+
+static const char *tags_check(const struct field *f, json_t *v) {
+    if (!json_is_array(v)) return "must be an array of strings";
+    if ((long long)json_array_size(v) > f->max) return "has too many items";
+    size_t i, j;
+    json_t *t;
+    json_array_foreach(v, i, t) {
+        const char *ts = json_string_value(t);
+        if (!ts || *ts == '\0' || utf8_chars(ts) > 64 || has_control(ts))
+            return "items must be non-empty strings of at most 64 characters";
+        for (j = 0; j < i; j++)
+            if (strcmp(ts, json_string_value(json_array_get(v, j))) == 0) return "items must be distinct";
+    }
+    return NULL;
+}
+
+const char *json_field_check(const struct field *f, json_t *v) {
+    if (json_is_null(v)) return (f->flags & F_NULLABLE) ? NULL : "must not be null";
+    if (is_string_type(f->type)) return json_is_string(v) ? string_check(f, json_string_value(v)) : "must be a string";
+    switch (f->type) {
     case FT_INT:
         if (!json_is_integer(v)) return "must be an integer";
         if (json_integer_value(v) < f->min || json_integer_value(v) > f->max) return "is out of range";
@@ -152,33 +174,16 @@ const char *json_field_check(const struct field *f, json_t *v) {
         return f->check(v);
     case FT_BOOL:
         return json_is_boolean(v) ? NULL : "must be true or false";
-    case FT_OBJECT: {
-        if (!json_is_object(v)) return "must be an object";
-        char *text = json_dumps(v, JSON_COMPACT);
-        size_t len = text ? strlen(text) : 0;
-        free(text);
-        return (long long)len > f->max ? "is too large" : NULL;
-    }
+    case FT_OBJECT:
+        return object_size_check(f, v);
     case FT_ARRAY:
         if (!json_is_array(v)) return "must be an array";
         return (long long)json_array_size(v) > f->max ? "has too many items" : NULL;
-    case FT_TAGS: {
-        if (!json_is_array(v)) return "must be an array of strings";
-        if ((long long)json_array_size(v) > f->max) return "has too many items";
-        size_t i, j;
-        json_t *t;
-        json_array_foreach(v, i, t) {
-            const char *ts = json_string_value(t);
-            if (!ts || *ts == '\0' || utf8_chars(ts) > 64 || has_control(ts))
-                return "items must be non-empty strings of at most 64 characters";
-            for (j = 0; j < i; j++)
-                if (strcmp(ts, json_string_value(json_array_get(v, j))) == 0)
-                    return "items must be distinct";
-        }
-        return NULL;
+    case FT_TAGS:
+        return tags_check(f, v);
+    default:
+        return "has an unsupported type";
     }
-    }
-    return "has an unsupported type";
 }
 
 static void add_error(json_t *errors, const char *prefix, const char *key, const char *msg) {

@@ -5,6 +5,7 @@
 #include "server/edge/ratelimit.h"
 #include "server/backoff.h"
 #include "server/edge/auth.h"
+#include "server/edge/client_addr.h"
 #include "server/config.h"
 #include "server/data/db.h"
 #include "server/log.h"
@@ -254,10 +255,12 @@ void rl_address_key(const struct sockaddr *sa, char *out, size_t n) {
     }
 }
 
+/* The client's address key: behind a trusted proxy, the address it forwarded (client_addr.h). */
 static void client_address(struct request *rq, char *out, size_t n) {
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(rq->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    rl_address_key(ci ? ci->client_addr : NULL, out, n);
+    char text[CLIENT_ADDR_MAX];
+    struct sockaddr_storage ss;
+    client_addr(rq, text, &ss);
+    rl_address_key(ss.ss_family == AF_UNSPEC ? NULL : (const struct sockaddr *)&ss, out, n);
 }
 
 static int64_t unix_now(void) {

@@ -1,9 +1,10 @@
 """THE MIRRORED SQL: what the server sends to PostgreSQL for each benchmarked request, statement
 for statement, so pgbench can run the same work with no HTTP, no C and no JSON in between.
 
-This is the one place to update when the request path changes (key cache, pipelining, ...).
-Each statement is the server's text copied verbatim from its DB_STMT (file named beside it),
-with a map from each $n to what pgbench sends instead:
+This is the one place to update when the request path changes (which statements, in which order).
+Each statement is read from the server's own source (its DB_STMT or LIST_SPEC, by file and name),
+so it cannot drift from what the server prepares; each comes with a map from each $n to what
+pgbench sends instead:
   ":name"   a pgbench variable (bench.py passes them with -D or a \\gset sets them), sent as a
             parameter exactly like the server's (pgbench -M prepared);
   "NULL"    where the server sends a NULL parameter (pgbench cannot pass NULL as a variable);
@@ -12,8 +13,8 @@ with a map from each $n to what pgbench sends instead:
 The bench prints each route's statements per request as measured on the server
 (allied_db_statements_total) next to the count here: a mismatch means this file is stale.
 
-Server request path today (server/dispatch.c run_transaction, server/auth.c auth_or_reply), with a
-warm key (the benchmark's steady state; server/auth_cache.c):
+Server request path today (server/edge/dispatch.c run_transaction, server/edge/auth.c auth_or_reply),
+with a warm key (the benchmark's steady state; server/edge/auth_cache.c):
   a write: BEGIN, set_config('allied.tenant_id', tenant, true) and the handler's first statement
   go out together in one libpq pipeline (one round trip); then the handler's other statements;
   COMMIT. A read (GET): no BEGIN or COMMIT; the tenant (and read-only) setting and the handler's
@@ -23,98 +24,89 @@ warm key (the benchmark's steady state; server/auth_cache.c):
   first statement, which reads into variables, costs pgbench one round trip more than the server).
 A cold key instead runs allied_authenticate(prefix, sha256 hex of the whole key) in that first
 pipeline (AUTH below), once per key per instance."""
+import os
 import re
 
-BEGIN = ("BEGIN", {})                                                    # server/dispatch.c st_begin
-COMMIT = ("COMMIT", {})                                                  # server/dispatch.c st_commit
-SET_TENANT = ("SELECT set_config('allied.tenant_id', $1, true)", {1: ":tenant"})  # server/auth.c (warm key)
-SET_TENANT_READ = ("SELECT set_config('allied.tenant_id', $1, true), "            # server/auth.c (warm key, GET)
-                   "set_config('transaction_read_only', 'on', true)", {1: ":tenant"})
-AUTH = ("SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, '') "  # server/auth.c
-        "FROM allied_authenticate($1, $2)", {1: ":prefix", 2: ":hash"})
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+_LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
-# api/partners.c
-PARTNER_GET = ("SELECT partner_json(p), p.version FROM partners p "
-               "WHERE p.tenant_id = $1 AND p.id = $2 AND ($3::uuid IS NULL OR p.id = $3)")
-PARTNER_LIST_FIRST = (  # LIST_SPEC(partner_list, ...) expanded as server/edge/list.h does
-    "SELECT partner_json(p), api_ts(p.created_at), p.id FROM partners p "
-    "WHERE p.tenant_id = $1 AND ($5::uuid IS NULL OR p.id = $5) "
-    "  AND ($6::text IS NULL OR p.status = $6) AND ($7::text IS NULL OR p.kind = $7) "
-    "  AND ($8::text IS NULL OR p.external_id = $8) AND ($9::timestamptz IS NULL OR p.updated_at >= $9) "
-    "  AND ($10::text IS NULL OR p.name ILIKE $10 OR p.company ILIKE $10)"
-    " AND $3::timestamptz IS NULL AND $4::uuid IS NULL "
-    "ORDER BY p.created_at, p.id LIMIT $2")
-PARTNER_INSERT = (
-    "INSERT INTO partners AS p (tenant_id, id, name, company, email, phone, website, kind, "
-    "  status, ideal_client, tags, external_id, metadata, qualification) "
-    "SELECT $1, $2, b->>'name', b->>'company', b->>'email', b->>'phone', b->>'website', "
-    "  coalesce(b->>'kind', 'referral'), coalesce(b->>'status', 'prospect'), b->>'ideal_client', "
-    "  ARRAY(SELECT jsonb_array_elements_text(b->'tags')), b->>'external_id', "
-    "  coalesce(b->'metadata', '{}'), "
-    "  CASE WHEN jsonb_typeof(b->'qualification') = 'object' THEN b->'qualification' END "
-    "FROM (SELECT $3::jsonb AS b) x RETURNING partner_json(p), p.version")
 
-# api/referrals.c
-REF_PARTNER = "SELECT status FROM partners WHERE tenant_id = $1 AND id = $2"
-REF_DUP_LOCK = ("SELECT pg_advisory_xact_lock(hashtextextended($1 || ':email:' || $2, 0)) WHERE $2 <> '' "
-                "UNION ALL "
-                "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':domain:' || $3, 0)) WHERE $3 <> ''")
-REF_DUP_FIND = ("SELECT r.id FROM referrals r LEFT JOIN agreements a "
-                "  ON a.tenant_id = r.tenant_id AND a.id = r.agreement_id "
-                "WHERE r.tenant_id = $1 AND ((r.prospect_email = $2 AND $2 <> '') "
-                "                         OR (r.prospect_domain = $3 AND $3 <> '')) "
-                "  AND r.status IN ('submitted', 'acknowledged', 'engaged', 'won') "
-                "  AND coalesce(r.closed_at, r.created_at) >= now() - make_interval(days => "
-                "      coalesce((agreement_terms(a, r.direction)->>'protection_days')::int, 90)) "
-                "ORDER BY r.created_at LIMIT 1")
-REF_INSERT = ("WITH ag AS (SELECT a.id, (agreement_terms(a, $4)->>'acknowledge_within_hours')::int AS hours "
-              "  FROM agreements a WHERE a.tenant_id = $1 AND a.partner_id = $3 "
-              "  AND (a.direction = $4 OR a.direction = 'reciprocal') AND agreement_status(a) = 'active' "
-              "  ORDER BY a.activated_at DESC LIMIT 1) "
-              "INSERT INTO referrals AS r (tenant_id, id, partner_id, agreement_id, direction, prospect, "
-              "  prospect_email, prospect_domain, external_id, override_reason, acknowledge_by) "
-              "SELECT $1, $2, $3, (SELECT id FROM ag), $4, $5::jsonb, nullif($6, ''), nullif($7, ''), $8, $9, "
-              "  now() + make_interval(hours => coalesce((SELECT hours FROM ag), 48)) "
-              "RETURNING referral_json(r), r.version")
-REF_EVENT = ("INSERT INTO referral_events (tenant_id, referral_id, type, from_status, to_status, note, "
-             "  stage, actor_key_id, actor_role) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-# api/feed.c (the feed row, and the webhook outbox in the same statement)
-FEED_APPEND = ("WITH s AS (INSERT INTO feed_counters AS f (tenant_id, last_seq) VALUES ($1, 1) "
-               "  ON CONFLICT (tenant_id) DO UPDATE SET last_seq = f.last_seq + 1 RETURNING last_seq), "
-               "e AS (INSERT INTO feed_events (tenant_id, seq, type, resource_type, resource_id, partner_id, data) "
-               "  SELECT $1, s.last_seq, $2, $3, $4, $5, $6::json FROM s RETURNING seq, at) "
-               "INSERT INTO webhook_deliveries (tenant_id, id, endpoint_id, feed_seq, type, payload) "
-               "SELECT $1, gen_random_uuid(), w.id, e.seq, $2, "
-               "  json_build_object('type', $2, 'timestamp', api_ts(e.at), 'data', $6::json)::text "
-               "FROM e JOIN webhook_endpoints w ON w.tenant_id = $1 AND w.enabled "
-               "  AND ('*' = ANY (w.events) OR $2 = ANY (w.events)) "
-               "  AND (w.partner_id IS NULL OR w.partner_id = $5::uuid)")
-# api/referral_actions.c
-REF_READ = ("SELECT status, version, direction, partner_id FROM referrals "
-            "WHERE tenant_id = $1 AND id = $2 AND ($3::uuid IS NULL OR partner_id = $3)")
-REF_MOVE = ("UPDATE referrals r SET status = $5, version = r.version + 1, updated_at = now(), "
-            "  stage = coalesce($6, r.stage), "
-            "  deal_amount = coalesce($7::bigint, r.deal_amount), deal_currency = coalesce($8, r.deal_currency), "
-            "  close_reason = coalesce($9, r.close_reason), close_note = CASE WHEN $11 THEN $10 ELSE r.close_note END, "
-            "  acknowledged_at = CASE WHEN $5 = 'acknowledged' AND r.acknowledged_at IS NULL "
-            "                         THEN now() ELSE r.acknowledged_at END, "
-            "  closed_at = CASE WHEN $11 THEN now() ELSE r.closed_at END, "
-            "  client_discount_bps = coalesce($12::int, r.client_discount_bps), "
-            "  qualified_at = CASE WHEN $5 IN ('engaged', 'won') THEN coalesce(r.qualified_at, now()) "
-            "                      ELSE r.qualified_at END "
-            "WHERE r.tenant_id = $1 AND r.id = $2 AND r.status = $3 AND r.version = $4 "
-            "RETURNING referral_json(r), r.version")
-# api/commissions.c (a win)
-COMM_PLAN = ("SELECT r.agreement_id, agreement_terms(a, r.direction)::text, r.attributions::text, r.direction, "
-             "  r.partner_id "
-             "FROM referrals r LEFT JOIN agreements a ON a.tenant_id = r.tenant_id AND a.id = r.agreement_id "
-             "WHERE r.tenant_id = $1 AND r.id = $2")
-COMM_INSERT = ("INSERT INTO commissions AS c (tenant_id, id, referral_id, partner_id, agreement_id, kind, type, "
-               "  amount, currency, share_bps, payable_at) "
-               "SELECT $1, u.id, $2, u.partner_id, $3, $4, 'commission', u.amount, $5, u.share, "
-               "  now() + make_interval(days => $6::int) "
-               "FROM unnest($7::uuid[], $8::uuid[], $9::bigint[], $10::int[]) AS u(id, partner_id, amount, share) "
-               "RETURNING commission_json(c), c.id, c.partner_id")
+def _macro(name):
+    """The text of `#define NAME "..." ...` (string literals only) from server/ or api/."""
+    for folder in ("server", "api"):
+        for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
+            for f in files:
+                text = open(os.path.join(dirpath, f)).read()
+                m = re.search(r"#define %s\b((?:[^\n]*\\\n)*[^\n]*)" % name, text)
+                if m:
+                    return _expand(m.group(1).replace("\\\n", " "))
+    raise KeyError("no #define %s" % name)
+
+
+def _expand(args):
+    """Concatenates a run of C string literals and macro names, as the compiler does."""
+    out = []
+    for lit, name in re.findall(r'"((?:[^"\\]|\\.)*)"|\b([A-Z][A-Z0-9_]{3,})\b', args):
+        out.append(lit.replace('\\"', '"') if name == "" else _macro(name))
+    return "".join(out)
+
+
+def _call(path, macro, name):
+    """The arguments of `MACRO(name, ...)` in `path`, split at top-level commas."""
+    text = open(os.path.join(ROOT, path)).read()
+    start = text.index("%s(%s," % (macro, name)) + len(macro) + 1
+    depth, quoted, args, cur = 0, False, [], ""
+    for i in range(start, len(text)):
+        c = text[i]
+        if quoted:
+            quoted = not (c == '"' and text[i - 1] != "\\")
+        elif c == '"':
+            quoted = True
+        elif c in "({":
+            depth += 1
+        elif c in ")}":
+            if depth == 0:
+                return args + [cur]
+            depth -= 1
+        elif c == "," and depth == 0:
+            args.append(cur)
+            cur = ""
+            continue
+        cur += c
+    raise ValueError("unterminated %s(%s" % (macro, name))
+
+
+def stmt(path, name):
+    """The text of DB_STMT(name, ...) in `path`, exactly as the server prepares it."""
+    return _expand(_call(path, "DB_STMT", name)[1])
+
+
+def list_first(path, name):
+    """The first-page statement of LIST_SPEC(name, select, key, ...) (server/edge/list.h)."""
+    args = _call(path, "LIST_SPEC", name)
+    select, key = _expand(args[1]), _expand(args[2])
+    return select + " AND $3::timestamptz IS NULL AND $4::uuid IS NULL ORDER BY " + key + " LIMIT $2"
+
+
+BEGIN = (stmt("server/edge/dispatch.c", "st_begin"), {})
+COMMIT = (stmt("server/edge/dispatch.c", "st_commit"), {})
+SET_TENANT = (stmt("server/edge/auth.c", "st_set_tenant"), {1: ":tenant"})  # warm key
+SET_TENANT_READ = (stmt("server/edge/auth.c", "st_set_tenant_read"), {1: ":tenant"})  # warm key, GET
+AUTH = (stmt("server/edge/auth.c", "st_authenticate"), {1: ":prefix", 2: ":hash"})  # cold key
+
+PARTNER_GET = stmt("api/partners.c", "st_get")
+PARTNER_LIST_FIRST = list_first("api/partners.c", "partner_list")
+PARTNER_INSERT = stmt("api/partners.c", "st_insert")
+REF_PARTNER = stmt("api/referrals/referrals.c", "st_partner")
+REF_DUP_LOCK = stmt("api/referrals/referrals.c", "st_dup_lock")
+REF_DUP_FIND = stmt("api/referrals/referrals.c", "st_dup_find")
+REF_INSERT = stmt("api/referrals/referrals.c", "st_insert")
+REF_EVENT = stmt("api/referrals/referrals.c", "st_event")
+FEED_APPEND = stmt("api/feed.c", "st_append")  # the feed row and the webhook outbox, one statement
+REF_READ = stmt("api/referrals/referral_actions.c", "st_read")
+REF_MOVE = stmt("api/referrals/referral_actions.c", "st_move")
+COMM_PLAN = stmt("api/money/commissions.c", "st_plan")  # a win
+COMM_INSERT = stmt("api/money/commissions.c", "st_insert")
 
 # Values the server computes in C, made in SQL from pgbench's random :n and :m instead.
 RID = "CAST(md5(CAST(:n AS text) || '-' || CAST(:m AS text)) AS uuid)"

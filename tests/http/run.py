@@ -27,6 +27,7 @@ import test_rate_limits  # noqa: E402,F401
 import test_cursors  # noqa: E402,F401
 import test_fuzz_regressions  # noqa: E402,F401
 import test_operations  # noqa: E402,F401
+import test_proxy  # noqa: E402,F401
 import test_layout  # noqa: E402,F401
 import test_operator  # noqa: E402,F401
 import test_contract  # noqa: E402,F401 - last: it checks what every test above observed

@@ -1,6 +1,8 @@
 """Agreements: drafts, terms validation, signatures, activation conflicts, lifecycle, amendments."""
 import datetime
-from lib import test, expect, expect_status, expect_problem, new_tenant, Client
+import json
+import subprocess
+from lib import test, expect, expect_status, expect_problem, new_tenant, Client, BIN
 
 TODAY = datetime.date.today()
 PCT = {"compensation": {"model": "percentage", "rate_bps": 1000}}
@@ -266,3 +268,55 @@ def agreement_tenant_isolation(ctx):
         expect_problem(other.post(url + "/" + action, body), 404, "not-found")
     expect(other.get("/v1/agreements").json["data"] == [], "listed across tenants")
     expect(c.get(url).json["version"] == 1, "changed by another tenant")
+
+
+# How to bring a fresh agreement (of a fresh partner, so nothing overlaps) into each state of the table.
+def into(c, state):
+    p = c.post("/v1/partners", {"name": "P " + state}).json
+    if state == "expired":
+        a = draft(c, p["id"], starts_on="2020-01-01", ends_on="2020-06-01")
+    else:
+        a = draft(c, p["id"])
+    if state != "draft":
+        expect_status(activate(c, a), 200)
+    url = "/v1/agreements/" + a["id"]
+    if state == "suspended":
+        expect_status(c.post(url + "/suspend"), 200)
+    elif state == "terminated":
+        expect_status(c.post(url + "/terminate", {"reason": "done"}), 200)
+    elif state == "superseded":
+        expect_status(activate(c, c.post(url + "/amend").json), 200)
+    expect(c.get(url).json["status"] == state, "into %s: %r", state, c.get(url).json)
+    return url
+
+
+AGREEMENT_ACTIONS = {"update": ("PATCH", "", {"auto_renew": True}), "sign": ("POST", "/sign", {"party": "vendor", "signer_name": "V"}),
+                     "suspend": ("POST", "/suspend", None), "resume": ("POST", "/resume", None),
+                     "terminate": ("POST", "/terminate", {"reason": "x"}), "amend": ("POST", "/amend", None)}
+
+
+def act(c, url, action):
+    method, tail, body = AGREEMENT_ACTIONS[action]
+    return c.req(method, url + tail, body)
+
+
+@test
+def agreement_every_state_and_action(ctx):
+    """every agreement state x action is legal exactly when `allied workflow agreement` says; the rest are 409 with allowed_actions"""
+    c, _ = setup(ctx)
+    table = json.loads(subprocess.run([BIN, "workflow", "agreement"], capture_output=True, text=True).stdout)
+    states = sorted({t["from"] for t in table} | {t["to"] for t in table})
+    expect(set(AGREEMENT_ACTIONS) | {"supersede"} == {t["action"] for t in table}, "actions %r", table)
+    for state in states:
+        rows = {t["action"]: t for t in table if t["from"] == state}
+        allowed = sorted(a for a in rows if a in AGREEMENT_ACTIONS)
+        url = into(c, state)
+        for action in AGREEMENT_ACTIONS:
+            if action in rows:
+                r = act(c, into(c, state), action)
+                expect(r.status in (200, 201), "%s from %s: %r", action, state, r)
+                continue
+            r = act(c, url, action)
+            expect_problem(r, 409, "invalid-state")
+            expect(sorted(r.json["allowed_actions"]) == allowed, "%s from %s: %r", action, state, r.json)
+        expect(c.get(url).json["status"] == state, "an illegal action changed %s", state)

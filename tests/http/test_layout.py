@@ -50,3 +50,21 @@ def no_include_circle(ctx):
         if m not in state:
             visit(m, [m])
     expect(not circles, "include circles: %s", circles)
+
+
+@test
+def every_option_is_documented(ctx):
+    """README's configuration table lists every option `allied --help` prints, with the same default"""
+    import subprocess
+    from lib import BIN
+    out = subprocess.run([BIN, "--help"], capture_output=True, text=True, timeout=30).stdout
+    opts = re.findall(r"^  ((?:ALLIED_|DATABASE_)[A-Z_]+) .*\(default: ([^)]*)\)$", out, re.M)
+    expect(len(opts) >= 30, "options in --help: %r", opts)
+    table = open("README.md").read().split("## Configuration", 1)[-1].split("\n## ", 1)[0]
+    missing = []
+    for name, default in opts:
+        shown = "`%s`" % default if default != "none" else None
+        row = re.search(r"^\| `%s` \| ([^|]*) \|" % name, table, re.M)
+        if not row or (shown and row.group(1).strip() != shown):
+            missing.append("%s (default %s)" % (name, default))
+    expect(not missing, "not in README's configuration table, or with another default: %s", missing)

@@ -20,7 +20,7 @@ COUNTER = [0]
 def workflow():
     global WORKFLOW
     if WORKFLOW is None:
-        WORKFLOW = json.loads(subprocess.run([BIN, "workflow"], capture_output=True, text=True).stdout)
+        WORKFLOW = json.loads(subprocess.run([BIN, "workflow", "referral"], capture_output=True, text=True).stdout)
     return WORKFLOW
 
 
@@ -414,3 +414,20 @@ def feed_exactly_once_in_order(ctx):
     expect(e.qk.get("/v1/events?limit=1000&after=" + start).json["data"] == [], "other partner sees nothing")
     for bad in ("after=-1", "after=x", "limit=0", "limit=1001", "cursor=1", "after=999999999"):
         expect_problem(e.c.get("/v1/events?" + bad), 400, "validation-error")
+
+
+@test
+def readme_state_machines_are_the_tables(ctx):
+    """README's state machines section is exactly `allied workflow --markdown`, and `allied workflow` holds every table"""
+    md = subprocess.run([BIN, "workflow", "--markdown"], capture_output=True, text=True, check=True).stdout
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md"), encoding="utf-8").read()
+    begin = "<!-- BEGIN allied workflow --markdown (generated: do not edit) -->\n"
+    end = "<!-- END allied workflow --markdown -->"
+    expect(begin in readme and end in readme, "README has no generated state machines section")
+    section = readme.split(begin, 1)[1].split(end, 1)[0]
+    expect(section == md, "README's state machines differ from `allied workflow --markdown`; paste its output")
+    tables = json.loads(subprocess.run([BIN, "workflow"], capture_output=True, text=True, check=True).stdout)
+    expect(sorted(tables) == ["agreement", "commission", "invoice", "referral"] and tables["referral"] == workflow(),
+           "%r", sorted(tables))
+    bad = subprocess.run([BIN, "workflow", "nonsense"], capture_output=True, text=True)
+    expect(bad.returncode == 2 and "nonsense" in bad.stderr, "unknown table: %r", bad)

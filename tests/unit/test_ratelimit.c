@@ -1,7 +1,11 @@
 /* Unit tests for the rate-limit arithmetic: GCRA buckets and the shared minute budget, on an
  * injected clock. */
 #include "server/edge/ratelimit.h"
+#include "server/edge/client_addr.h"
 #include "tests/unit/unit.h"
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -149,8 +153,44 @@ static void addresses(void) {
     CHECK(strcmp(out, "unknown") == 0);
 }
 
+static struct sockaddr_storage sock(const char *text) {
+    struct sockaddr_storage ss = {0};
+    if (strchr(text, ':')) {
+        ss.ss_family = AF_INET6;
+        inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr);
+    } else {
+        ss.ss_family = AF_INET;
+        inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr);
+    }
+    return ss;
+}
+
+/* ALLIED_TRUSTED_PROXIES: exact addresses and CIDR blocks, IPv4-mapped IPv6 as IPv4. */
+static void trusted_proxies(void) {
+    char bad[64];
+    CHECK(client_addr_trust("10.0.0.0/8, 192.168.1.7 2001:db8::/32,::1", bad, sizeof bad) == 0);
+    const char *yes[] = {"10.1.2.3", "10.255.255.255", "192.168.1.7", "2001:db8::5", "::1", "::ffff:10.9.9.9"};
+    const char *no[] = {"11.0.0.1", "192.168.1.8", "2001:db9::1", "::2", "::ffff:11.0.0.1", "127.0.0.1"};
+    for (size_t i = 0; i < sizeof yes / sizeof *yes; i++) {
+        struct sockaddr_storage ss = sock(yes[i]);
+        CHECK(client_addr_trusted((struct sockaddr *)&ss));
+    }
+    for (size_t i = 0; i < sizeof no / sizeof *no; i++) {
+        struct sockaddr_storage ss = sock(no[i]);
+        CHECK(!client_addr_trusted((struct sockaddr *)&ss));
+    }
+    const char *wrong[] = {"10.0.0.0/33", "300.1.1.1", "::1/129", "10.0.0.0/", "host.example", "1.2.3.4/x"};
+    for (size_t i = 0; i < sizeof wrong / sizeof *wrong; i++) {
+        CHECK(client_addr_trust(wrong[i], bad, sizeof bad) == -1 && strcmp(bad, wrong[i]) == 0);
+        struct sockaddr_storage ss = sock("10.1.2.3");
+        CHECK(!client_addr_trusted((struct sockaddr *)&ss)); /* a bad list trusts nobody */
+    }
+    CHECK(client_addr_trust("", bad, sizeof bad) == 0);
+}
+
 void test_ratelimit(void) {
     buckets();
     budgets();
     addresses();
+    trusted_proxies();
 }

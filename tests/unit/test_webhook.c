@@ -1,6 +1,7 @@
 /* Unit tests for webhook signing, private-address checks and the retry schedule. */
 #include "server/backoff.h"
 #include "api/webhooks/deliver.h"
+#include "api/webhooks/guard.h"
 #include "api/webhooks/signing.h"
 #include "tests/unit/unit.h"
 #include <arpa/inet.h>

@@ -3,7 +3,7 @@
 #include "tests/unit/unit.h"
 #include <string.h>
 
-/* The brief's table, written out independently of api/workflow.c. */
+/* The brief's table, written out independently of api/referrals/workflow.c. */
 static const char *expected(const char *from, const char *action) {
     static const char *const rows[][3] = {
         {"submitted", "acknowledge", "acknowledged"}, {"acknowledged", "engage", "engaged"},
@@ -28,7 +28,7 @@ void test_workflow(void) {
             CHECK((t != NULL) == (want != NULL));
             if (t && want) {
                 CHECK(strcmp(workflow_status_name(t->to), want) == 0);
-                CHECK(t->by == workflow_side((enum ref_action)a));
+                CHECK(t->by == (int)workflow_side((enum ref_action)a));
                 legal++;
             }
         }

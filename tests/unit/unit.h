@@ -23,4 +23,5 @@ void test_money(void);
 void test_webhook(void);
 void test_text(void);
 void test_ratelimit(void);
+void test_states(void);
 #endif

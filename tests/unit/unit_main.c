@@ -1,5 +1,6 @@
 /* Runs the pure unit tests and prints `N passed, N failed` like the HTTP suite. */
 #include "server/config.h"
+#include "server/log.h"
 #include "tests/unit/unit.h"
 
 int unit_checks_failed;
@@ -19,11 +20,13 @@ static const struct {
     {"webhooks: signature vector, private addresses (v4, v6, mapped), retry schedule", test_webhook},
     {"text: UTF-8 cuts on character boundaries (1-4 byte characters, every offset), scrubbing", test_text},
     {"ratelimit: token buckets, failure throttle, shared minute budget (fake clock), address keys", test_ratelimit},
+    {"states: every state x action of the agreement, commission and invoice tables; derived statuses", test_states},
 };
 
 int main(void) {
     int passed = 0, failed = 0;
-    cfg.log_level = 4; /* off */
+    cfg.log_level = LOG_OFF;
+    log_set_level(LOG_OFF);
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
         int before = unit_checks_failed;
         tests[i].fn();
