@@ -20,14 +20,14 @@ endif
 SERVER_SRC := $(sort $(wildcard server/*.c server/edge/*.c server/data/*.c))
 API_SRC    := $(sort $(wildcard api/*.c api/*/*.c))
 HEADERS    := $(wildcard server/*.h server/*/*.h api/*.h api/*/*.h)
-CORE_SRC   := $(filter-out server/main.c,$(SERVER_SRC)) $(API_SRC) $(BUILD)/migrations.c
+CORE_SRC   := $(filter-out server/main.c,$(SERVER_SRC)) $(API_SRC) $(BUILD)/migrations.c $(BUILD)/embedded.c
 UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json_in.c \
               tests/unit/test_router.c tests/unit/test_pagination.c tests/unit/test_auth.c \
               tests/unit/test_workflow.c tests/unit/test_terms.c tests/unit/test_money.c tests/unit/test_webhook.c \
               tests/unit/test_text.c tests/unit/test_ratelimit.c \
               tests/unit/test_states.c
 
-CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/migrations.c,$(CORE_SRC))) $(BUILD)/migrations.o
+CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/%,$(CORE_SRC))) $(BUILD)/migrations.o $(BUILD)/embedded.o
 # Numbered migrations, then the JSON shapes (migrations/json/, common.sql first: the others use it).
 MIGRATIONS := $(sort $(wildcard migrations/*.sql)) migrations/json/common.sql \
               $(filter-out migrations/json/common.sql,$(sort $(wildcard migrations/json/*.sql)))
@@ -51,6 +51,17 @@ $(BUILD)/migrations.c: $(MIGRATIONS) scripts/embed_migrations.sh
 	sh scripts/embed_migrations.sh $(MIGRATIONS) > $@
 
 $(BUILD)/migrations.o: $(BUILD)/migrations.c
+	$(CC) $(CFLAGS_ALL) $(CFLAGS) -c -o $@ $<
+
+# Files served as they are (the API reference: GET /openapi.yaml, /docs), compiled in the same way:
+# NAME=PATH, NAME being what the server looks up (server/embed.h).
+EMBEDDED := openapi.yaml=openapi.yaml docs/index.html=api/docs/index.html \
+            docs/redoc.standalone.js=api/docs/redoc.standalone.js
+$(BUILD)/embedded.c: $(foreach e,$(EMBEDDED),$(lastword $(subst =, ,$(e)))) scripts/embed_files.sh
+	@mkdir -p $(BUILD)
+	sh scripts/embed_files.sh $(EMBEDDED) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/embedded.o: $(BUILD)/embedded.c server/embed.h
 	$(CC) $(CFLAGS_ALL) $(CFLAGS) -c -o $@ $<
 
 deps:

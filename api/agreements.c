@@ -23,37 +23,32 @@ static const char *const STATUSES[] = {"draft",      "signed",     "active", "su
 static const char *const PARTIES[] = {"vendor", "partner", NULL};
 
 #define READONLY_FIELDS                                                                            \
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"status", FT_TEXT, F_READONLY, 0, 0, NULL},          \
-        {"signatures", FT_OBJECT, F_READONLY, 0, 0, NULL},                                         \
-        {"activated_at", FT_TEXT, F_READONLY, 0, 0, NULL},                                         \
-        {"termination", FT_OBJECT, F_READONLY, 0, 0, NULL},                                        \
-        {"supersedes_id", FT_UUID, F_READONLY, 0, 0, NULL},                                        \
-        {"superseded_by_id", FT_UUID, F_READONLY, 0, 0, NULL},                                     \
-        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+    FIELD_READONLY("status"), FIELD_READONLY("signatures"), FIELD_READONLY("activated_at"),          \
+        FIELD_READONLY("termination"), FIELD_READONLY("supersedes_id"),                              \
+        FIELD_READONLY("superseded_by_id"), FIELDS_READONLY_RESOURCE
 
 /* The whole agreement as it must be after create, PATCH or amend. */
 static const struct field AGREEMENT[] = {
-    {"partner_id", FT_UUID, F_REQUIRED, 0, 0, NULL},
-    {"direction", FT_ENUM, F_REQUIRED, 0, 0, DIRECTIONS},
-    {"terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"inbound_terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"outbound_terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"starts_on", FT_DATE, F_REQUIRED, 0, 0, NULL},
-    {"ends_on", FT_DATE, F_NULLABLE, 0, 0, NULL},
-    {"auto_renew", FT_BOOL, 0, 0, 0, NULL},
+    FIELD_UUID("partner_id", F_REQUIRED),
+    FIELD_ENUM("direction", F_REQUIRED, DIRECTIONS),
+    FIELD_OBJECT("terms", F_NULLABLE, 32768),
+    FIELD_OBJECT("inbound_terms", F_NULLABLE, 32768),
+    FIELD_OBJECT("outbound_terms", F_NULLABLE, 32768),
+    FIELD_DATE("starts_on", F_REQUIRED),
+    FIELD_DATE("ends_on", F_NULLABLE),
+    FIELD_BOOL("auto_renew", 0),
     READONLY_FIELDS,
 };
 /* What PATCH and amend may change: everything but the partner. */
 static const struct field CHANGES[] = {
-    {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"direction", FT_ENUM, 0, 0, 0, DIRECTIONS},
-    {"terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"inbound_terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"outbound_terms", FT_OBJECT, F_NULLABLE, 32768, 0, NULL},
-    {"starts_on", FT_DATE, 0, 0, 0, NULL},
-    {"ends_on", FT_DATE, F_NULLABLE, 0, 0, NULL},
-    {"auto_renew", FT_BOOL, 0, 0, 0, NULL},
+    FIELD_READONLY("partner_id"),
+    FIELD_ENUM("direction", 0, DIRECTIONS),
+    FIELD_OBJECT("terms", F_NULLABLE, 32768),
+    FIELD_OBJECT("inbound_terms", F_NULLABLE, 32768),
+    FIELD_OBJECT("outbound_terms", F_NULLABLE, 32768),
+    FIELD_DATE("starts_on", 0),
+    FIELD_DATE("ends_on", F_NULLABLE),
+    FIELD_BOOL("auto_renew", 0),
     READONLY_FIELDS,
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
@@ -193,10 +188,7 @@ static void insert_draft(struct request *rq, json_t *a, const char *supersedes) 
         PQclear(r);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/agreements/%s", id);
-    reply_resource(rq, 201, r);
-    reply_header(rq, "Location", loc);
+    reply_created(rq, r, "/v1/agreements/%s", id);
     PQclear(r);
 }
 
@@ -227,16 +219,8 @@ static bool lock_or_reply(struct request *rq, const char *id, struct locked *l) 
     char version[24];
     if (if_match_or_reply(rq, version)) return false;
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    l->r = db_exec(rq, &st_lock, 3, p);
-    if (!l->r) return false;
-    if (PQntuples(l->r) == 0) {
-        PQclear(l->r);
-        reply_not_found(rq, "agreement", id);
-        return false;
-    }
-    if (*version && strcmp(version, PQgetvalue(l->r, 0, 3)) != 0) {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the agreement is at version %s", PQgetvalue(l->r, 0, 3));
-        reply_etag(rq, atoll(PQgetvalue(l->r, 0, 3)));
+    if (!(l->r = found_or_reply(rq, &st_lock, 3, p, "agreement", id))) return false;
+    if (!version_ok_or_reply(rq, "agreement", version, PQgetvalue(l->r, 0, 3))) {
         PQclear(l->r);
         return false;
     }
@@ -286,27 +270,43 @@ static json_t *merged(struct request *rq, const struct locked *l, json_t *change
     return m;
 }
 
+/* The agreement in the path, locked, if the table allows `action` from its state; else NULL after
+ * a 404, 412 or a 409 naming it `what` (and nothing is left to unlock). */
+static const char *lock_for_or_reply(struct request *rq, struct locked *l, enum agr_action action,
+                                     const char *what) {
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || !lock_or_reply(rq, id, l)) return NULL;
+    if (legal(l, action)) return id;
+    invalid_state(rq, l, what);
+    unlock(l);
+    return NULL;
+}
+
+/* Writes the merged agreement `m` over draft `id`, clearing its signatures. NULL on failure. */
+static PGresult *update_write(struct request *rq, const char *id, json_t *m) {
+    char *k1, *k2, *k3, *k4;
+    const char *p[] = {rq->auth.tenant_id, id, json_string_value(json_object_get(m, "direction")),
+                       member(m, "terms", &k1), member(m, "inbound_terms", &k2),
+                       member(m, "outbound_terms", &k3),
+                       json_string_value(json_object_get(m, "starts_on")), member(m, "ends_on", &k4),
+                       json_is_true(json_object_get(m, "auto_renew")) ? "true" : "false"};
+    PGresult *r = db_exec(rq, &st_update, 9, p);
+    free(k1);
+    free(k2);
+    free(k3);
+    free(k4);
+    return r;
+}
+
 void api_agreements_update(struct request *rq) {
     struct locked l;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || !lock_or_reply(rq, id, &l)) return;
+    const char *id = lock_for_or_reply(rq, &l, AA_UPDATE, "changed; amend it instead");
+    if (!id) return;
     json_t *m = NULL;
-    if (!legal(&l, AA_UPDATE))
-        invalid_state(rq, &l, "changed; amend it instead");
-    else if (json_object_size(rq->json) == 0)
+    if (json_object_size(rq->json) == 0)
         reply_field_error(rq, "body", "names no field to change");
     else if ((m = merged(rq, &l, rq->json))) {
-        char *k1, *k2, *k3, *k4;
-        const char *p[] = {rq->auth.tenant_id, id, json_string_value(json_object_get(m, "direction")),
-                           member(m, "terms", &k1), member(m, "inbound_terms", &k2),
-                           member(m, "outbound_terms", &k3),
-                           json_string_value(json_object_get(m, "starts_on")), member(m, "ends_on", &k4),
-                           json_is_true(json_object_get(m, "auto_renew")) ? "true" : "false"};
-        PGresult *r = db_exec(rq, &st_update, 9, p);
-        free(k1);
-        free(k2);
-        free(k3);
-        free(k4);
+        PGresult *r = update_write(rq, id, m);
         if (r && !feed_append(rq, "agreement.updated", "agreement", id, l.partner_id, PQgetvalue(r, 0, 0)))
             reply_resource(rq, 200, r);
         PQclear(r);
@@ -363,8 +363,8 @@ static void activate(struct request *rq, const char *id, const struct locked *l)
 }
 
 void api_agreements_sign(struct request *rq) {
-    static const struct field SIGN[] = {{"party", FT_ENUM, F_REQUIRED, 0, 0, PARTIES},
-                                        {"signer_name", FT_STRING, F_REQUIRED, 200, 0, NULL}};
+    static const struct field SIGN[] = {FIELD_ENUM("party", F_REQUIRED, PARTIES),
+                                        FIELD_STRING("signer_name", F_REQUIRED, 200)};
     struct locked l;
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || json_fields_or_reply(rq, rq->json, SIGN, N(SIGN), false) || !lock_or_reply(rq, id, &l))
@@ -393,35 +393,31 @@ void api_agreements_sign(struct request *rq) {
     unlock(&l);
 }
 
-void api_agreements_suspend(struct request *rq) {
+/* A bodiless action (suspend, resume): the table says whether and where; `what` names it in a 409. */
+static void bodiless_action(struct request *rq, enum agr_action action, const char *what, const char *event) {
     struct locked l;
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) || !lock_or_reply(rq, id, &l))
         return;
-    const struct transition *t = legal(&l, AA_SUSPEND);
+    const struct transition *t = legal(&l, action);
     if (!t)
-        invalid_state(rq, &l, "suspended");
+        invalid_state(rq, &l, what);
     else
-        set_status(rq, id, l.partner_id, target(t), NULL, NULL, "agreement.suspended");
+        set_status(rq, id, l.partner_id, target(t), NULL, NULL, event);
     unlock(&l);
+}
+
+void api_agreements_suspend(struct request *rq) {
+    bodiless_action(rq, AA_SUSPEND, "suspended", "agreement.suspended");
 }
 
 void api_agreements_resume(struct request *rq) {
-    struct locked l;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || (rq->json && json_fields_or_reply(rq, rq->json, NULL, 0, false)) || !lock_or_reply(rq, id, &l))
-        return;
-    const struct transition *t = legal(&l, AA_RESUME);
-    if (!t)
-        invalid_state(rq, &l, "resumed");
-    else
-        set_status(rq, id, l.partner_id, target(t), NULL, NULL, "agreement.resumed");
-    unlock(&l);
+    bodiless_action(rq, AA_RESUME, "resumed", "agreement.resumed");
 }
 
 void api_agreements_terminate(struct request *rq) {
-    static const struct field TERMINATE[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL},
-                                             {"effective_on", FT_DATE, 0, 0, 0, NULL}};
+    static const struct field TERMINATE[] = {FIELD_STRING("reason", F_REQUIRED, 1000),
+                                             FIELD_DATE("effective_on", 0)};
     struct locked l;
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || json_fields_or_reply(rq, rq->json, TERMINATE, N(TERMINATE), false) ||
@@ -446,16 +442,12 @@ void api_agreements_terminate(struct request *rq) {
 
 void api_agreements_amend(struct request *rq) {
     struct locked l;
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || !lock_or_reply(rq, id, &l)) return;
-    json_t *m = NULL;
-    if (!legal(&l, AA_AMEND))
-        invalid_state(rq, &l, "amended");
-    else {
-        json_t *none = json_object();
-        if ((m = merged(rq, &l, rq->json ? rq->json : none))) insert_draft(rq, m, id);
-        json_decref(none);
-    }
+    const char *id = lock_for_or_reply(rq, &l, AA_AMEND, "amended");
+    if (!id) return;
+    json_t *none = json_object();
+    json_t *m = merged(rq, &l, rq->json ? rq->json : none);
+    if (m) insert_draft(rq, m, id);
+    json_decref(none);
     json_decref(m);
     unlock(&l);
 }

@@ -8,6 +8,11 @@ void api_healthz(struct request *rq);
 void api_readyz(struct request *rq);
 void api_metrics(struct request *rq);
 
+/* api/docs.c: the API reference (compiled in) */
+void api_openapi(struct request *rq);
+void api_docs(struct request *rq);
+void api_docs_redoc(struct request *rq);
+
 /* api/api_keys.c */
 void api_keys_create(struct request *rq);
 void api_keys_list(struct request *rq);

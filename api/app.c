@@ -21,6 +21,10 @@ static const struct route routes[] = {
     {"GET", "/healthz", api_healthz, 0, RF_PUBLIC | RF_INLINE},
     {"GET", "/readyz", api_readyz, 0, RF_PUBLIC},
     {"GET", "/metrics", api_metrics, 0, RF_PUBLIC | RF_INLINE},
+    /* the API reference, compiled into the binary (api/docs.c) */
+    {"GET", "/openapi.yaml", api_openapi, 0, RF_PUBLIC | RF_INLINE},
+    {"GET", "/docs", api_docs, 0, RF_PUBLIC | RF_INLINE},
+    {"GET", "/docs/redoc.standalone.js", api_docs_redoc, 0, RF_PUBLIC | RF_INLINE},
     /* API keys (admin only) */
     {"POST", "/v1/api-keys", api_keys_create, ROLE_ADMIN, RF_BODY},
     {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, RF_QUERY},
@@ -130,7 +134,7 @@ static int print_json(json_t *j) {
 static int print_workflow(int argc, char **argv) {
     const char *arg = argc == 1 ? argv[0] : NULL;
     if (argc > 1) {
-        fprintf(stderr, "usage: allied workflow [referral|agreement|commission|invoice|--markdown]\n");
+        fprintf(stderr, "allied workflow: takes at most one argument: referral, agreement, commission, invoice or --markdown\n");
         return 2;
     }
     json_t *all = json_object();

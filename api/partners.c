@@ -17,35 +17,32 @@ static const char *const KINDS[] = {"referral", "promotional", "collaboration", 
 static const char *const STATUSES[] = {"prospect", "active", "paused", "ended", NULL};
 
 static const struct field PARTNER_FIELDS[] = {
-    {"name", FT_STRING, F_REQUIRED, 200, 0, NULL},
-    {"company", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"email", FT_EMAIL, F_NULLABLE, 254, 0, NULL},
-    {"phone", FT_STRING, F_NULLABLE, 50, 0, NULL},
-    {"website", FT_URL, F_NULLABLE, 2048, 0, NULL},
-    {"kind", FT_ENUM, 0, 0, 0, KINDS},
-    {"status", FT_ENUM, 0, 0, 0, STATUSES},
-    {"ideal_client", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
-    {"tags", FT_TAGS, 0, 50, 0, NULL},
-    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"metadata", FT_OBJECT, 0, 16384, 0, NULL},
-    {"qualification", FT_OBJECT, F_NULLABLE, 16384, 0, NULL},
-    {"qualification_score", FT_INT, F_READONLY, 0, 0, NULL},
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"version", FT_INT, F_READONLY, 0, 0, NULL},
-    {"created_at", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"updated_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    FIELD_STRING("name", F_REQUIRED, 200),
+    FIELD_STRING("company", F_NULLABLE, 200),
+    FIELD_EMAIL("email", F_NULLABLE, 254),
+    FIELD_STRING("phone", F_NULLABLE, 50),
+    FIELD_URL("website", F_NULLABLE, 2048),
+    FIELD_ENUM("kind", 0, KINDS),
+    FIELD_ENUM("status", 0, STATUSES),
+    FIELD_TEXT("ideal_client", F_NULLABLE, 5000),
+    FIELD_TAGS("tags", 0, 50),
+    FIELD_STRING("external_id", F_NULLABLE, 200),
+    FIELD_OBJECT("metadata", 0, 16384),
+    FIELD_OBJECT("qualification", F_NULLABLE, 16384),
+    FIELD_READONLY("qualification_score"),
+    FIELDS_READONLY_RESOURCE,
 };
 #define NFIELDS (int)(sizeof PARTNER_FIELDS / sizeof PARTNER_FIELDS[0])
 
 /* The questions to ask of a partner (do they share customers and values, do what they say,
  * refer back, answer), each yes/no/unknown, plus notes. */
 static const struct field QUALIFICATION[] = {
-    {"shared_customers", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"shared_values", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"delivers_on_promises", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"refers_back", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"reachable", FT_BOOL, F_NULLABLE, 0, 0, NULL},
-    {"notes", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+    FIELD_BOOL("shared_customers", F_NULLABLE),
+    FIELD_BOOL("shared_values", F_NULLABLE),
+    FIELD_BOOL("delivers_on_promises", F_NULLABLE),
+    FIELD_BOOL("refers_back", F_NULLABLE),
+    FIELD_BOOL("reachable", F_NULLABLE),
+    FIELD_TEXT("notes", F_NULLABLE, 5000),
 };
 
 static int partner_valid_or_reply(struct request *rq, bool partial) {
@@ -121,18 +118,9 @@ LIST_SPEC(partner_list,
           {"updated_since", LQ_TIMESTAMP}, {"q", LQ_LIKE, NULL, 200});
 
 /* After a conditional write matched nothing: 404 if absent, else 412 (stale If-Match). */
-static void reply_missing_or_stale(struct request *rq, const char *id) {
+static void missing_or_stale(struct request *rq, const char *id) {
     const char *p[] = {rq->auth.tenant_id, id};
-    PGresult *r = db_exec(rq, &st_exists, 2, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "partner", id);
-    else {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the partner is at version %s",
-                      PQgetvalue(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
-    }
-    PQclear(r);
+    reply_missing_or_stale(rq, &st_exists, 2, p, "partner", id);
 }
 
 static bool write_failed(struct request *rq) {
@@ -156,10 +144,7 @@ void api_partners_create(struct request *rq) {
         write_failed(rq);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/partners/%s", id);
-    reply_resource(rq, 201, r);
-    reply_header(rq, "Location", loc);
+    reply_created(rq, r, "/v1/partners/%s", id);
     PQclear(r);
 }
 
@@ -173,8 +158,8 @@ void api_partners_list(struct request *rq) {
 
 void api_partners_update(struct request *rq) {
     char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version)) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id) return;
     if (partner_valid_or_reply(rq, true)) return;
     if (json_object_size(rq->json) == 0) {
         reply_field_error(rq, "body", "names no field to change");
@@ -182,12 +167,10 @@ void api_partners_update(struct request *rq) {
     }
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, rq->body};
     PGresult *r = db_exec(rq, &st_update, 4, p);
-    if (!r) {
+    if (!r)
         write_failed(rq);
-        return;
-    }
-    if (PQntuples(r) == 0)
-        reply_missing_or_stale(rq, id);
+    else if (PQntuples(r) == 0)
+        missing_or_stale(rq, id);
     else
         reply_resource(rq, 200, r);
     PQclear(r);
@@ -195,20 +178,13 @@ void api_partners_update(struct request *rq) {
 
 void api_partners_delete(struct request *rq) {
     char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version)) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL};
-    PGresult *r = db_exec(rq, &st_lock, 2, p);
-    if (r && PQntuples(r) == 0) {
-        PQclear(r);
-        reply_not_found(rq, "partner", id);
-        return;
-    }
-    if (r) {
-        PQclear(r);
-        r = db_exec(rq, &st_attributed, 2, p);
-    }
+    PGresult *r = found_or_reply(rq, &st_lock, 2, p, "partner", id);
     if (!r) return;
+    PQclear(r);
+    if (!(r = db_exec(rq, &st_attributed, 2, p))) return;
     if (PQntuples(r) > 0) {
         json_t *ids = json_array();
         for (int i = 0; i < PQntuples(r) && i < ATTRIBUTED_SHOWN; i++)
@@ -225,12 +201,10 @@ void api_partners_delete(struct request *rq) {
     if (!r) return;
     PQclear(r);
     r = db_exec(rq, &st_delete, 3, p);
-    if (!r) {
+    if (!r)
         write_failed(rq);
-        return;
-    }
-    if (PQntuples(r) == 0)
-        reply_missing_or_stale(rq, id);
+    else if (PQntuples(r) == 0)
+        missing_or_stale(rq, id);
     else
         reply_no_content(rq);
     PQclear(r);
@@ -265,60 +239,47 @@ DB_STMT(st_by_external,
 DB_STMT(st_lock_external,
         "SELECT 1 FROM partners WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE");
 
+/* If-Match: * -- the partner must exist; it stays locked until the upsert has run. False after 412. */
+static bool exists_for_if_match_any(struct request *rq, const char *ext) {
+    if (!if_match_any(rq)) return true;
+    const char *q[] = {rq->auth.tenant_id, ext};
+    PGresult *l = db_exec(rq, &st_lock_external, 2, q);
+    if (!l) return false;
+    int n = PQntuples(l);
+    PQclear(l);
+    if (n == 0)
+        reply_problem(rq, P_PRECONDITION_FAILED, "no partner has this external_id, so If-Match: * cannot match");
+    return n > 0;
+}
+
+/* The upsert wrote nothing: the partner is unchanged (200), or If-Match did not match (412). */
+static void reply_unchanged_or_stale(struct request *rq, const char *ext, const char *version) {
+    const char *q[] = {rq->auth.tenant_id, ext};
+    PGresult *r = db_exec(rq, &st_by_external, 2, q);
+    if (!r) return;
+    if (PQntuples(r) == 0) /* If-Match given, and no partner has this external_id */
+        reply_problem(rq, P_PRECONDITION_FAILED, "no partner has this external_id, so If-Match cannot match");
+    else if (version_ok_or_reply(rq, "partner", version, PQgetvalue(r, 0, 1)))
+        reply_resource(rq, 200, r);
+    PQclear(r);
+}
+
 void api_partners_put(struct request *rq) {
-    char version[24];
-    const char *ext = rq->params[0];
-    if (strlen(ext) > 200 || !printable_ascii(ext, 200)) {
-        reply_field_error(rq, "external_id", "must be 1 to 200 printable characters");
+    char version[24], id[37];
+    const char *ext = path_external_id_or_reply(rq);
+    if (!ext || if_match_or_reply(rq, version) || partner_valid_or_reply(rq, false) ||
+        !body_external_id_ok_or_reply(rq, ext) || !exists_for_if_match_any(rq, ext))
         return;
-    }
-    if (if_match_or_reply(rq, version) ||
-        partner_valid_or_reply(rq, false))
-        return;
-    const char *body_ext = json_string_value(json_object_get(rq->json, "external_id"));
-    if (json_object_get(rq->json, "external_id") && (!body_ext || strcmp(body_ext, ext) != 0)) {
-        reply_field_error(rq, "external_id", "must match the external_id in the path (or be left out)");
-        return;
-    }
-    if (if_match_any(rq)) {
-        const char *q[] = {rq->auth.tenant_id, ext};
-        PGresult *l = db_exec(rq, &st_lock_external, 2, q);
-        if (!l) return;
-        int n = PQntuples(l);
-        PQclear(l);
-        if (n == 0) {
-            reply_problem(rq, P_PRECONDITION_FAILED, "no partner has this external_id, so If-Match: * cannot match");
-            return;
-        }
-    }
-    char id[37];
     uuid_new(id);
     const char *p[] = {rq->auth.tenant_id, id, ext, rq->body, *version ? version : NULL};
     PGresult *r = db_exec(rq, &st_upsert, 5, p);
-    if (!r) {
+    if (!r)
         write_failed(rq);
-        return;
-    }
-    if (PQntuples(r) == 1) {
-        bool created = PQgetvalue(r, 0, 2)[0] == 't' && !strcmp(PQgetvalue(r, 0, 1), "1");
-        reply_resource(rq, created ? 201 : 200, r);
-        if (created) {
-            char loc[64];
-            snprintf(loc, sizeof loc, "/v1/partners/%s", id);
-            reply_header(rq, "Location", loc);
-        }
-        PQclear(r);
-        return;
-    }
-    PQclear(r); /* nothing changed, or If-Match is stale */
-    const char *q[] = {rq->auth.tenant_id, ext};
-    if (!(r = db_exec(rq, &st_by_external, 2, q))) return;
-    if (PQntuples(r) == 0) /* If-Match given, and no partner has this external_id */
-        reply_problem(rq, P_PRECONDITION_FAILED, "no partner has this external_id, so If-Match cannot match");
-    else if (*version && strcmp(version, PQgetvalue(r, 0, 1)) != 0) {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the partner is at version %s", PQgetvalue(r, 0, 1));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
-    } else
+    else if (PQntuples(r) == 0) /* nothing changed, or If-Match is stale */
+        reply_unchanged_or_stale(rq, ext, version);
+    else if (PQgetvalue(r, 0, 2)[0] == 't' && !strcmp(PQgetvalue(r, 0, 1), "1"))
+        reply_created(rq, r, "/v1/partners/%s", id);
+    else
         reply_resource(rq, 200, r);
     PQclear(r);
 }

@@ -18,26 +18,22 @@ static const char *const DIRECTIONS[] = {"inbound", "outbound", NULL};
 static const char *const STATUSES[] = {"open", "at_risk", "met", "missed", NULL};
 
 #define COMMITMENT_READONLY                                                                        \
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},      \
-        {"achieved", FT_INT, F_READONLY, 0, 0, NULL}, {"status", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+    FIELD_READONLY("partner_id"), FIELD_READONLY("achieved"), FIELD_READONLY("status"),              \
+        FIELDS_READONLY_RESOURCE
 static const struct field COMMITMENT[] = {
-    {"direction", FT_ENUM, F_REQUIRED, 0, 0, DIRECTIONS},
-    {"target_count", FT_INT, F_REQUIRED, 100000, 1, NULL},
-    {"qualified_only", FT_BOOL, 0, 0, 0, NULL},
-    {"period_start", FT_DATE, F_REQUIRED, 0, 0, NULL},
-    {"period_end", FT_DATE, F_REQUIRED, 0, 0, NULL},
-    {"note", FT_TEXT, F_NULLABLE, 2000, 0, NULL},
+    FIELD_ENUM("direction", F_REQUIRED, DIRECTIONS),
+    FIELD_INT("target_count", F_REQUIRED, 1, 100000),
+    FIELD_BOOL("qualified_only", 0),
+    FIELD_DATE("period_start", F_REQUIRED),
+    FIELD_DATE("period_end", F_REQUIRED),
+    FIELD_TEXT("note", F_NULLABLE, 2000),
     COMMITMENT_READONLY,
 };
 static const struct field CHECK_IN[] = {
-    {"held_on", FT_DATE, F_REQUIRED, 0, 0, NULL},
-    {"notes", FT_TEXT, F_NULLABLE, 10000, 0, NULL},
-    {"next_due_on", FT_DATE, F_NULLABLE, 0, 0, NULL},
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL},
+    FIELD_DATE("held_on", F_REQUIRED),
+    FIELD_TEXT("notes", F_NULLABLE, 10000),
+    FIELD_DATE("next_due_on", F_NULLABLE),
+    FIELD_READONLY("id"), FIELD_READONLY("partner_id"), FIELD_READONLY("created_at"),
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
 
@@ -93,12 +89,9 @@ static const char *partner_or_reply(struct request *rq) {
     const char *pid = path_uuid_or_reply(rq, 0, "id");
     if (!pid) return NULL;
     const char *p[] = {rq->auth.tenant_id, pid, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_partner_visible, 3, p);
-    if (!r) return NULL;
-    bool ok = PQntuples(r) == 1;
+    PGresult *r = found_or_reply(rq, &st_partner_visible, 3, p, "partner", pid);
     PQclear(r);
-    if (!ok) reply_not_found(rq, "partner", pid);
-    return ok ? pid : NULL;
+    return r ? pid : NULL;
 }
 
 void api_commitments_create(struct request *rq) {
@@ -119,10 +112,7 @@ void api_commitments_create(struct request *rq) {
                        json_string_value(json_object_get(b, "note"))};
     PGresult *r = db_exec(rq, &st_commit_insert, 9, p);
     if (!r) return;
-    char loc[120];
-    snprintf(loc, sizeof loc, "/v1/partners/%s/commitments/%s", pid, id);
-    reply_resource(rq, 201, r);
-    reply_header(rq, "Location", loc);
+    reply_created(rq, r, "/v1/partners/%s/commitments/%s", pid, id);
     PQclear(r);
 }
 
@@ -146,27 +136,14 @@ void api_commitments_get(struct request *rq) {
     const char *cid = pid ? path_uuid_or_reply(rq, 1, "commitment_id") : NULL;
     if (!cid) return;
     const char *p[] = {rq->auth.tenant_id, pid, cid};
-    PGresult *r = db_exec(rq, &st_commit_get, 3, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "commitment", cid);
-    else {
-        reply_resource(rq, 200, r);
-    }
+    PGresult *r = found_or_reply(rq, &st_commit_get, 3, p, "commitment", cid);
+    if (r) reply_resource(rq, 200, r);
     PQclear(r);
 }
 
 static void commitment_missing_or_stale(struct request *rq, const char *pid, const char *cid) {
     const char *p[] = {rq->auth.tenant_id, pid, cid};
-    PGresult *r = db_exec(rq, &st_commit_version, 3, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "commitment", cid);
-    else {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the commitment is at version %s", PQgetvalue(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
-    }
-    PQclear(r);
+    reply_missing_or_stale(rq, &st_commit_version, 3, p, "commitment", cid);
 }
 
 void api_commitments_update(struct request *rq) {
@@ -194,13 +171,10 @@ void api_commitments_update(struct request *rq) {
     if (!r) {
         if (rq->db_fail == DBF_CONSTRAINT && !strcmp(rq->sqlstate, "23514"))
             reply_field_error(rq, "period_end", "must not be before period_start");
-        return;
-    }
-    if (PQntuples(r) == 0)
+    } else if (PQntuples(r) == 0)
         commitment_missing_or_stale(rq, pid, cid);
-    else {
+    else
         reply_resource(rq, 200, r);
-    }
     PQclear(r);
 }
 

@@ -117,20 +117,6 @@ static void forget_after_commit(struct request *rq, const char *tenant) {
     rq->after_commit = forget_tenant_keys;
 }
 
-/* A conditional write matched nothing: 404 if the tenant is absent, else 412 (stale If-Match). */
-static void reply_missing_or_stale(struct request *rq, const char *id) {
-    const char *p[] = {id};
-    PGresult *r = db_exec(rq, &st_version, 1, p);
-    if (!r) return;
-    if (PQntuples(r) == 0) {
-        reply_not_found(rq, "tenant", id);
-    } else {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the tenant is at version %s", PQgetvalue(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
-    }
-    PQclear(r);
-}
-
 void api_tenants_create(struct request *rq) {
     if (tenant_valid_or_reply(rq, false)) return;
     char id[37], key_id[37], key[KEY_LEN + 1], prefix[KEY_PREFIX_LEN + 1], hash[65];
@@ -181,7 +167,8 @@ void api_tenants_update(struct request *rq) {
     PGresult *r = db_exec(rq, &st_update, 3, p);
     if (!r) return;
     if (PQntuples(r) == 0) {
-        reply_missing_or_stale(rq, id);
+        const char *vp[] = {id};
+        reply_missing_or_stale(rq, &st_version, 1, vp, "tenant", id);
     } else {
         reply_resource(rq, 200, r);
         forget_after_commit(rq, id);
@@ -213,8 +200,7 @@ static void set_status(struct request *rq, const char *from, const char *to) {
     } else if (strcmp(PQgetvalue(s, 0, 0), from) != 0) {
         reply_problem(rq, P_INVALID_STATE, "the tenant is already %s", PQgetvalue(s, 0, 0));
     } else {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the tenant is at version %s", PQgetvalue(s, 0, 1));
-        reply_etag(rq, atoll(PQgetvalue(s, 0, 1)));
+        reply_stale(rq, "tenant", PQgetvalue(s, 0, 1));
     }
     PQclear(s);
 }
@@ -238,9 +224,8 @@ void api_tenants_delete(struct request *rq) {
     if (!r) return;
     if (PQntuples(r) == 0) {
         reply_not_found(rq, "tenant", id);
-    } else if (*version && strcmp(version, PQgetvalue(r, 0, 2)) != 0) {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the tenant is at version %s", PQgetvalue(r, 0, 2));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 2)));
+    } else if (!version_ok_or_reply(rq, "tenant", version, PQgetvalue(r, 0, 2))) {
+        /* 412 */
     } else if (strcmp(confirm, PQgetvalue(r, 0, 0)) != 0) {
         reply_field_error(rq, "confirm", "must be the tenant's name, exactly");
     } else if (PQgetvalue(r, 0, 1)[0] != 't') {

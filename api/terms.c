@@ -11,35 +11,35 @@
 static const char *const MODELS[] = {"percentage", "fixed", "none", NULL};
 
 static const struct field TERMS[] = {
-    {"scope", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
-    {"compensation", FT_OBJECT, F_REQUIRED, 4096, 0, NULL},
-    {"client_discount_bps", FT_INT, 0, 10000, 0, NULL},
-    {"payment_terms", FT_OBJECT, 0, 4096, 0, NULL},
-    {"holding_days", FT_INT, 0, 365, 0, NULL},
-    {"acknowledge_within_hours", FT_INT, 0, 720, 1, NULL},
-    {"protection_days", FT_INT, 0, 730, 0, NULL},
-    {"guidelines", FT_TEXT, F_NULLABLE, 10000, 0, NULL},
-    {"termination", FT_OBJECT, 0, 8192, 0, NULL},
-    {"disclosure_required", FT_BOOL, 0, 0, 0, NULL},
+    FIELD_TEXT("scope", F_NULLABLE, 5000),
+    FIELD_OBJECT("compensation", F_REQUIRED, 4096),
+    FIELD_INT("client_discount_bps", 0, 0, 10000),
+    FIELD_OBJECT("payment_terms", 0, 4096),
+    FIELD_INT("holding_days", 0, 0, 365),
+    FIELD_INT("acknowledge_within_hours", 0, 1, 720),
+    FIELD_INT("protection_days", 0, 0, 730),
+    FIELD_TEXT("guidelines", F_NULLABLE, 10000),
+    FIELD_OBJECT("termination", 0, 8192),
+    FIELD_BOOL("disclosure_required", 0),
 };
 static const struct field COMPENSATION[] = {
-    {"model", FT_ENUM, F_REQUIRED, 0, 0, MODELS},
-    {"rate_bps", FT_INT, 0, 10000, 0, NULL},
+    FIELD_ENUM("model", F_REQUIRED, MODELS),
+    FIELD_INT("rate_bps", 0, 0, 10000),
     FIELD_AMOUNT("amount", 0),
     FIELD_CURRENCY("currency", 0),
-    {"cap", FT_OBJECT, F_NULLABLE, 1024, 0, NULL},
+    FIELD_OBJECT("cap", F_NULLABLE, 1024),
 };
 static const struct field MONEY[] = {
     FIELD_AMOUNT("amount", F_REQUIRED),
     FIELD_CURRENCY("currency", F_REQUIRED),
 };
 static const struct field PAYMENT[] = {
-    {"net_days", FT_INT, F_REQUIRED, 365, 0, NULL},
-    {"method", FT_TEXT, F_NULLABLE, 100, 0, NULL},
+    FIELD_INT("net_days", F_REQUIRED, 0, 365),
+    FIELD_TEXT("method", F_NULLABLE, 100),
 };
 static const struct field TERMINATION[] = {
-    {"notice_days", FT_INT, 0, 365, 0, NULL},
-    {"conditions", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+    FIELD_INT("notice_days", 0, 0, 365),
+    FIELD_TEXT("conditions", F_NULLABLE, 5000),
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
 

@@ -4,13 +4,8 @@
 set -eu
 BUILD=${BUILD:-build}
 top=$(pwd)
-if [ -z "${DATABASE_URL:-}" ]; then
-  pgdir="$top/.pg/bench-$$"
-  cleanup() { sh "$top/scripts/pg.sh" stop "$pgdir"; rm -rf "$pgdir"; }
-  trap cleanup EXIT INT TERM
-  DATABASE_URL=$(PG_STAT_STATEMENTS=1 sh scripts/pg.sh start "$pgdir")
-fi
-export DATABASE_URL
+export PG_STAT_STATEMENTS=1
+PG_NAME=bench . "$top/scripts/private_pg.sh"
 "$BUILD/allied" migrate >/dev/null 2>&1
 ALLIED_BIN="$top/$BUILD/allied" python3 tests/bench/bench.py "$@" </dev/null
 [ "${BENCH_SCORECARDS:-1}" = 0 ] || ALLIED_BIN="$top/$BUILD/allied" python3 tests/bench/scorecards.py </dev/null

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs the Debian packages Allied needs to build, test and benchmark, if any are missing.
+# (chromium: tests/http/test_docs.py renders GET /docs headless.)
 set -eu
 need="gcc make pkg-config libmicrohttpd-dev libjansson-dev uuid-dev libpq-dev libssl-dev libcurl4-openssl-dev
-      postgresql-15 postgresql-client-15 python3 wrk valgrind curl ca-certificates nginx openssl"
+      postgresql-15 postgresql-client-15 python3 wrk valgrind curl ca-certificates nginx openssl chromium"
 # `deps.sh fuzz` (make fuzz): clang with libFuzzer and the sanitizer runtimes, llvm-symbolizer.
 [ "${1:-}" = fuzz ] && need="$need clang libclang-rt-14-dev llvm-14"
 # Node.js (for the OpenAPI linter) is only installed when no node is on PATH at all.

@@ -4,14 +4,7 @@
 set -eu
 BUILD=${BUILD:-build}
 top=$(pwd)
-if [ -z "${DATABASE_URL:-}" ]; then
-  pgdir="$top/.pg/test-$$"
-  cleanup() { sh "$top/scripts/pg.sh" stop "$pgdir"; rm -rf "$pgdir"; }
-  trap cleanup EXIT INT TERM
-  DATABASE_URL=$(sh scripts/pg.sh start "$pgdir")
-  export ALLIED_TEST_PGDIR="$pgdir"
-fi
-export DATABASE_URL
+PG_NAME=test . "$top/scripts/private_pg.sh"
 "$BUILD/allied" migrate >/dev/null 2>&1 || { "$BUILD/allied" migrate; exit 1; }
 ALLIED_BIN="$top/$BUILD/allied" UNIT_BIN="$top/$BUILD/unit_tests" SANITIZE="${SANITIZE:-}" \
   python3 tests/http/run.py "$@" </dev/null

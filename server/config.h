@@ -3,6 +3,11 @@
 #define ALLIED_CONFIG_H
 #include <stddef.h>
 
+/* The release (`allied version`, allied_build_info); a build may set it with -DALLIED_VERSION=... */
+#ifndef ALLIED_VERSION
+#define ALLIED_VERSION "0.1.0"
+#endif
+
 struct config {
     const char *database_url; /* DATABASE_URL (libpq URI or conninfo) */
     const char *listen;       /* ALLIED_LISTEN, host:port */
@@ -46,13 +51,19 @@ struct config {
     int rate_flush_ms;        /* ALLIED_RATE_FLUSH_MS: budget flush period */
     int auth_fail_per_address; /* ALLIED_AUTH_FAILURES_PER_ADDRESS: per minute (0 = off) */
     int auth_fail_per_prefix; /* ALLIED_AUTH_FAILURES_PER_PREFIX: per minute (0 = off) */
+    int access_log;           /* ALLIED_ACCESS_LOG: 1 = one line per request at info level */
 };
 
-/* One row per environment variable: the table is the documentation's source. */
+/* One row per environment variable: the table is the documentation's source, and for plain
+ * values also where it is stored and its range. OPT_OTHER rows are parsed by config_load itself. */
+enum config_kind { OPT_OTHER, OPT_TEXT, OPT_INT, OPT_SIZE };
 struct config_option {
     const char *env;
     const char *fallback;
     const char *help;
+    enum config_kind kind;
+    size_t offset; /* in struct config */
+    long lo, hi;   /* OPT_INT, OPT_SIZE */
 };
 extern const struct config_option config_options[];
 extern const int config_options_count;

@@ -33,6 +33,14 @@ void log_json_line(int level, const char *json) {
     funlockfile(stderr);
 }
 
+void log_timestamp(char *out) {
+    struct timespec now;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &now);
+    size_t n = strftime(out, 24, "%Y-%m-%dT%H:%M:%S", gmtime_r(&now.tv_sec, &tm));
+    snprintf(out + n, 32 - n, ".%03ldZ", now.tv_nsec / 1000000);
+}
+
 void log_msg(int level, const char *where, const char *fmt, ...) {
     if (!log_enabled(level)) return;
     char text[1024], ts[32];
@@ -42,9 +50,7 @@ void log_msg(int level, const char *where, const char *fmt, ...) {
     va_end(ap);
     /* Messages carry text from outside (libpq, curl, a client's header): JSON needs UTF-8. */
     utf8_scrub(text);
-    time_t now = time(NULL);
-    struct tm tm;
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    log_timestamp(ts);
     json_t *o = json_pack("{s:s, s:s, s:s}", "ts", ts, "level", names[level], "msg", text);
     if (!o) return; /* out of memory: nothing sensible to print */
     if (where) json_object_set_new(o, "where", json_string(where));

@@ -14,6 +14,8 @@ void log_msg(int level, const char *where, const char *fmt, ...) __attribute__((
 void log_json_line(int level, const char *json);
 
 int log_enabled(int level);
+/* The current UTC time as the log lines carry it: "2026-01-31T12:34:56.789Z" (`out` >= 32 bytes). */
+void log_timestamp(char *out);
 /* Lines below `level` are dropped (set from ALLIED_LOG by config_load; LOG_INFO until then). */
 void log_set_level(int level);
 

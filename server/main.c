@@ -18,27 +18,75 @@
 #include <stdio.h>
 #include <string.h>
 
-#ifndef ALLIED_VERSION
-#define ALLIED_VERSION "0.1.0"
-#endif
 
-static void usage(FILE *f) {
-    fprintf(f, "usage: allied <command>\n\n"
-               "commands:\n"
-               "  serve                          run the HTTP API\n"
-               "  migrate                        apply pending database migrations\n"
-               "  tenant create --name NAME      create a tenant; prints its first admin API key\n"
-               "  key create --tenant UUID --role ROLE [--partner UUID] [--name TEXT]\n"
-               "  key create --role operator [--name TEXT]\n"
-               "                                 create an API key; prints it once\n"
-               "  routes                         print the route table (method, path, roles)\n"
-               "  version                        print the version\n");
-    for (int i = 0; i < allied_app.ncommands; i++)
-        fprintf(f, "  %-30s %s\n", allied_app.commands[i].name, allied_app.commands[i].usage);
+/* The framework's own commands: name, arguments, what it does (`allied CMD --help` prints them). */
+static const struct {
+    const char *name, *args, *help;
+} builtins[] = {
+    {"serve", "", "run the HTTP API (settings: the environment variables below)"},
+    {"migrate", "", "apply pending database migrations"},
+    {"tenant", "create --name NAME", "create a tenant; prints its first admin API key"},
+    {"key", "create --tenant UUID --role ROLE [--partner UUID] [--name TEXT]",
+     "create an API key; prints it once. ROLE: admin, staff, readonly, or partner (with --partner); "
+     "`key create --role operator [--name TEXT]` (no --tenant) makes an operator key for the instance"},
+    {"routes", "", "print the route table (method, path, roles)"},
+    {"version", "", "print the version"},
+};
+#define NBUILTINS (int)(sizeof builtins / sizeof builtins[0])
+
+static void environment(FILE *f) {
     fprintf(f, "\nenvironment:\n");
     for (int i = 0; i < config_options_count; i++)
         fprintf(f, "  %-26s %s (default: %s)\n", config_options[i].env, config_options[i].help,
                 *config_options[i].fallback ? config_options[i].fallback : "none");
+}
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: allied <command> [arguments]     (allied <command> --help: that command)\n\ncommands:\n");
+    for (int i = 0; i < NBUILTINS; i++) {
+        char head[96];
+        snprintf(head, sizeof head, "%s %s", builtins[i].name, builtins[i].args);
+        if (strlen(head) > 30)
+            fprintf(f, "  %s\n  %-30s %s\n", head, "", builtins[i].help);
+        else
+            fprintf(f, "  %-30s %s\n", head, builtins[i].help);
+    }
+    for (int i = 0; i < allied_app.ncommands; i++)
+        fprintf(f, "  %-30s %s\n", allied_app.commands[i].name, allied_app.commands[i].usage);
+    environment(f);
+}
+
+/* `allied CMD --help` (or -h anywhere after CMD): what CMD takes and does, and nothing else
+ * happens. 0, or -1 when CMD is no command. */
+static int command_help(const char *cmd) {
+    for (int i = 0; i < NBUILTINS; i++)
+        if (!strcmp(cmd, builtins[i].name)) {
+            printf("usage: allied %s%s%s\n\n%s\n", cmd, *builtins[i].args ? " " : "", builtins[i].args,
+                   builtins[i].help);
+            if (!strcmp(cmd, "serve") || !strcmp(cmd, "migrate") || !strcmp(cmd, "tenant") || !strcmp(cmd, "key"))
+                environment(stdout);
+            return 0;
+        }
+    for (int i = 0; i < allied_app.ncommands; i++)
+        if (!strcmp(cmd, allied_app.commands[i].name)) {
+            printf("usage: allied %s\n\n%s\n", cmd, allied_app.commands[i].usage);
+            return 0;
+        }
+    return -1;
+}
+
+static bool asks_help(int argc, char **argv) {
+    for (int i = 2; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return true;
+    return false;
+}
+
+/* Commands that take no arguments refuse any, in one line. */
+static bool no_arguments(int argc, char **argv) {
+    if (argc <= 2) return true;
+    fprintf(stderr, "allied %s: unexpected argument \"%s\" (it takes none; see `allied %s --help`)\n", argv[1],
+            argv[2], argv[1]);
+    return false;
 }
 
 /* Starts the application's services in order; on a failure stops those already started. */
@@ -99,9 +147,18 @@ static int serve(void) {
 
 int main(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        if (argc >= 3 && command_help(argv[2]) == 0) return 0; /* allied help CMD */
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (asks_help(argc, argv)) {
+        if (command_help(argv[1]) == 0) return 0;
+        fprintf(stderr, "allied: unknown command \"%s\" (see `allied --help`)\n", argv[1]);
+        return 2;
+    }
+    bool takes_none = !strcmp(argv[1], "version") || !strcmp(argv[1], "--version") || !strcmp(argv[1], "routes") ||
+                      !strcmp(argv[1], "serve") || !strcmp(argv[1], "migrate");
+    if (takes_none && !no_arguments(argc, argv)) return 2;
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
         printf("allied %s (schema %d)\n", ALLIED_VERSION, migrate_latest());
         return 0;
@@ -123,7 +180,6 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "migrate")) return cli_migrate(argc - 2, argv + 2);
     if (!strcmp(argv[1], "tenant")) return cli_tenant(argc - 2, argv + 2);
     if (!strcmp(argv[1], "key")) return cli_key(argc - 2, argv + 2);
-    fprintf(stderr, "allied: unknown command \"%s\"\n\n", argv[1]);
-    usage(stderr);
+    fprintf(stderr, "allied: unknown command \"%s\" (see `allied --help`)\n", argv[1]);
     return 2;
 }

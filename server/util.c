@@ -144,3 +144,15 @@ bool printable_ascii(const char *s, size_t max) {
 void random_bytes(unsigned char *buf, size_t n) {
     if (RAND_bytes(buf, (int)n) != 1) abort();
 }
+
+struct timespec realtime_after_ms(long ms) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}

@@ -3,6 +3,7 @@
 #define ALLIED_UTIL_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 /* Writes a new random UUID (36 chars + NUL) into `out`. */
 void uuid_new(char out[37]);
@@ -24,4 +25,6 @@ bool request_id_sane(const char *s);
 bool printable_ascii(const char *s, size_t max);
 /* Fills `buf` with `n` cryptographically secure random bytes; aborts if the RNG fails. */
 void random_bytes(unsigned char *buf, size_t n);
+/* CLOCK_REALTIME `ms` milliseconds from now: the deadline for a pthread_cond_timedwait. */
+struct timespec realtime_after_ms(long ms);
 #endif

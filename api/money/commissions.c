@@ -193,54 +193,63 @@ static const struct transition *reversal_or_reply(struct request *rq, const char
     return NULL;
 }
 
-void api_commissions_reverse(struct request *rq) {
-    static const struct field REVERSE[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}};
-    char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version) || json_fields_or_reply(rq, rq->json, REVERSE, 1, false)) return;
-    const char *reason = json_string_value(json_object_get(rq->json, "reason"));
+/* The locked commission as the reversal reads it. */
+struct locked {
+    char status[16], partner[37];
+    bool adjustment, clawed;
+};
+
+/* Locks commission `id`; false after a 404 or a 412 (If-Match named another `version`). */
+static bool lock_or_reply(struct request *rq, const char *id, const char *version, struct locked *l) {
     const char *p[] = {rq->auth.tenant_id, id};
-    PGresult *r = db_exec(rq, &st_lock, 2, p);
-    if (!r) return;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        reply_not_found(rq, "commission", id);
-        return;
-    }
-    char status[16], type[16], partner[37];
-    snprintf(status, sizeof status, "%s", PQgetvalue(r, 0, 0));
-    snprintf(type, sizeof type, "%s", PQgetvalue(r, 0, 1));
-    snprintf(partner, sizeof partner, "%s", PQgetvalue(r, 0, 4));
-    bool clawed = PQgetvalue(r, 0, 5)[0] == 't';
-    bool stale = *version && strcmp(version, PQgetvalue(r, 0, 2)) != 0;
-    long long current = atoll(PQgetvalue(r, 0, 2));
+    PGresult *r = found_or_reply(rq, &st_lock, 2, p, "commission", id);
+    if (!r) return false;
+    snprintf(l->status, sizeof l->status, "%s", PQgetvalue(r, 0, 0));
+    l->adjustment = !strcmp(PQgetvalue(r, 0, 1), "adjustment");
+    snprintf(l->partner, sizeof l->partner, "%s", PQgetvalue(r, 0, 4));
+    l->clawed = PQgetvalue(r, 0, 5)[0] == 't';
+    bool ok = version_ok_or_reply(rq, "commission", version, PQgetvalue(r, 0, 2));
     PQclear(r);
-    if (stale) {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the commission is at version %lld", current);
-        reply_etag(rq, current);
+    return ok;
+}
+
+/* Paid stays paid: a negative adjustment claws it back. The written row, or NULL. */
+static PGresult *claw_back(struct request *rq, const char *id, const char *partner, const char *reason) {
+    char adj[37];
+    uuid_new(adj);
+    const char *a[] = {rq->auth.tenant_id, id, adj, reason};
+    PGresult *r = db_exec(rq, &st_adjust, 4, a);
+    if (r && (feed_append(rq, "commission.created", "commission", adj, partner, PQgetvalue(r, 0, 3)) ||
+              feed_append(rq, "commission.clawed_back", "commission", id, partner, PQgetvalue(r, 0, 0)))) {
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+/* Not yet paid: the commission is reversed. The written row, or NULL. */
+static PGresult *reverse(struct request *rq, const char *id, const char *partner, const char *reason) {
+    const char *a[] = {rq->auth.tenant_id, id, reason};
+    PGresult *r = db_exec(rq, &st_reverse, 3, a);
+    if (r && feed_append(rq, "commission.reversed", "commission", id, partner, PQgetvalue(r, 0, 0))) {
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+void api_commissions_reverse(struct request *rq) {
+    static const struct field REVERSE[] = {FIELD_STRING("reason", F_REQUIRED, 1000)};
+    char version[24];
+    struct locked l;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id || json_fields_or_reply(rq, rq->json, REVERSE, 1, false) ||
+        !lock_or_reply(rq, id, version, &l))
         return;
-    }
-    const struct transition *t = reversal_or_reply(rq, status, !strcmp(type, "adjustment"), clawed);
+    const char *reason = json_string_value(json_object_get(rq->json, "reason"));
+    const struct transition *t = reversal_or_reply(rq, l.status, l.adjustment, l.clawed);
     if (!t) return;
-    if (t->to == t->from) { /* paid stays paid: a clawback */
-        char adj[37];
-        uuid_new(adj);
-        const char *a[] = {rq->auth.tenant_id, id, adj, reason};
-        if (!(r = db_exec(rq, &st_adjust, 4, a))) return;
-        if (feed_append(rq, "commission.created", "commission", adj, partner, PQgetvalue(r, 0, 3)) ||
-            feed_append(rq, "commission.clawed_back", "commission", id, partner, PQgetvalue(r, 0, 0))) {
-            PQclear(r);
-            return;
-        }
-    } else {
-        const char *a[] = {rq->auth.tenant_id, id, reason};
-        if (!(r = db_exec(rq, &st_reverse, 3, a))) return;
-        if (feed_append(rq, "commission.reversed", "commission", id, partner, PQgetvalue(r, 0, 0))) {
-            PQclear(r);
-            return;
-        }
-    }
-    reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-    reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
+    PGresult *r = t->to == t->from ? claw_back(rq, id, l.partner, reason) : reverse(rq, id, l.partner, reason);
+    if (r) reply_resource(rq, 200, r);
     PQclear(r);
 }

@@ -115,8 +115,8 @@ static const char *arr_done(struct arr *a) {
 
 /* Validates {partner_id, commission_ids}; fills the id array. */
 static int create_body_or_reply(struct request *rq, struct arr *ids) {
-    static const struct field F[] = {{"partner_id", FT_UUID, F_REQUIRED, 0, 0, NULL},
-                                     {"commission_ids", FT_ARRAY, F_REQUIRED, MAX_LINES, 0, NULL}};
+    static const struct field F[] = {FIELD_UUID("partner_id", F_REQUIRED),
+                                     FIELD_ARRAY("commission_ids", F_REQUIRED, MAX_LINES)};
     json_t *errors = json_array();
     json_fields_collect(errors, NULL, rq->json, F, 2, false);
     json_t *list = json_object_get(rq->json, "commission_ids");
@@ -179,114 +179,141 @@ static void offenders(struct request *rq, enum problem p, const char *member, js
     reply_problem_extra(rq, p, json_pack("{s:o}", member, list), "%s", detail);
 }
 
-void api_invoices_create(struct request *rq) {
-    struct arr ids = {0}, cids = {0}, amounts = {0}, descs = {0};
-    if (create_body_or_reply(rq, &ids) != JIN_OK) goto out;
-    const char *partner = json_string_value(json_object_get(rq->json, "partner_id"));
-    json_t *wanted = json_object_get(rq->json, "commission_ids");
-    if (rq->auth.role == ROLE_PARTNER && strcmp(partner, rq->auth.partner_id) != 0) {
-        reply_problem(rq, P_FORBIDDEN, "a partner key invoices only its own commissions");
-        goto out;
-    }
-    const char *lp[] = {rq->auth.tenant_id, arr_done(&ids)};
-    PGresult *r = db_exec(rq, &st_lock_commissions, 2, lp);
-    if (!r) goto out;
+/* What the locked commissions make of an invoice, and what is wrong with them. */
+struct draft {
+    const char *partner;
+    char kind[16], currency[4]; /* copied: they outlive the locked rows */
+    int64_t total;
+    int net_days, real; /* real: how many are commissions (not adjustments) */
+    bool overflow;
+    json_t *unknown, *other, *unavailable, *mismatched; /* offenders, by reason */
+    struct arr cids, amounts, descs;                    /* the lines, as SQL arrays */
+};
+
+static void draft_free(struct draft *d) {
+    json_decref(d->unknown);
+    json_decref(d->other);
+    json_decref(d->unavailable);
+    json_decref(d->mismatched);
+    free(d->cids.p);
+    free(d->amounts.p);
+    free(d->descs.p);
+}
+
+/* Adds row `k` of the locked commissions as a line, noting what keeps it off this invoice. */
+static void draft_add_line(struct draft *d, PGresult *r, int k) {
+    const char *id = PQgetvalue(r, k, 0);
+    if (strcmp(PQgetvalue(r, k, 2), d->partner) != 0) json_array_append_new(d->other, json_string(id));
+    if (!machine_find(&commission_machine, machine_state(&commission_machine, PQgetvalue(r, k, 1)), CA_INVOICE))
+        json_array_append_new(d->unavailable, json_pack("{s:s,s:s}", "id", id, "status", PQgetvalue(r, k, 1)));
+    if (strcmp(PQgetvalue(r, k, 3), d->kind) || strcmp(PQgetvalue(r, k, 4), d->currency))
+        json_array_append_new(d->mismatched, json_pack("{s:s,s:s,s:s}", "id", id, "kind", PQgetvalue(r, k, 3),
+                                                       "currency", PQgetvalue(r, k, 4)));
+    if (!money_add(&d->total, atoll(PQgetvalue(r, k, 5)))) d->overflow = true;
+    if (!strcmp(PQgetvalue(r, k, 6), "commission")) d->real++;
+    int nd = atoi(PQgetvalue(r, k, 7));
+    if (nd > d->net_days) d->net_days = nd;
+    char desc[300]; /* the prospect's name, cut to fit on a character boundary */
+    text_format(desc, sizeof desc, "%s: %s", !strcmp(PQgetvalue(r, k, 6), "commission") ? "Commission" : "Clawback",
+                *PQgetvalue(r, k, 8) ? PQgetvalue(r, k, 8) : "referral");
+    arr_add(&d->cids, id, false);
+    arr_add(&d->amounts, PQgetvalue(r, k, 5), false);
+    arr_add(&d->descs, desc, true);
+}
+
+/* Reads the locked commissions (st_lock_commissions) against the `wanted` ids. The invoice's kind
+ * and currency are those most of the commissions share (ties: the one listed first); the others
+ * are named when they are refused. */
+static void draft_read(struct draft *d, PGresult *r, json_t *wanted) {
     int n = PQntuples(r);
-    json_t *unknown = json_array(), *other = json_array(), *unavailable = json_array();
+    d->unknown = json_array();
+    d->other = json_array();
+    d->unavailable = json_array();
+    d->mismatched = json_array();
     size_t i;
     json_t *w;
     json_array_foreach(wanted, i, w) {
         bool found = false;
         for (int k = 0; k < n; k++)
             if (!strcasecmp(PQgetvalue(r, k, 0), json_string_value(w))) found = true;
-        if (!found) json_array_append(unknown, w);
+        if (!found) json_array_append(d->unknown, w);
     }
-    int64_t total = 0;
-    int net_days = 0, real = 0;
-    bool overflow = false;
-    /* Copied: they outlive `r`. The invoice's kind and currency are those most of the commissions
-     * share (ties: the one listed first); the others are named when they are refused. */
-    char kind[16], currency[4];
     int major = majority_row(r, wanted);
-    snprintf(kind, sizeof kind, "%s", n ? PQgetvalue(r, major, 3) : "");
-    snprintf(currency, sizeof currency, "%s", n ? PQgetvalue(r, major, 4) : "");
-    json_t *mismatched = json_array();
-    for (int k = 0; k < n; k++) {
-        const char *id = PQgetvalue(r, k, 0);
-        if (strcmp(PQgetvalue(r, k, 2), partner) != 0) json_array_append_new(other, json_string(id));
-        if (!machine_find(&commission_machine, machine_state(&commission_machine, PQgetvalue(r, k, 1)), CA_INVOICE))
-            json_array_append_new(unavailable, json_pack("{s:s,s:s}", "id", id, "status", PQgetvalue(r, k, 1)));
-        if (strcmp(PQgetvalue(r, k, 3), kind) || strcmp(PQgetvalue(r, k, 4), currency))
-            json_array_append_new(mismatched, json_pack("{s:s,s:s,s:s}", "id", id, "kind", PQgetvalue(r, k, 3),
-                                                        "currency", PQgetvalue(r, k, 4)));
-        if (!money_add(&total, atoll(PQgetvalue(r, k, 5)))) overflow = true;
-        if (!strcmp(PQgetvalue(r, k, 6), "commission")) real++;
-        int nd = atoi(PQgetvalue(r, k, 7));
-        if (nd > net_days) net_days = nd;
-        char desc[300]; /* the prospect's name, cut to fit on a character boundary */
-        text_format(desc, sizeof desc, "%s: %s", !strcmp(PQgetvalue(r, k, 6), "commission") ? "Commission" : "Clawback",
-                 *PQgetvalue(r, k, 8) ? PQgetvalue(r, k, 8) : "referral");
-        arr_add(&cids, id, false);
-        arr_add(&amounts, PQgetvalue(r, k, 5), false);
-        arr_add(&descs, desc, true);
-    }
-    if (json_array_size(unknown))
-        offenders(rq, P_INVOICE_INVALID, "unknown_commission_ids", json_incref(unknown), "no such commissions");
-    else if (json_array_size(other))
-        offenders(rq, P_INVOICE_INVALID, "other_partner_commission_ids", json_incref(other),
+    snprintf(d->kind, sizeof d->kind, "%s", n ? PQgetvalue(r, major, 3) : "");
+    snprintf(d->currency, sizeof d->currency, "%s", n ? PQgetvalue(r, major, 4) : "");
+    for (int k = 0; k < n; k++) draft_add_line(d, r, k);
+}
+
+/* True if the draft may become an invoice; else replies with the first reason it may not. */
+static bool draft_ok_or_reply(struct request *rq, const struct draft *d) {
+    if (json_array_size(d->unknown))
+        offenders(rq, P_INVOICE_INVALID, "unknown_commission_ids", json_incref(d->unknown), "no such commissions");
+    else if (json_array_size(d->other))
+        offenders(rq, P_INVOICE_INVALID, "other_partner_commission_ids", json_incref(d->other),
                   "commissions of another partner cannot be on this invoice");
-    else if (json_array_size(mismatched))
-        reply_problem_extra(rq, P_INVOICE_INVALID, json_pack("{s:O,s:s,s:s}", "mismatched_commissions", mismatched,
-                                                             "kind", kind, "currency", currency),
+    else if (json_array_size(d->mismatched))
+        reply_problem_extra(rq, P_INVOICE_INVALID, json_pack("{s:O,s:s,s:s}", "mismatched_commissions", d->mismatched,
+                                                             "kind", d->kind, "currency", d->currency),
                             "an invoice carries commissions of one kind and one currency; %zu of them are not %s %s",
-                            json_array_size(mismatched), kind, currency);
-    else if (rq->auth.role == ROLE_PARTNER && strcmp(kind, "payable") != 0)
+                            json_array_size(d->mismatched), d->kind, d->currency);
+    else if (rq->auth.role == ROLE_PARTNER && strcmp(d->kind, "payable") != 0)
         reply_problem(rq, P_FORBIDDEN, "a partner key invoices only what it is owed (payable commissions)");
-    else if (json_array_size(unavailable))
-        offenders(rq, P_INVALID_STATE, "unavailable_commissions", json_incref(unavailable),
+    else if (json_array_size(d->unavailable))
+        offenders(rq, P_INVALID_STATE, "unavailable_commissions", json_incref(d->unavailable),
                   "only payable commissions can be invoiced");
-    else if (overflow || total > MONEY_MAX)
+    else if (d->overflow || d->total > MONEY_MAX)
         reply_problem(rq, P_INVOICE_INVALID, "the total would exceed " MONEY_MAX_TEXT
                                              " minor units, the largest amount an invoice may carry; split it");
-    else if (real == 0 || total < 0)
+    else if (d->real == 0 || d->total < 0)
         reply_problem(rq, P_INVOICE_INVALID, "an invoice total may not be negative, and adjustments need a commission to net against");
-    json_decref(unknown);
-    json_decref(other);
-    json_decref(unavailable);
-    json_decref(mismatched);
-    PQclear(r);
-    if (rq->status) goto out;
+    return rq->status == 0;
+}
 
-    if (!(r = db_exec(rq, &st_next_number, 1, lp))) goto out;
+/* Numbers the invoice, writes it with its lines, marks its commissions invoiced; replies 201. */
+static void invoice_insert(struct request *rq, struct draft *d) {
+    const char *np[] = {rq->auth.tenant_id};
+    PGresult *r = db_exec(rq, &st_next_number, 1, np);
+    if (!r) return;
     char number[32], id[37], tot[24], nd[12];
     snprintf(number, sizeof number, "INV-%s-%06d", PQgetvalue(r, 0, 0), atoi(PQgetvalue(r, 0, 1)));
     PQclear(r);
     uuid_new(id);
-    snprintf(tot, sizeof tot, "%lld", (long long)total);
-    snprintf(nd, sizeof nd, "%d", net_days);
-    const char *ip[] = {rq->auth.tenant_id, id, number, partner, kind, currency, tot, nd};
-    const char *lines[] = {rq->auth.tenant_id, id, arr_done(&cids), arr_done(&amounts), arr_done(&descs)};
-    const char *mark[] = {rq->auth.tenant_id, cids.p,
+    snprintf(tot, sizeof tot, "%lld", (long long)d->total);
+    snprintf(nd, sizeof nd, "%d", d->net_days);
+    const char *ip[] = {rq->auth.tenant_id, id, number, d->partner, d->kind, d->currency, tot, nd};
+    const char *lines[] = {rq->auth.tenant_id, id, arr_done(&d->cids), arr_done(&d->amounts), arr_done(&d->descs)};
+    const char *mark[] = {rq->auth.tenant_id, d->cids.p,
                           machine_state_name(&commission_machine, machine_find(&commission_machine, CS_PAYABLE, CA_INVOICE)->to), id};
     const char *gp[] = {rq->auth.tenant_id, id, NULL};
     PGresult *a = NULL, *b = NULL, *c = NULL, *g = NULL;
     if ((a = db_exec(rq, &st_insert, 8, ip)) && (b = db_exec(rq, &st_lines, 5, lines)) &&
         (c = db_exec(rq, &st_mark, 4, mark)) && (g = db_exec(rq, &st_get, 3, gp)) &&
-        !feed_append(rq, "invoice.created", "invoice", id, partner, PQgetvalue(g, 0, 0))) {
-        char loc[64];
-        snprintf(loc, sizeof loc, "/v1/invoices/%s", id);
-        reply_resource(rq, 201, g);
-        reply_header(rq, "Location", loc);
-    }
+        !feed_append(rq, "invoice.created", "invoice", id, d->partner, PQgetvalue(g, 0, 0)))
+        reply_created(rq, g, "/v1/invoices/%s", id);
     PQclear(a);
     PQclear(b);
     PQclear(c);
     PQclear(g);
+}
+
+void api_invoices_create(struct request *rq) {
+    struct arr ids = {0};
+    struct draft d = {0};
+    if (create_body_or_reply(rq, &ids) != JIN_OK) goto out;
+    d.partner = json_string_value(json_object_get(rq->json, "partner_id"));
+    if (rq->auth.role == ROLE_PARTNER && strcmp(d.partner, rq->auth.partner_id) != 0) {
+        reply_problem(rq, P_FORBIDDEN, "a partner key invoices only its own commissions");
+        goto out;
+    }
+    const char *lp[] = {rq->auth.tenant_id, arr_done(&ids)};
+    PGresult *r = db_exec(rq, &st_lock_commissions, 2, lp);
+    if (!r) goto out;
+    draft_read(&d, r, json_object_get(rq->json, "commission_ids"));
+    PQclear(r);
+    if (draft_ok_or_reply(rq, &d)) invoice_insert(rq, &d);
 out:
     free(ids.p);
-    free(cids.p);
-    free(amounts.p);
-    free(descs.p);
+    draft_free(&d);
 }
 
 void api_invoices_list(struct request *rq) {
@@ -299,11 +326,9 @@ void api_invoices_get(struct request *rq) {
     const char *accept = req_header(rq, MHD_HTTP_HEADER_ACCEPT);
     bool html = accept && strstr(accept, "text/html") && !strstr(accept, "application/json");
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, html ? &st_html : &st_get, 3, p);
+    PGresult *r = found_or_reply(rq, html ? &st_html : &st_get, 3, p, "invoice", id);
     if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "invoice", id);
-    else if (html) {
+    if (html) {
         char *page = invoice_html(PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2),
                                   PQgetisnull(r, 0, 3) ? NULL : PQgetvalue(r, 0, 3),
                                   PQgetisnull(r, 0, 4) ? NULL : PQgetvalue(r, 0, 4));
@@ -332,31 +357,21 @@ static bool commissions_follow(struct request *rq, const char *id, enum inv_acti
 /* The locked invoice's status and partner; replies 404/412 and returns false if not usable. */
 static bool lock_or_reply(struct request *rq, const char *id, const char *version, char *status, char *partner) {
     const char *p[] = {rq->auth.tenant_id, id};
-    PGresult *r = db_exec(rq, &st_lock, 2, p);
+    PGresult *r = found_or_reply(rq, &st_lock, 2, p, "invoice", id);
     if (!r) return false;
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        reply_not_found(rq, "invoice", id);
-        return false;
-    }
     snprintf(status, 16, "%s", PQgetvalue(r, 0, 0));
     snprintf(partner, 37, "%s", PQgetvalue(r, 0, 2));
-    bool stale = *version && strcmp(version, PQgetvalue(r, 0, 1)) != 0;
-    long long current = atoll(PQgetvalue(r, 0, 1));
+    bool ok = version_ok_or_reply(rq, "invoice", version, PQgetvalue(r, 0, 1));
     PQclear(r);
-    if (stale) {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the invoice is at version %lld", current);
-        reply_etag(rq, current);
-    }
-    return !stale;
+    return ok;
 }
 
 /* Applies `action` if the invoice table allows it from the invoice's status; its commissions follow. */
 static void transition(struct request *rq, enum inv_action action, const char *paid_at, const char *reference,
                        const char *reason) {
     char version[24], status[16], partner[37];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version) || !lock_or_reply(rq, id, version, status, partner)) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id || !lock_or_reply(rq, id, version, status, partner)) return;
     int st = machine_state(&invoice_machine, status);
     const struct transition *t = machine_find(&invoice_machine, st, action);
     if (!t) {
@@ -386,8 +401,8 @@ void api_invoices_approve(struct request *rq) {
 }
 
 void api_invoices_pay(struct request *rq) {
-    static const struct field F[] = {{"reference", FT_STRING, F_REQUIRED, 200, 0, NULL},
-                                     {"paid_at", FT_TEXT, 0, 40, 0, NULL}};
+    static const struct field F[] = {FIELD_STRING("reference", F_REQUIRED, 200),
+                                     FIELD_TEXT("paid_at", 0, 40)};
     if (json_fields_or_reply(rq, rq->json, F, 2, false)) return;
     const char *paid_at = json_string_value(json_object_get(rq->json, "paid_at"));
     if (paid_at && !timestamp_valid(paid_at)) {
@@ -399,7 +414,7 @@ void api_invoices_pay(struct request *rq) {
 }
 
 void api_invoices_reject(struct request *rq) {
-    static const struct field F[] = {{"reason", FT_STRING, F_REQUIRED, 1000, 0, NULL}};
+    static const struct field F[] = {FIELD_STRING("reason", F_REQUIRED, 1000)};
     if (json_fields_or_reply(rq, rq->json, F, 1, false)) return;
     transition(rq, IA_REJECT, NULL, NULL, json_string_value(json_object_get(rq->json, "reason")));
 }

@@ -22,44 +22,38 @@ static const char *const STATUSES[] = {"submitted", "acknowledged", "engaged", "
                                        "lost",      "declined",     "withdrawn", NULL};
 
 static const struct field PROSPECT[] = {
-    {"name", FT_STRING, F_REQUIRED, 200, 0, NULL},
-    {"email", FT_EMAIL, F_NULLABLE, 254, 0, NULL},
-    {"company", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"phone", FT_STRING, F_NULLABLE, 50, 0, NULL},
-    {"notes", FT_TEXT, F_NULLABLE, 5000, 0, NULL},
+    FIELD_STRING("name", F_REQUIRED, 200),
+    FIELD_EMAIL("email", F_NULLABLE, 254),
+    FIELD_STRING("company", F_NULLABLE, 200),
+    FIELD_STRING("phone", F_NULLABLE, 50),
+    FIELD_TEXT("notes", F_NULLABLE, 5000),
 };
 #define READONLY_FIELDS                                                                            \
-    {"client_discount_bps", FT_INT, F_READONLY, 0, 0, NULL}, \
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"agreement_id", FT_UUID, F_READONLY, 0, 0, NULL},    \
-        {"status", FT_TEXT, F_READONLY, 0, 0, NULL}, {"stage", FT_TEXT, F_READONLY, 0, 0, NULL},   \
-        {"deal", FT_OBJECT, F_READONLY, 0, 0, NULL},                                               \
-        {"close_reason", FT_TEXT, F_READONLY, 0, 0, NULL},                                         \
-        {"close_note", FT_TEXT, F_READONLY, 0, 0, NULL},                                           \
-        {"acknowledge_by", FT_TEXT, F_READONLY, 0, 0, NULL},                                       \
-        {"acknowledged_at", FT_TEXT, F_READONLY, 0, 0, NULL},                                      \
-        {"overdue", FT_BOOL, F_READONLY, 0, 0, NULL}, {"closed_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+    FIELD_READONLY("client_discount_bps"), FIELD_READONLY("agreement_id"), FIELD_READONLY("status"),   \
+        FIELD_READONLY("stage"), FIELD_READONLY("deal"), FIELD_READONLY("close_reason"),             \
+        FIELD_READONLY("close_note"), FIELD_READONLY("acknowledge_by"),                              \
+        FIELD_READONLY("acknowledged_at"), FIELD_READONLY("overdue"), FIELD_READONLY("closed_at"),   \
+        FIELDS_READONLY_RESOURCE
 static const struct field SHARE[] = {
-    {"partner_id", FT_UUID, F_REQUIRED, 0, 0, NULL},
-    {"share_bps", FT_INT, F_REQUIRED, 10000, 1, NULL},
+    FIELD_UUID("partner_id", F_REQUIRED),
+    FIELD_INT("share_bps", F_REQUIRED, 1, 10000),
 };
 static const struct field CREATE[] = {
-    {"partner_id", FT_UUID, 0, 0, 0, NULL},
-    {"direction", FT_ENUM, 0, 0, 0, DIRECTIONS},
-    {"prospect", FT_OBJECT, F_REQUIRED, 16384, 0, NULL},
-    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"override_reason", FT_STRING, F_NULLABLE, 1000, 0, NULL},
-    {"attributions", FT_ARRAY, F_READONLY, 0, 0, NULL},
+    FIELD_UUID("partner_id", 0),
+    FIELD_ENUM("direction", 0, DIRECTIONS),
+    FIELD_OBJECT("prospect", F_REQUIRED, 16384),
+    FIELD_STRING("external_id", F_NULLABLE, 200),
+    FIELD_STRING("override_reason", F_NULLABLE, 1000),
+    FIELD_READONLY("attributions"),
     READONLY_FIELDS,
 };
 static const struct field PATCH[] = {
-    {"prospect", FT_OBJECT, 0, 16384, 0, NULL},
-    {"attributions", FT_ARRAY, F_NULLABLE, 16, 0, NULL},
-    {"external_id", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"direction", FT_TEXT, F_READONLY, 0, 0, NULL},
-    {"override_reason", FT_TEXT, F_READONLY, 0, 0, NULL},
+    FIELD_OBJECT("prospect", 0, 16384),
+    FIELD_ARRAY("attributions", F_NULLABLE, 16),
+    FIELD_STRING("external_id", F_NULLABLE, 200),
+    FIELD_READONLY("partner_id"),
+    FIELD_READONLY("direction"),
+    FIELD_READONLY("override_reason"),
     READONLY_FIELDS,
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
@@ -175,68 +169,85 @@ static int create_valid_or_reply(struct request *rq, const char **partner, const
     return JIN_OK;
 }
 
-void api_referrals_create(struct request *rq) {
-    const char *partner, *direction;
-    if (create_valid_or_reply(rq, &partner, &direction) != JIN_OK) return;
+/* The prospect's duplicate-protection keys: its email and its email's domain ("" if none). */
+struct prospect_keys {
+    char email[256], domain[256];
+};
+
+static void prospect_keys(json_t *prospect, struct prospect_keys *k) {
+    const char *email = json_string_value(json_object_get(prospect, "email"));
+    prospect_email_key(email, k->email, sizeof k->email);
+    prospect_domain_key(email, k->domain, sizeof k->domain);
+}
+
+/* A write tripped over another referral's external id: 409 in the API's words. */
+static void write_failed(struct request *rq) {
+    if (db_violated(rq, "referrals_external_id_unique"))
+        reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another referral already has this external_id");
+}
+
+/* The partner may receive referrals: it exists (else 400) and has not ended (else 409). */
+static bool partner_open_or_reply(struct request *rq, const char *partner) {
     const char *pp[] = {rq->auth.tenant_id, partner};
     PGresult *r = db_exec(rq, &st_partner, 2, pp);
-    if (!r) return;
+    if (!r) return false;
     bool known = PQntuples(r) == 1, ended = known && !strcmp(PQgetvalue(r, 0, 0), "ended");
     PQclear(r);
-    if (!known) {
+    if (!known)
         reply_field_error(rq, "partner_id", "no such partner");
-        return;
-    }
-    if (ended) {
+    else if (ended)
         reply_problem(rq, P_INVALID_STATE, "the partnership has ended; referrals cannot be submitted");
-        return;
+    return known && !ended;
+}
+
+/* No other referral holds the credit for this prospect (unless staff override it); else 409.
+ * Takes the prospect's lock first, held to commit. */
+static bool not_duplicate_or_reply(struct request *rq, const struct prospect_keys *k, const char *override) {
+    if (!*k->email) return true;
+    const char *dp[] = {rq->auth.tenant_id, k->email, k->domain};
+    PGresult *r = db_exec(rq, &st_dup_lock, 3, dp);
+    if (!r) return false;
+    PQclear(r);
+    if (!(r = db_exec(rq, &st_dup_find, 3, dp))) return false;
+    bool duplicate = PQntuples(r) && !override;
+    if (duplicate) {
+        /* Staff may see which referral holds the credit; a partner learns only that one does. */
+        json_t *extra = rq->auth.role == ROLE_PARTNER
+                            ? json_object()
+                            : json_pack("{s:s}", "existing_referral_id", PQgetvalue(r, 0, 0));
+        reply_problem_extra(rq, P_DUPLICATE_REFERRAL, extra,
+                            "this prospect was already introduced and is still protected%s",
+                            rq->auth.role == ROLE_PARTNER ? "" : "; staff may override with override_reason");
     }
-    json_t *prospect = json_object_get(rq->json, "prospect");
-    const char *override = json_string_value(json_object_get(rq->json, "override_reason"));
-    char email[256], domain[256];
-    prospect_email_key(json_string_value(json_object_get(prospect, "email")), email, sizeof email);
-    prospect_domain_key(json_string_value(json_object_get(prospect, "email")), domain, sizeof domain);
-    if (*email) {
-        const char *dp[] = {rq->auth.tenant_id, email, domain};
-        if (!(r = db_exec(rq, &st_dup_lock, 3, dp))) return;
-        PQclear(r);
-        if (!(r = db_exec(rq, &st_dup_find, 3, dp))) return;
-        if (PQntuples(r) && !override) {
-            /* Staff may see which referral holds the credit; a partner learns only that one does. */
-            json_t *extra = rq->auth.role == ROLE_PARTNER
-                                ? json_object()
-                                : json_pack("{s:s}", "existing_referral_id", PQgetvalue(r, 0, 0));
-            reply_problem_extra(rq, P_DUPLICATE_REFERRAL, extra,
-                                "this prospect was already introduced and is still protected%s",
-                                rq->auth.role == ROLE_PARTNER ? "" : "; staff may override with override_reason");
-            PQclear(r);
-            return;
-        }
-        PQclear(r);
-    }
+    PQclear(r);
+    return !duplicate;
+}
+
+/* Inserts the referral with its first timeline event and feed entry; replies 201. */
+static void referral_insert(struct request *rq, const char *partner, const char *direction,
+                            const struct prospect_keys *k, const char *override) {
     char id[37];
     uuid_new(id);
-    char *ptext = json_dumps(prospect, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    const char *p[] = {rq->auth.tenant_id, id, partner, direction, ptext, email, domain,
+    char *ptext = json_dumps(json_object_get(rq->json, "prospect"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    const char *p[] = {rq->auth.tenant_id, id, partner, direction, ptext, k->email, k->domain,
                        json_string_value(json_object_get(rq->json, "external_id")), override};
-    r = db_exec(rq, &st_insert, 9, p);
+    PGresult *r = db_exec(rq, &st_insert, 9, p);
     free(ptext);
-    if (!r) {
-        if (db_violated(rq, "referrals_external_id_unique"))
-            reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another referral already has this external_id");
-        return;
-    }
-    const char *note = override ? override : NULL;
-    if (referral_event_append(rq, id, "submitted", NULL, "submitted", note, NULL) ||
-        feed_append(rq, "referral.submitted", "referral", id, partner, PQgetvalue(r, 0, 0))) {
-        PQclear(r);
-        return;
-    }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/v1/referrals/%s", id);
-    reply_resource(rq, 201, r);
-    reply_header(rq, "Location", loc);
+    if (!r)
+        write_failed(rq);
+    else if (!referral_event_append(rq, id, "submitted", NULL, "submitted", override, NULL) &&
+             !feed_append(rq, "referral.submitted", "referral", id, partner, PQgetvalue(r, 0, 0)))
+        reply_created(rq, r, "/v1/referrals/%s", id);
     PQclear(r);
+}
+
+void api_referrals_create(struct request *rq) {
+    const char *partner, *direction;
+    if (create_valid_or_reply(rq, &partner, &direction) != JIN_OK || !partner_open_or_reply(rq, partner)) return;
+    const char *override = json_string_value(json_object_get(rq->json, "override_reason"));
+    struct prospect_keys k;
+    prospect_keys(json_object_get(rq->json, "prospect"), &k);
+    if (not_duplicate_or_reply(rq, &k, override)) referral_insert(rq, partner, direction, &k, override);
 }
 
 void api_referrals_get(struct request *rq) {
@@ -283,75 +294,90 @@ static void attributions_check(json_t *errors, json_t *att, char *ids, size_t ca
         json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "attributions", "message", "shares must sum to 10000 bps"));
 }
 
-void api_referrals_update(struct request *rq) {
-    char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version)) return;
+/* Validates a PATCH body (prospect fields, split credit) and who may send it; the attributed
+ * partners' ids go to `att_ids` as a SQL array. False after a 400 or 403. */
+static bool patch_valid_or_reply(struct request *rq, char *att_ids, size_t cap) {
     json_t *errors = json_array();
     json_fields_collect(errors, NULL, rq->json, PATCH, N(PATCH), true);
     json_t *prospect = json_object_get(rq->json, "prospect");
     if (json_is_object(prospect)) json_fields_collect(errors, "prospect.", prospect, PROSPECT, N(PROSPECT), true);
     json_t *att = json_object_get(rq->json, "attributions");
-    char att_ids[16 * 38 + 3] = "{}";
-    if (json_is_array(att)) attributions_check(errors, att, att_ids, sizeof att_ids);
-    if (json_errors_or_ok(rq, errors) != JIN_OK) return;
+    if (json_is_array(att)) attributions_check(errors, att, att_ids, cap);
+    if (json_errors_or_ok(rq, errors) != JIN_OK) return false;
     if (json_object_size(rq->json) == 0) {
         reply_field_error(rq, "body", "names no field to change");
-        return;
+        return false;
     }
     if (att && rq->auth.role == ROLE_PARTNER) {
         reply_problem(rq, P_FORBIDDEN, "only staff may set attributions");
-        return;
+        return false;
     }
-    if (json_is_array(att)) {
-        const char *kp[] = {rq->auth.tenant_id, att_ids};
-        PGresult *k = db_exec(rq, &st_known_partners, 2, kp);
-        if (!k) return;
-        bool all = atoi(PQgetvalue(k, 0, 0)) == (int)json_array_size(att);
-        PQclear(k);
-        if (!all) {
-            reply_field_error(rq, "attributions", "names a partner that does not exist");
-            return;
-        }
-    }
-    char email[256] = "", domain[256] = "";
-    if (prospect) {
-        prospect_email_key(json_string_value(json_object_get(prospect, "email")), email, sizeof email);
-        prospect_domain_key(json_string_value(json_object_get(prospect, "email")), domain, sizeof domain);
-    }
+    return true;
+}
+
+/* Every partner the attributions name exists (and is locked FOR KEY SHARE); else 400. */
+static bool attributed_exist_or_reply(struct request *rq, json_t *att, const char *att_ids) {
+    if (!json_is_array(att)) return true;
+    const char *kp[] = {rq->auth.tenant_id, att_ids};
+    PGresult *k = db_exec(rq, &st_known_partners, 2, kp);
+    if (!k) return false;
+    bool all = atoi(PQgetvalue(k, 0, 0)) == (int)json_array_size(att);
+    PQclear(k);
+    if (!all) reply_field_error(rq, "attributions", "names a partner that does not exist");
+    return all;
+}
+
+/* The conditional UPDATE of the PATCH: the changed row, none, or NULL on a database failure. */
+static PGresult *patch_write(struct request *rq, const char *id, const char *version) {
+    json_t *prospect = json_object_get(rq->json, "prospect"), *att = json_object_get(rq->json, "attributions");
+    struct prospect_keys k = {"", ""};
+    if (prospect) prospect_keys(prospect, &k);
     char *ptext = prospect ? json_dumps(prospect, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_t *ext = json_object_get(rq->json, "external_id");
     char *att_text = json_is_array(att) ? json_dumps(att, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
-    const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, ptext, email, domain,
+    const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, ptext, k.email, k.domain,
                        ext ? "true" : "false", json_string_value(ext), partner_scope(rq),
                        att ? "true" : "false", att_text};
     PGresult *r = db_exec(rq, &st_update, 11, p);
     free(ptext);
     free(att_text);
-    if (!r) {
-        if (db_violated(rq, "referrals_external_id_unique"))
-            reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another referral already has this external_id");
-        return;
-    }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        const char *q[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-        if (!(r = db_exec(rq, &st_exists, 3, q))) return;
-        if (PQntuples(r) == 0)
-            reply_not_found(rq, "referral", id);
-        else if (*version && strcmp(version, PQgetvalue(r, 0, 0)) != 0) {
-            reply_problem(rq, P_PRECONDITION_FAILED, "the referral is at version %s", PQgetvalue(r, 0, 0));
-            reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
-        } else
-            reply_problem(rq, P_INVALID_STATE, "attributions cannot change once a referral is %s",
-                          PQgetvalue(r, 0, 1));
-        PQclear(r);
-        return;
-    }
+    return r;
+}
+
+/* The PATCH matched nothing: 404, 412 (stale If-Match) or 409 (attributions of a closed one). */
+static void reply_not_patched(struct request *rq, const char *id, const char *version) {
+    const char *q[] = {rq->auth.tenant_id, id, partner_scope(rq)};
+    PGresult *r = db_exec(rq, &st_exists, 3, q);
+    if (!r) return;
+    if (PQntuples(r) == 0)
+        reply_not_found(rq, "referral", id);
+    else if (version_ok_or_reply(rq, "referral", version, PQgetvalue(r, 0, 0)))
+        reply_problem(rq, P_INVALID_STATE, "attributions cannot change once a referral is %s", PQgetvalue(r, 0, 1));
+    PQclear(r);
+}
+
+/* The referral `id` was edited (`r`: its row, status, partner): the timeline event and the feed
+ * entry, then 200 with it. */
+static void reply_edited(struct request *rq, const char *id, PGresult *r) {
     const char *status = PQgetvalue(r, 0, 2);
     if (!referral_event_append(rq, id, "edited", status, status, NULL, NULL) &&
         !feed_append(rq, "referral.edited", "referral", id, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0)))
         reply_resource(rq, 200, r);
+}
+
+void api_referrals_update(struct request *rq) {
+    char version[24], att_ids[16 * 38 + 3] = "{}";
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id || !patch_valid_or_reply(rq, att_ids, sizeof att_ids) ||
+        !attributed_exist_or_reply(rq, json_object_get(rq->json, "attributions"), att_ids))
+        return;
+    PGresult *r = patch_write(rq, id, version);
+    if (!r)
+        write_failed(rq);
+    else if (PQntuples(r) == 0)
+        reply_not_patched(rq, id, version);
+    else
+        reply_edited(rq, id, r);
     PQclear(r);
 }
 
@@ -361,14 +387,9 @@ void api_referrals_events(struct request *rq) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id || query_known_or_reply(rq, allowed) || timeline_params_or_reply(rq, "timeline", 500, &t)) return;
     const char *q[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_exists, 3, q);
+    PGresult *r = found_or_reply(rq, &st_exists, 3, q, "referral", id);
     if (!r) return;
-    bool visible = PQntuples(r) == 1;
     PQclear(r);
-    if (!visible) {
-        reply_not_found(rq, "referral", id);
-        return;
-    }
     const char *p[] = {rq->auth.tenant_id, id, t.after_text, t.limit_plus_one};
     if (!(r = db_exec(rq, &st_events, 4, p))) return;
     reply_timeline(rq, r, &t, false);
@@ -388,80 +409,77 @@ DB_STMT(st_replace_prospect,
         "WHERE r.tenant_id = $1 AND r.id = $2 AND r.prospect IS DISTINCT FROM $3::jsonb "
         "RETURNING referral_json(r), r.version, r.status, r.partner_id");
 
-/* PUT /v1/referrals/by-external-id/{external_id}: submits the referral the first time (with every
- * rule of POST), afterwards replaces its prospect details; repeating it changes nothing. */
-void api_referrals_put(struct request *rq) {
-    const char *ext = rq->params[0];
-    if (strlen(ext) > 200 || !printable_ascii(ext, 200)) {
-        reply_field_error(rq, "external_id", "must be 1 to 200 printable characters");
-        return;
-    }
-    json_t *body_ext = json_object_get(rq->json, "external_id");
-    if (body_ext && (!json_is_string(body_ext) || strcmp(json_string_value(body_ext), ext) != 0)) {
-        reply_field_error(rq, "external_id", "must match the external_id in the path (or be left out)");
-        return;
-    }
-    char version[24];
-    const char *partner, *direction;
-    if (if_match_or_reply(rq, version) || create_valid_or_reply(rq, &partner, &direction) != JIN_OK) return;
-    const char *f[] = {rq->auth.tenant_id, ext, partner_scope(rq)};
+/* The referral PUT names and whoever may see it: locked (FOR UPDATE) behind the external id's
+ * own lock. NULL on a database failure. */
+static PGresult *find_external(struct request *rq, const char *ext) {
+    const char *f[] = {rq->auth.tenant_id, ext};
     PGresult *r = db_exec(rq, &st_lock_external, 2, f);
-    if (!r) return;
+    if (!r) return NULL;
     PQclear(r);
-    r = db_exec(rq, &st_find_external, 2, f);
-    if (!r) return;
-    if (PQntuples(r) == 0 && (*version || if_match_any(rq))) { /* If-Match: only an existing one */
-        PQclear(r);
+    return db_exec(rq, &st_find_external, 2, f);
+}
+
+/* First PUT of this external id: submits it as POST would (not under If-Match: 412). */
+static void put_create(struct request *rq, const char *ext, const char *version) {
+    if (*version || if_match_any(rq)) { /* If-Match: only an existing one */
         reply_problem(rq, P_PRECONDITION_FAILED, "no referral has this external_id, so If-Match cannot match");
         return;
     }
-    if (PQntuples(r) == 0) {
-        PQclear(r);
-        json_object_set_new(rq->json, "external_id", json_string(ext));
-        api_referrals_create(rq);
-        /* Another PUT created it meanwhile: run again, now as an update. */
-        if (rq->status == 409 && db_violated(rq, "referrals_external_id_unique")) rq->db_fail = DBF_RETRY;
-        return;
-    }
+    json_object_set_new(rq->json, "external_id", json_string(ext));
+    api_referrals_create(rq);
+    /* Another PUT created it meanwhile: run again, now as an update. */
+    if (rq->status == 409 && db_violated(rq, "referrals_external_id_unique")) rq->db_fail = DBF_RETRY;
+}
+
+/* The found referral (`r`: id, partner, direction, version) may be replaced by this PUT: it is
+ * the caller's to see (else 409, its id hidden), at the If-Match version (else 412), and of the
+ * same partner and direction (else 409). Copies its id into `id`. */
+static bool replaceable_or_reply(struct request *rq, PGresult *r, const char *version, const char *partner,
+                                 const char *direction, char id[37]) {
     if (partner_scope(rq) && strcmp(PQgetvalue(r, 0, 1), partner_scope(rq)) != 0) {
-        PQclear(r); /* another partner's referral: its id stays hidden */
         reply_problem(rq, P_EXTERNAL_ID_TAKEN, "another referral already has this external_id");
-        return;
+        return false;
     }
-    char id[37];
-    snprintf(id, sizeof id, "%s", PQgetvalue(r, 0, 0));
+    snprintf(id, 37, "%s", PQgetvalue(r, 0, 0));
     bool same = !strcmp(PQgetvalue(r, 0, 1), partner) && !strcmp(PQgetvalue(r, 0, 2), direction);
-    if (*version && strcmp(version, PQgetvalue(r, 0, 3)) != 0) { /* the row is locked: no race */
-        reply_problem(rq, P_PRECONDITION_FAILED, "the referral is at version %s", PQgetvalue(r, 0, 3));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 3)));
-        PQclear(r);
-        return;
-    }
-    PQclear(r);
-    if (!same) {
-        reply_problem(rq, P_INVALID_STATE, "referral %s has another partner or direction; those never change", id);
-        return;
-    }
+    if (!version_ok_or_reply(rq, "referral", version, PQgetvalue(r, 0, 3))) return false; /* locked: no race */
+    if (!same) reply_problem(rq, P_INVALID_STATE, "referral %s has another partner or direction; those never change", id);
+    return same;
+}
+
+/* Replaces the prospect of referral `id`; replies 200 with it, edited or (if the same) as it was. */
+static void replace_prospect(struct request *rq, const char *id) {
     json_t *prospect = json_object_get(rq->json, "prospect");
-    char email[256], domain[256];
-    prospect_email_key(json_string_value(json_object_get(prospect, "email")), email, sizeof email);
-    prospect_domain_key(json_string_value(json_object_get(prospect, "email")), domain, sizeof domain);
+    struct prospect_keys k;
+    prospect_keys(prospect, &k);
     char *ptext = json_dumps(prospect, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    const char *u[] = {rq->auth.tenant_id, id, ptext, email, domain};
-    r = db_exec(rq, &st_replace_prospect, 5, u);
+    const char *u[] = {rq->auth.tenant_id, id, ptext, k.email, k.domain};
+    PGresult *r = db_exec(rq, &st_replace_prospect, 5, u);
     free(ptext);
-    if (!r) return;
-    if (PQntuples(r) == 0) { /* nothing changed */
+    if (r && PQntuples(r) == 0) { /* nothing changed */
         PQclear(r);
         const char *g[] = {rq->auth.tenant_id, id, NULL};
-        if (!(r = db_exec(rq, &st_get, 3, g))) return;
-        reply_resource(rq, 200, r);
-        PQclear(r);
-        return;
-    }
-    const char *status = PQgetvalue(r, 0, 2);
-    if (!referral_event_append(rq, id, "edited", status, status, NULL, NULL) &&
-        !feed_append(rq, "referral.edited", "referral", id, PQgetvalue(r, 0, 3), PQgetvalue(r, 0, 0)))
-        reply_resource(rq, 200, r);
+        if ((r = db_exec(rq, &st_get, 3, g))) reply_resource(rq, 200, r);
+    } else if (r)
+        reply_edited(rq, id, r);
     PQclear(r);
+}
+
+/* PUT /v1/referrals/by-external-id/{external_id}: submits the referral the first time (with every
+ * rule of POST), afterwards replaces its prospect details; repeating it changes nothing. */
+void api_referrals_put(struct request *rq) {
+    char version[24], id[37];
+    const char *partner, *direction;
+    const char *ext = path_external_id_or_reply(rq);
+    if (!ext || !body_external_id_ok_or_reply(rq, ext) || if_match_or_reply(rq, version) ||
+        create_valid_or_reply(rq, &partner, &direction) != JIN_OK)
+        return;
+    PGresult *r = find_external(rq, ext);
+    if (!r) return;
+    bool found = PQntuples(r) > 0, replace = found && replaceable_or_reply(rq, r, version, partner, direction, id);
+    PQclear(r);
+    if (!found)
+        put_create(rq, ext, version);
+    else if (replace)
+        replace_prospect(rq, id);
 }

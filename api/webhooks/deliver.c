@@ -15,6 +15,7 @@
 #include "server/backoff.h"
 #include "server/config.h"
 #include "server/data/db.h"
+#include "server/edge/metrics.h"
 #include "server/log.h"
 #include "server/util.h"
 #include "api/webhooks/guard.h"
@@ -242,6 +243,22 @@ static bool prepare(struct job *j, const char *secret, const char *previous) {
     return true;
 }
 
+/* Attempts made by this process, and those that did not succeed (GET /metrics). */
+static atomic_long attempts_total, attempt_failures_total;
+
+static char *render_metrics(void) {
+    char *s = NULL;
+    if (asprintf(&s,
+                 "# HELP allied_webhook_attempts_total Webhook delivery attempts made by this instance.\n"
+                 "# TYPE allied_webhook_attempts_total counter\nallied_webhook_attempts_total %ld\n"
+                 "# HELP allied_webhook_attempt_failures_total Webhook delivery attempts that did not get a 2xx "
+                 "(error, timeout, refusal or other status).\n"
+                 "# TYPE allied_webhook_attempt_failures_total counter\nallied_webhook_attempt_failures_total %ld\n",
+                 atomic_load(&attempts_total), atomic_load(&attempt_failures_total)) < 0)
+        return NULL;
+    return s;
+}
+
 /* Records the outcome of one attempt; false when the database did not take it (the lease then
  * brings the delivery back: at least once). */
 static bool record(struct loop *L, struct job *j, CURLcode rc) {
@@ -253,6 +270,8 @@ static bool record(struct loop *L, struct job *j, CURLcode rc) {
     }
     bool ok = !j->not_sent && rc == CURLE_OK && code >= 200 && code < 300;
     bool gone = !j->not_sent && rc == CURLE_OK && code == 410;
+    atomic_fetch_add(&attempts_total, 1);
+    if (!ok) atomic_fetch_add(&attempt_failures_total, 1);
     char err[CURL_ERROR_SIZE + 32] = "";
     if (!j->enabled)
         snprintf(err, sizeof err, "the endpoint is disabled");
@@ -433,6 +452,7 @@ static void *dispatcher_main(void *arg) {
 }
 
 int dispatcher_start(void) {
+    metrics_add_source(render_metrics); /* zeros too where this instance sends nothing */
     if (cfg.webhook_workers == 0) return 0;
     CURLcode rc = curl_global_init(CURL_GLOBAL_DEFAULT);
     if (rc != CURLE_OK) {

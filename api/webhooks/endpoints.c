@@ -26,18 +26,14 @@ static const char *const EVENT_TYPES[] = {
     "invoice.rejected", "invoice.void", NULL};
 
 #define READONLY                                                                                   \
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL}, {"secret", FT_TEXT, F_READONLY, 0, 0, NULL},          \
-        {"partner_id", FT_UUID, F_READONLY, 0, 0, NULL},                                           \
-        {"disabled_reason", FT_TEXT, F_READONLY, 0, 0, NULL},                                      \
-        {"failing_since", FT_TEXT, F_READONLY, 0, 0, NULL},                                        \
-        {"previous_secret_until", FT_TEXT, F_READONLY, 0, 0, NULL},                                \
-        {"version", FT_INT, F_READONLY, 0, 0, NULL}, {"created_at", FT_TEXT, F_READONLY, 0, 0, NULL}, \
-        {"updated_at", FT_TEXT, F_READONLY, 0, 0, NULL}
+    FIELD_READONLY("secret"), FIELD_READONLY("partner_id"), FIELD_READONLY("disabled_reason"),       \
+        FIELD_READONLY("failing_since"), FIELD_READONLY("previous_secret_until"),                    \
+        FIELDS_READONLY_RESOURCE
 static const struct field FIELDS[] = {
-    {"url", FT_URL, F_REQUIRED, 2048, 0, NULL},
-    {"events", FT_ARRAY, 0, 30, 0, NULL},
-    {"description", FT_STRING, F_NULLABLE, 500, 0, NULL},
-    {"enabled", FT_BOOL, 0, 0, 0, NULL},
+    FIELD_URL("url", F_REQUIRED, 2048),
+    FIELD_ARRAY("events", 0, 30),
+    FIELD_STRING("description", F_NULLABLE, 500),
+    FIELD_BOOL("enabled", 0),
     READONLY,
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
@@ -188,10 +184,8 @@ void api_webhooks_create(struct request *rq) {
                        partner_scope(rq) ? rq->auth.key_id : NULL};
     PGresult *r = db_exec(rq, &st_insert, 9, p);
     if (!r) return;
-    char loc[80];
-    snprintf(loc, sizeof loc, "/v1/webhook-endpoints/%s", id);
     reply_with_secret(rq, 201, r, secret);
-    reply_header(rq, "Location", loc);
+    reply_location(rq, "/v1/webhook-endpoints/%s", id);
     PQclear(r);
 }
 
@@ -206,21 +200,13 @@ void api_webhooks_get(struct request *rq) {
 /* After a conditional write matched nothing: 404 or 412. */
 static void missing_or_stale(struct request *rq, const char *id) {
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = db_exec(rq, &st_version, 3, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "webhook endpoint", id);
-    else {
-        reply_problem(rq, P_PRECONDITION_FAILED, "the endpoint is at version %s", PQgetvalue(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 0)));
-    }
-    PQclear(r);
+    reply_missing_or_stale(rq, &st_version, 3, p, "webhook endpoint", id);
 }
 
 void api_webhooks_update(struct request *rq) {
     char version[24], events[30 * 40 + 3];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version) || body_or_reply(rq, true, events, sizeof events) != JIN_OK) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id || body_or_reply(rq, true, events, sizeof events) != JIN_OK) return;
     if (json_object_size(rq->json) == 0) {
         reply_field_error(rq, "body", "names no field to change");
         return;
@@ -244,20 +230,17 @@ void api_webhooks_update(struct request *rq) {
                        desc ? "true" : "false", json_string_value(desc),
                        en ? (json_is_true(en) ? "true" : "false") : NULL, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_update, 9, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
+    if (r && PQntuples(r) == 0)
         missing_or_stale(rq, id);
-    else {
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
-        reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
-    }
+    else if (r)
+        reply_resource(rq, 200, r);
     PQclear(r);
 }
 
 void api_webhooks_delete(struct request *rq) {
     char version[24];
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || if_match_or_reply(rq, version)) return;
+    const char *id = path_id_if_match_or_reply(rq, version);
+    if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, partner_scope(rq)};
     PGresult *r = db_exec(rq, &st_delete, 4, p);
     if (!r) return;
@@ -274,12 +257,8 @@ void api_webhooks_rotate(struct request *rq) {
     char secret[80];
     webhook_secret_new(secret, sizeof secret);
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq), secret};
-    PGresult *r = db_exec(rq, &st_rotate, 4, p);
-    if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "webhook endpoint", id);
-    else
-        reply_with_secret(rq, 200, r, secret);
+    PGresult *r = found_or_reply(rq, &st_rotate, 4, p, "webhook endpoint", id);
+    if (r) reply_with_secret(rq, 200, r, secret);
     PQclear(r);
 }
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 atomic_long db_errors_total;
+atomic_long db_statement_timeouts_total, db_lock_timeouts_total;
 atomic_long db_statements_total, db_round_trips_total;
 static atomic_int next_stmt_id;
 
@@ -33,7 +34,8 @@ static int session_settings(PGconn *pg, bool app_role, char *err, size_t errlen)
     return rc;
 }
 
-struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
+/* A connection to cfg.database_url, or NULL with the reason in `err`. */
+static PGconn *connect_or_err(char *err, size_t errlen) {
     const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
     const char *vals[] = {cfg.database_url, "3", "allied", NULL};
     if (!cfg.database_url || !*cfg.database_url) {
@@ -48,28 +50,33 @@ struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
         PQfinish(pg);
         return NULL;
     }
+    return pg;
+}
+
+/* SET ROLE to the configured cfg.db_role; 0, or -1 with the reason in `err`. */
+static int set_role(PGconn *pg, char *err, size_t errlen) {
+    /* The role name comes from the operator's config; quote it as an identifier. */
+    char *ident = PQescapeIdentifier(pg, cfg.db_role, strlen(cfg.db_role));
+    char sql[300];
+    snprintf(sql, sizeof sql, "SET ROLE %s", ident ? ident : "\"\"");
+    PQfreemem(ident);
+    PGresult *r = PQexec(pg, sql);
+    int rc = PQresultStatus(r) == PGRES_COMMAND_OK ? 0 : -1;
+    if (rc) snprintf(err, errlen, "cannot SET ROLE %s: %s", cfg.db_role, PQresultErrorMessage(r));
+    PQclear(r);
+    return rc;
+}
+
+struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
+    PGconn *pg = connect_or_err(err, errlen);
+    if (!pg) return NULL;
     /* Dates in the API (periods, due dates, "today") are UTC days, whatever the server's zone. */
     PGresult *tz = PQexec(pg, "SET TIME ZONE 'UTC'");
     PQclear(tz);
-    if (session_settings(pg, app_role, err, errlen) != 0) {
+    if (session_settings(pg, app_role, err, errlen) != 0 ||
+        (app_role && cfg.db_role && *cfg.db_role && set_role(pg, err, errlen) != 0)) {
         PQfinish(pg);
         return NULL;
-    }
-    if (app_role && cfg.db_role && *cfg.db_role) {
-        /* The role name comes from the operator's config; quote it as an identifier. */
-        char *ident = PQescapeIdentifier(pg, cfg.db_role, strlen(cfg.db_role));
-        char sql[300];
-        snprintf(sql, sizeof sql, "SET ROLE %s", ident ? ident : "\"\"");
-        PQfreemem(ident);
-        PGresult *r = PQexec(pg, sql);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            snprintf(err, errlen, "cannot SET ROLE %s: %s", cfg.db_role,
-                     PQresultErrorMessage(r));
-            PQclear(r);
-            PQfinish(pg);
-            return NULL;
-        }
-        PQclear(r);
     }
     struct db_conn *c = calloc(1, sizeof *c);
     if (!c) abort();
@@ -342,6 +349,7 @@ void db_reply_failure(struct request *rq) {
         reply_problem(rq, P_UNAVAILABLE, "the database is unavailable; retry shortly");
         return;
     case DBF_TIMEOUT:
+        atomic_fetch_add(strcmp(rq->sqlstate, "55P03") == 0 ? &db_lock_timeouts_total : &db_statement_timeouts_total, 1);
         reply_problem(rq, P_UNAVAILABLE, "the request took longer than the server allows (%s); retry shortly",
                       strcmp(rq->sqlstate, "55P03") == 0 ? "waiting for a lock" : "statement time limit");
         return;

@@ -66,6 +66,8 @@ bool db_violated(struct request *rq, const char *name);
 
 /* Counters for /metrics. */
 extern atomic_long db_errors_total;
+/* Requests answered 503 because a statement or a lock wait hit its time limit (db_reply_failure). */
+extern atomic_long db_statement_timeouts_total, db_lock_timeouts_total;
 extern atomic_long db_statements_total;  /* statements sent */
 extern atomic_long db_round_trips_total; /* waits for PostgreSQL (a pipeline of statements is one) */
 #endif

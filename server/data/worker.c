@@ -6,6 +6,7 @@
 #include "server/data/db.h"
 #include "server/log.h"
 #include "server/edge/reply.h"
+#include "server/util.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -159,43 +160,47 @@ static void finished(struct request *rq) {
     pthread_mutex_unlock(&lock);
 }
 
+/* Unlinks the jobs queued before `limit` (with `lock` held); returns them as a list. */
+static struct request *unlink_expired(uint64_t limit) {
+    struct request *expired = NULL, *prev = NULL, *next;
+    for (struct request *rq = head; rq; rq = next) {
+        next = rq->next_job;
+        if (rq->queued_ns > limit) {
+            prev = rq;
+            continue;
+        }
+        unlink_job(prev, rq);
+        struct lane *l = lane_get(rq->lane, false);
+        l->queued--;
+        lane_release(l);
+        rq->next_job = expired;
+        expired = rq;
+    }
+    return expired;
+}
+
+/* Answers each expired job 503 and hands it back to the HTTP side (without `lock`). */
+static void reply_expired(struct request *expired) {
+    for (struct request *rq = expired, *next; rq; rq = next) {
+        next = rq->next_job;
+        atomic_fetch_add(&queue_expired_total, 1);
+        reply_problem(rq, P_UNAVAILABLE, "the server is busy; no database worker was free within %d ms",
+                      cfg.queue_timeout_ms);
+        hooks.resume(rq);
+    }
+}
+
 /* Answers 503 to requests that waited longer than cfg.queue_timeout_ms for a worker, even when
  * every worker is stuck; a client is never left waiting on an unbounded queue. */
 static void *reaper_main(void *arg) {
     (void)arg;
     pthread_mutex_lock(&lock);
     while (!stopping) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 50 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
-        pthread_cond_timedwait(&reaper_wake, &lock, &ts);
-        uint64_t limit = now_ns() - (uint64_t)cfg.queue_timeout_ms * 1000000ULL;
-        struct request *expired = NULL, *prev = NULL, *next;
-        for (struct request *rq = head; rq; rq = next) {
-            next = rq->next_job;
-            if (rq->queued_ns > limit) {
-                prev = rq;
-                continue;
-            }
-            unlink_job(prev, rq);
-            struct lane *l = lane_get(rq->lane, false);
-            l->queued--;
-            lane_release(l);
-            rq->next_job = expired;
-            expired = rq;
-        }
+        struct timespec deadline = realtime_after_ms(50);
+        pthread_cond_timedwait(&reaper_wake, &lock, &deadline);
+        struct request *expired = unlink_expired(now_ns() - (uint64_t)cfg.queue_timeout_ms * 1000000ULL);
         pthread_mutex_unlock(&lock);
-        for (struct request *rq = expired; rq; rq = next) {
-            next = rq->next_job;
-            atomic_fetch_add(&queue_expired_total, 1);
-            reply_problem(rq, P_UNAVAILABLE, "the server is busy; no database worker was free within %d ms",
-                          cfg.queue_timeout_ms);
-            hooks.resume(rq);
-        }
+        reply_expired(expired);
         pthread_mutex_lock(&lock);
     }
     pthread_mutex_unlock(&lock);

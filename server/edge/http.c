@@ -147,6 +147,7 @@ static enum problem head_error(struct request *rq, const char *version, const ch
 static enum MHD_Result send_response(struct request *rq) {
     struct MHD_Response *r = MHD_create_response_from_buffer(rq->resp_len, rq->resp_body,
                                                              MHD_RESPMEM_MUST_FREE);
+    rq->resp_sent = rq->resp_len;
     rq->resp_body = NULL; /* MHD frees it now */
     if (!r) return MHD_NO;
     if (rq->content_type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rq->content_type);
@@ -331,6 +332,27 @@ void http_resume(struct request *rq) {
     MHD_resume_connection(rq->conn);
 }
 
+/* The access log: one JSON line per request, at info level. The route is the pattern, never the
+ * request target (which may carry ids and query strings); the key is named by its id only. */
+static void access_log(const struct request *rq, int status, uint64_t dur,
+                       enum MHD_RequestTerminationCode toe) {
+    if (!log_enabled(LOG_INFO)) return;
+    char ts[32];
+    log_timestamp(ts);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:i, s:I, s:f}", "ts", ts, "level", "info",
+                          "msg", "request", "request_id", rq->request_id, "key_id",
+                          rq->auth.ok ? rq->auth.key_id : NULL, "tenant", rq->auth.ok ? rq->auth.tenant_id : NULL,
+                          "method", rq->method, "route", rq->route ? rq->route->pattern : "(unmatched)",
+                          "status", status, "bytes", (json_int_t)(status ? rq->resp_sent : 0), "duration_ms",
+                          (double)dur / 1e6);
+    if (!o) return;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) json_object_set_new(o, "termination", json_integer(toe));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (line) log_json_line(LOG_INFO, line);
+    free(line);
+    json_decref(o);
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
     (void)cls;
@@ -341,20 +363,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     uint64_t dur = now_ns() - rq->start_ns;
     int status = rq->state == ST_SENT ? rq->status : 0; /* 0: client went away */
     metrics_observe(route_index(rq->route), status, dur);
-    if (log_enabled(LOG_INFO)) {
-        json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:f, s:s?, s:s}", "level", "info", "msg",
-                              "request", "method", rq->method, "route",
-                              rq->route ? rq->route->pattern : "(unmatched)", "status", status,
-                              "duration_ms", (double)dur / 1e6, "tenant",
-                              rq->auth.ok ? rq->auth.tenant_id : NULL, "request_id",
-                              rq->request_id);
-        if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
-            json_object_set_new(o, "termination", json_integer(toe));
-        char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        log_json_line(LOG_INFO, line);
-        free(line);
-        json_decref(o);
-    }
+    if (cfg.access_log) access_log(rq, status, dur, toe);
     if (rq->db) LOG_BUG("request %s completed while holding a database connection", rq->request_id);
     reply_reset(rq);
     free(rq->idem_body);

@@ -36,6 +36,26 @@ struct field {
     const char *(*check)(json_t *v); /* for FT_CHECK: NULL, or a static message */
 };
 
+/* Rows of a field table by type, so that a table reads as its fields: FIELD_STRING("name",
+ * F_REQUIRED, 200). `max` and `min` are struct field's limits for the type. */
+#define FIELD_STRING(name, flags, max) {name, FT_STRING, flags, max, 0, NULL}
+#define FIELD_TEXT(name, flags, max) {name, FT_TEXT, flags, max, 0, NULL}
+#define FIELD_EMAIL(name, flags, max) {name, FT_EMAIL, flags, max, 0, NULL}
+#define FIELD_URL(name, flags, max) {name, FT_URL, flags, max, 0, NULL}
+#define FIELD_ENUM(name, flags, choices) {name, FT_ENUM, flags, 0, 0, choices}
+#define FIELD_UUID(name, flags) {name, FT_UUID, flags, 0, 0, NULL}
+#define FIELD_DATE(name, flags) {name, FT_DATE, flags, 0, 0, NULL}
+#define FIELD_INT(name, flags, min, max) {name, FT_INT, flags, max, min, NULL}
+#define FIELD_BOOL(name, flags) {name, FT_BOOL, flags, 0, 0, NULL}
+#define FIELD_OBJECT(name, flags, max) {name, FT_OBJECT, flags, max, 0, NULL}
+#define FIELD_TAGS(name, flags, max) {name, FT_TAGS, flags, max, 0, NULL}
+#define FIELD_ARRAY(name, flags, max) {name, FT_ARRAY, flags, max, 0, NULL}
+/* A member the server sets: its presence in a body is an error, whatever its type. */
+#define FIELD_READONLY(name) {name, FT_TEXT, F_READONLY, 0, 0, NULL}
+/* The read-only members every versioned resource has. */
+#define FIELDS_READONLY_RESOURCE                                                                   \
+    FIELD_READONLY("id"), FIELD_READONLY("version"), FIELD_READONLY("created_at"), FIELD_READONLY("updated_at")
+
 enum { JIN_OK = 0, JIN_REPLIED = -1 };
 
 /* Checks Content-Type, parses rq->body strictly into rq->json (an object). Replies on failure. */

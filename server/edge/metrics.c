@@ -1,6 +1,9 @@
 /* Prometheus text exposition from lock-free counters. */
 #include "server/edge/metrics.h"
+#include "server/config.h"
 #include "server/data/db.h"
+#include "server/data/migrate.h"
+#include "server/edge/ratelimit.h"
 #include "server/app.h"
 #include "server/edge/router.h"
 #include "server/data/worker.h"
@@ -53,6 +56,18 @@ __attribute__((format(printf, 2, 3))) static void put(struct buf *b, const char 
     }
 }
 
+static char *(*sources[METRICS_MAX_SOURCES])(void);
+static atomic_int nsources;
+
+void metrics_add_source(char *(*render)(void)) {
+    int n = atomic_load(&nsources);
+    for (int i = 0; i < n; i++)
+        if (sources[i] == render) return;
+    if (n == METRICS_MAX_SOURCES) abort(); /* a programming error: raise the limit */
+    sources[n] = render;
+    atomic_store(&nsources, n + 1);
+}
+
 static const char *label(int r) {
     return r < allied_app.nroutes ? allied_app.routes[r].pattern : "unmatched";
 }
@@ -60,22 +75,26 @@ static const char *method(int r) {
     return r < allied_app.nroutes ? allied_app.routes[r].method : "";
 }
 
-char *metrics_render(void) {
-    struct buf b = {malloc(8192), 0, 8192};
-    if (!b.p) abort();
-    int nr = allied_app.nroutes < MAX_ROUTES ? allied_app.nroutes : MAX_ROUTES;
-    put(&b, "# HELP allied_http_requests_total HTTP requests by route and status.\n"
-            "# TYPE allied_http_requests_total counter\n");
-    for (int r = 0; r <= nr; r++) {
+/* One metric without labels: its HELP and TYPE lines and its value. */
+static void put_one(struct buf *b, const char *name, const char *type, const char *help, long value) {
+    put(b, "# HELP %s %s\n# TYPE %s %s\n%s %ld\n", name, help, name, type, name, value);
+}
+
+static void put_requests(struct buf *b, int nr) {
+    put(b, "# HELP allied_http_requests_total HTTP requests by route and status.\n"
+           "# TYPE allied_http_requests_total counter\n");
+    for (int r = 0; r <= nr; r++)
         for (int s = 0; s < NSTATUS; s++) {
             long v = atomic_load_explicit(&requests[r][s], memory_order_relaxed);
             if (v)
-                put(&b, "allied_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %ld\n",
+                put(b, "allied_http_requests_total{method=\"%s\",route=\"%s\",status=\"%d\"} %ld\n",
                     method(r), label(r), s, v);
         }
-    }
-    put(&b, "# HELP allied_http_request_duration_seconds Request latency.\n"
-            "# TYPE allied_http_request_duration_seconds histogram\n");
+}
+
+static void put_latency(struct buf *b, int nr) {
+    put(b, "# HELP allied_http_request_duration_seconds Request latency.\n"
+           "# TYPE allied_http_request_duration_seconds histogram\n");
     for (int r = 0; r <= nr; r++) {
         long cum = 0, total = 0;
         for (int k = 0; k <= NBUCKETS; k++) total += atomic_load(&hist[r][k]);
@@ -83,41 +102,72 @@ char *metrics_render(void) {
         const char *l = label(r), *m = method(r);
         for (int k = 0; k < NBUCKETS; k++) {
             cum += atomic_load(&hist[r][k]);
-            put(&b, "allied_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %ld\n",
+            put(b, "allied_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} %ld\n",
                 m, l, buckets[k], cum);
         }
-        put(&b, "allied_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %ld\n",
+        put(b, "allied_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} %ld\n",
             m, l, total);
-        put(&b, "allied_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", m, l,
+        put(b, "allied_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", m, l,
             (double)atomic_load(&sum_us[r]) / 1e6);
-        put(&b, "allied_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %ld\n", m, l,
-            total);
+        put(b, "allied_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %ld\n", m, l, total);
     }
+}
+
+/* The worker pool, its queue and what it sends to PostgreSQL. */
+static void put_database(struct buf *b) {
     int busy = workers_busy(), total = workers_total();
-    put(&b, "# HELP allied_db_pool_connections Database workers (one connection each) by state.\n"
-            "# TYPE allied_db_pool_connections gauge\n"
-            "allied_db_pool_connections{state=\"in_use\"} %d\n"
-            "allied_db_pool_connections{state=\"idle\"} %d\n",
+    put(b, "# HELP allied_db_pool_connections Database workers (one connection each) by state.\n"
+           "# TYPE allied_db_pool_connections gauge\n"
+           "allied_db_pool_connections{state=\"in_use\"} %d\n"
+           "allied_db_pool_connections{state=\"idle\"} %d\n",
         busy, total - busy);
-    put(&b, "# HELP allied_db_queue_depth Requests waiting for a database worker.\n"
-            "# TYPE allied_db_queue_depth gauge\nallied_db_queue_depth %ld\n",
-        workers_queue_depth());
-    put(&b, "# HELP allied_db_queue_refused_total Requests answered 503 because the queue was full.\n"
-            "# TYPE allied_db_queue_refused_total counter\nallied_db_queue_refused_total %ld\n"
-            "# HELP allied_db_queue_expired_total Requests answered 503 after waiting too long for a worker.\n"
-            "# TYPE allied_db_queue_expired_total counter\nallied_db_queue_expired_total %ld\n",
-        atomic_load(&queue_rejected_total), atomic_load(&queue_expired_total));
-    put(&b, "# HELP allied_db_errors_total Failed database calls and connection attempts.\n"
-            "# TYPE allied_db_errors_total counter\nallied_db_errors_total %ld\n",
-        atomic_load(&db_errors_total));
-    put(&b, "# HELP allied_db_statements_total Statements sent to PostgreSQL (prepared-statement executions).\n"
-            "# TYPE allied_db_statements_total counter\nallied_db_statements_total %ld\n",
-        atomic_load(&db_statements_total));
-    put(&b, "# HELP allied_db_round_trips_total Waits for PostgreSQL (statements sent in one pipeline count once).\n"
-            "# TYPE allied_db_round_trips_total counter\nallied_db_round_trips_total %ld\n",
-        atomic_load(&db_round_trips_total));
-    put(&b, "# HELP allied_http_in_flight Requests being handled.\n"
-            "# TYPE allied_http_in_flight gauge\nallied_http_in_flight %ld\n",
-        atomic_load(&http_inflight));
+    put_one(b, "allied_db_queue_depth", "gauge", "Requests waiting for a database worker.", workers_queue_depth());
+    put_one(b, "allied_db_queue_refused_total", "counter", "Requests answered 503 because the queue was full.",
+            atomic_load(&queue_rejected_total));
+    put_one(b, "allied_db_queue_expired_total", "counter",
+            "Requests answered 503 after waiting too long for a worker.", atomic_load(&queue_expired_total));
+    put_one(b, "allied_db_errors_total", "counter", "Failed database calls and connection attempts.",
+            atomic_load(&db_errors_total));
+    put_one(b, "allied_db_statements_total", "counter",
+            "Statements sent to PostgreSQL (prepared-statement executions).", atomic_load(&db_statements_total));
+    put_one(b, "allied_db_round_trips_total", "counter",
+            "Waits for PostgreSQL (statements sent in one pipeline count once).", atomic_load(&db_round_trips_total));
+    put(b, "# HELP allied_db_timeouts_total Requests answered 503 because a statement or a lock wait hit its time "
+           "limit.\n# TYPE allied_db_timeouts_total counter\n"
+           "allied_db_timeouts_total{kind=\"statement\"} %ld\nallied_db_timeouts_total{kind=\"lock\"} %ld\n",
+        atomic_load(&db_statement_timeouts_total), atomic_load(&db_lock_timeouts_total));
+}
+
+static void put_process(struct buf *b) {
+    put_one(b, "allied_http_in_flight", "gauge", "Requests being handled.", atomic_load(&http_inflight));
+    put(b, "# HELP allied_build_info The running build: its version and the schema version it needs.\n"
+           "# TYPE allied_build_info gauge\nallied_build_info{version=\"%s\",schema=\"%d\"} 1\n",
+        ALLIED_VERSION, migrate_latest());
+    put(b, "# HELP allied_rate_limited_total Requests answered 429, by the limit that refused them.\n"
+           "# TYPE allied_rate_limited_total counter\n");
+    for (int i = 0; i < RL_REFUSED_KINDS; i++)
+        put(b, "allied_rate_limited_total{limit=\"%s\"} %ld\n", ratelimit_refused_names[i],
+            atomic_load(&ratelimit_refused_total[i]));
+}
+
+/* What the application registered (metrics_add_source). */
+static void put_sources(struct buf *b) {
+    int n = atomic_load(&nsources);
+    for (int i = 0; i < n; i++) {
+        char *more = sources[i]();
+        if (more) put(b, "%s", more);
+        free(more);
+    }
+}
+
+char *metrics_render(void) {
+    struct buf b = {malloc(8192), 0, 8192};
+    if (!b.p) abort();
+    int nr = allied_app.nroutes < MAX_ROUTES ? allied_app.nroutes : MAX_ROUTES;
+    put_requests(&b, nr);
+    put_latency(&b, nr);
+    put_database(&b);
+    put_process(&b);
+    put_sources(&b);
     return b.p;
 }

@@ -269,8 +269,15 @@ static int64_t unix_now(void) {
 
 /* ---- Replies and headers ---- */
 
+atomic_long ratelimit_refused_total[RL_REFUSED_KINDS];
+const char *const ratelimit_refused_names[RL_REFUSED_KINDS] = {"key", "tenant", "tenant_minute",
+                                                               "auth_address", "auth_key"};
+
+static int refused_kind(const char *detail); /* below, with the limits' words */
+
 static void refuse(struct request *rq, enum problem p, long retry_s, const char *detail) {
     char ra[24];
+    atomic_fetch_add_explicit(&ratelimit_refused_total[refused_kind(detail)], 1, memory_order_relaxed);
     reply_problem(rq, p, "%s; retry in %ld s", detail, retry_s);
     snprintf(ra, sizeof ra, "%ld", retry_s);
     reply_header(rq, "Retry-After", ra);
@@ -337,6 +344,15 @@ static void note_tenant(struct request *rq, const struct entry *e, uint64_t now,
 #define KEY_RATE "this API key is over its rate limit"
 #define TENANT_RATE "this tenant is over its rate limit on this instance"
 #define TENANT_MINUTE "this tenant has used its requests of this minute (all instances together)"
+#define AUTH_ADDRESS "too many failed authentications from this address"
+#define AUTH_KEY "too many failed authentications with this key"
+
+static int refused_kind(const char *detail) {
+    static const char *const words[RL_REFUSED_KINDS] = {KEY_RATE, TENANT_RATE, TENANT_MINUTE, AUTH_ADDRESS, AUTH_KEY};
+    for (int i = 0; i < RL_REFUSED_KINDS; i++)
+        if (strcmp(detail, words[i]) == 0) return i;
+    return 0;
+}
 
 int ratelimit_precheck_or_reply(struct request *rq) {
     char prefix[KEY_PREFIX_LEN + 1], addr[64], tenant[37] = "";
@@ -367,8 +383,7 @@ int ratelimit_precheck_or_reply(struct request *rq) {
         bool ok = !e || rl_would_take(&lim_fail_addr, e->tat, now, &wait);
         pthread_mutex_unlock(&fail_addr.lock);
         if (!ok) {
-            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait),
-                   "too many failed authentications from this address");
+            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait), AUTH_ADDRESS);
             return -1;
         }
     }
@@ -378,8 +393,7 @@ int ratelimit_precheck_or_reply(struct request *rq) {
         bool ok = !e || rl_would_take(&lim_fail_prefix, e->tat, now, &wait);
         pthread_mutex_unlock(&fail_prefix.lock);
         if (!ok) {
-            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait),
-                   "too many failed authentications with this key");
+            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait), AUTH_KEY);
             return -1;
         }
     }

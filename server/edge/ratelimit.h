@@ -5,6 +5,7 @@
 #ifndef ALLIED_RATELIMIT_H
 #define ALLIED_RATELIMIT_H
 #include "server/edge/request.h"
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -85,4 +86,9 @@ int ratelimit_auth_or_reply(struct request *rq, int auth_rc);
 /* Hook in server/http.c when the response is sent: adds RateLimit-Policy and RateLimit to `resp`
  * when the request was counted (every authenticated response). */
 void ratelimit_headers(const struct request *rq, struct MHD_Response *resp);
+/* 429 answers by the limit that refused (metrics): per key, per tenant, the tenant's shared minute
+ * budget, failed authentications per client address and per key prefix. */
+enum { RL_REFUSED_KINDS = 5 };
+extern atomic_long ratelimit_refused_total[RL_REFUSED_KINDS];
+extern const char *const ratelimit_refused_names[RL_REFUSED_KINDS];
 #endif

@@ -107,6 +107,7 @@ struct request {
     int status;
     char *resp_body;
     size_t resp_len;
+    size_t resp_sent; /* body bytes handed to the connection (the access log) */
     const char *content_type;
     struct resp_header headers[MAX_RESP_HEADERS];
     int nheaders;

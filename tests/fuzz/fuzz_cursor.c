@@ -12,12 +12,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static bool keyed;
-    if (!keyed) {
-        static const unsigned char key[32] = "fuzzing key, not a secret......";
-        page_cursor_set_key(key, sizeof key);
-        keyed = true;
-    }
+    fuzz_cursor_key();
     const uint8_t *raw = data;
     size_t rawlen = size;
     char *cursor = fuzz_take(&data, &size);

@@ -55,12 +55,7 @@ static void parse_query(char *q) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-    static bool keyed;
-    if (!keyed) {
-        static const unsigned char key[32] = "fuzzing key, not a secret......";
-        page_cursor_set_key(key, sizeof key);
-        keyed = true;
-    }
+    fuzz_cursor_key();
     char *method = fuzz_take(&data, &size);
     char *target = fuzz_take(&data, &size);
     char *ifmatch = fuzz_take(&data, &size);

@@ -36,9 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (staff) FUZZ_ASSERT(may);
         if (!staff && !owns) FUZZ_ASSERT(!may);
         if (!t) continue;
-        FUZZ_ASSERT(t->from == st && t->action == act && t->to < RS_COUNT &&
-                    t->by == workflow_side(act));
-        if (may) st = t->to;
+        FUZZ_ASSERT(t->from == (int)st && t->action == (int)act && t->to < (int)RS_COUNT &&
+                    t->by == (int)workflow_side(act));
+        if (may) st = (enum ref_status)t->to;
     }
     return 0;
 }

@@ -19,6 +19,8 @@ int fuzz_add_query(const char *name, const char *value);
 /* Splits `data` at the first NUL of each part: returns a malloc'd NUL-terminated copy of the
  * next part and advances *data / *len past it (NULL when nothing is left). */
 char *fuzz_take(const uint8_t **data, size_t *len);
+/* Sets a fixed cursor-signing key (once): cursors can be made and checked without a database. */
+void fuzz_cursor_key(void);
 
 /* Aborts (a crash the fuzzer reports) when `cond` is false: for invariants. */
 #define FUZZ_ASSERT(cond)                                                                          \

@@ -61,8 +61,14 @@ class Server:
             except OSError:
                 if self.proc.poll() is not None:
                     break
-                time.sleep(0.05)
+                time.sleep(0.05)  # the poll interval while waiting for the port (bounded above)
         raise RuntimeError("server did not start; see " + self.log_path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc.poll() is None:
@@ -167,6 +173,14 @@ def raw_http(port, data, timeout=5):
     return out, closed
 
 
+def expect_refused(port, data, status, timeout=5):
+    """Sends raw bytes and expects the answer `status` and the connection closed after it."""
+    out, closed = raw_http(port, data, timeout)
+    expect(out.startswith(b"HTTP/1.1 %d" % status), "%r", out[:300])
+    expect(closed, "connection left open")
+    return out
+
+
 def cli(*args):
     out = subprocess.run([BIN] + list(args), capture_output=True, text=True, timeout=30)
     if out.returncode != 0:
@@ -201,13 +215,44 @@ def hold_lock(lock_sql, seconds):
     return p
 
 
+def wait_until(predicate, why, timeout=10):
+    """Waits until predicate() returns something true and returns that; raises AssertionError(why)
+    if it has not by `timeout` seconds (`why` may be a function, called then, to describe what was
+    seen). The way tests wait for something to happen: on the condition itself, never a fixed sleep."""
+    deadline = time.time() + timeout
+    while True:
+        got = predicate()
+        if got:
+            return got
+        if time.time() > deadline:
+            raise AssertionError("%s (waited %g s)" % (why() if callable(why) else why, timeout))
+        time.sleep(0.02)  # the poll interval, not a wait for anything
+
+
 def wait_for_session(condition, why, seconds=10):
     """Waits until some session in pg_stat_activity matches `condition` (e.g. a request waiting for a lock)."""
-    deadline = time.time() + seconds
-    while psql("SELECT count(*) FROM pg_stat_activity WHERE " + condition) == "0":
-        if time.time() > deadline:
-            raise AssertionError(why)
-        time.sleep(0.02)
+    wait_until(lambda: psql("SELECT count(*) FROM pg_stat_activity WHERE " + condition) != "0", why, seconds)
+
+
+def accept_queue(server):
+    """How many connections to `server` the kernel has completed that the server has not accepted
+    yet (the backlog of its listening socket, from /proc/net/tcp): 0 means every connection made
+    so far has reached the server."""
+    listening, waiting = False, 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as f:
+                rows = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            col = row.split()
+            # local_address HEXIP:HEXPORT, state 0A = LISTEN, tx_queue:rx_queue (rx = the backlog)
+            if col[3] == "0A" and int(col[1].rsplit(":", 1)[1], 16) == server.port:
+                listening, waiting = True, waiting + int(col[4].split(":")[1], 16)
+    if not listening:
+        raise AssertionError("no listening socket on port %d" % server.port)
+    return waiting
 
 
 def expect(cond, msg="", *args):

@@ -29,6 +29,9 @@ import test_fuzz_regressions  # noqa: E402,F401
 import test_operations  # noqa: E402,F401
 import test_proxy  # noqa: E402,F401
 import test_layout  # noqa: E402,F401
+import test_docs  # noqa: E402,F401
+import test_cli  # noqa: E402,F401
+import test_access_log  # noqa: E402,F401
 import test_operator  # noqa: E402,F401
 import test_contract  # noqa: E402,F401 - last: it checks what every test above observed
 

@@ -125,9 +125,8 @@ def lock_and_statement_limits_answer_503_and_keep_the_connection(ctx):
 @test
 def reports_have_their_own_time_budget(ctx):
     """reports may run longer than ordinary requests (ALLIED_REPORT_TIMEOUT_MS)"""
-    s = Server(ALLIED_DB_POOL=2, ALLIED_STATEMENT_TIMEOUT_MS=300, ALLIED_REPORT_TIMEOUT_MS=10000,
-               ALLIED_LOCK_TIMEOUT_MS=10000, ALLIED_TENANT_WORKERS=2)
-    try:
+    with Server(ALLIED_DB_POOL=2, ALLIED_STATEMENT_TIMEOUT_MS=300, ALLIED_REPORT_TIMEOUT_MS=10000,
+               ALLIED_LOCK_TIMEOUT_MS=10000, ALLIED_TENANT_WORKERS=2) as s:
         _, key = new_tenant("iso-report")
         c = Client(s.port, key)
         holder = hold_lock("LOCK TABLE commissions IN ACCESS EXCLUSIVE MODE", 1.5)
@@ -135,15 +134,12 @@ def reports_have_their_own_time_budget(ctx):
         holder.wait()
         expect_status(r1, 200)
         expect_problem(r2, 503)
-    finally:
-        s.stop()
 
 
 @test
 def waiting_for_a_worker_is_bounded(ctx):
     """a request that cannot get a database worker in ALLIED_QUEUE_TIMEOUT_MS gets 503; a full queue refuses at once"""
-    s = Server(ALLIED_DB_POOL=1, ALLIED_LOCK_TIMEOUT_MS=3000, ALLIED_QUEUE_TIMEOUT_MS=300, ALLIED_QUEUE_MAX=3)
-    try:
+    with Server(ALLIED_DB_POOL=1, ALLIED_LOCK_TIMEOUT_MS=3000, ALLIED_QUEUE_TIMEOUT_MS=300, ALLIED_QUEUE_MAX=3) as s:
         _, key = new_tenant("iso-queue")
         c = Client(s.port, key)
         p = c.post("/v1/partners", {"name": "Busy"}).json
@@ -165,15 +161,12 @@ def waiting_for_a_worker_is_bounded(ctx):
         details = " ".join(r.json["detail"] for r in waited)
         expect("too many requests are waiting" in details and "within 300 ms" in details, details)
         expect_status(c.get("/v1/partners"), 200)
-    finally:
-        s.stop()
 
 
 @test
 def one_tenant_stuck_on_locks_cannot_starve_another(ctx):
     """while tenant A's requests wait on a lock and fill the queue, tenant B is answered before the lock is released"""
-    s = Server(ALLIED_DB_POOL=2, ALLIED_LOCK_TIMEOUT_MS=4000)
-    try:
+    with Server(ALLIED_DB_POOL=2, ALLIED_LOCK_TIMEOUT_MS=4000) as s:
         _, ka = new_tenant("iso-a-flood")
         _, kb = new_tenant("iso-b-calm")
         a, b = Client(s.port, ka), Client(s.port, kb)
@@ -193,5 +186,3 @@ def one_tenant_stuck_on_locks_cannot_starve_another(ctx):
             f.join()
         expect_status(r, 200)
         expect(still_locked, "tenant B was answered only after tenant A's lock went away")
-    finally:
-        s.stop()

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import threading
 import time
-from lib import test, expect, expect_status, expect_problem, new_tenant, Client, Server, BIN
+from lib import test, expect, expect_status, expect_problem, new_tenant, psql, wait_for_session, wait_until, Client, Server, BIN
 
 PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
 URL = os.environ.get("DATABASE_URL", "")
@@ -175,26 +175,35 @@ def graceful_drain(ctx):
     srv = Server(ALLIED_DRAIN_SECONDS=20)
     c = Client(srv.port, new_tenant("drain")[1])
     p = c.post("/v1/partners", {"name": "Locked"}).json
+    # the row stays locked until this test lets go (it cancels the holder), so the PATCH below is
+    # in flight for as long as the test needs, however slow the machine
     locker = subprocess.Popen([PSQL, "-X", "-q", "-d", URL, "-c",
-                               "BEGIN; SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE; SELECT pg_sleep(2); COMMIT;" % p["id"]],
+                               "BEGIN; SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE; SELECT pg_sleep(60); COMMIT;" % p["id"]],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
     result = {}
     t = threading.Thread(target=lambda: result.update(r=c.patch("/v1/partners/" + p["id"], {"name": "after"})))
-    t.start()
-    time.sleep(0.5)
-    srv.proc.send_signal(15)
-    time.sleep(0.3)
-    refused = False
     try:
-        Client(srv.port).get("/healthz")
-    except OSError:
-        refused = True
-    t.join(30)
+        wait_for_session("wait_event = 'PgSleep'", "the lock holder did not start")
+        t.start()
+        wait_for_session("wait_event_type = 'Lock'", "the PATCH is not waiting for the lock")
+        srv.proc.send_signal(15)
+
+        def refused():
+            try:
+                Client(srv.port).get("/healthz")
+                return False
+            except OSError:
+                return True
+        wait_until(refused, "new connections were still accepted while draining")
+        expect("r" not in result and t.is_alive(), "the PATCH finished before the lock was released: %r", result)
+    finally:
+        psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+             "AND query LIKE '%FOR UPDATE%'")  # lets go of the row
+    if t.is_alive():
+        t.join(30)
     locker.wait(30)
     rc = srv.stop()
     expect(result.get("r") is not None and result["r"].status == 200, "in-flight PATCH: %r", result.get("r"))
-    expect(refused, "new connections were still accepted while draining")
     expect(rc == 0, "exit code %d", rc)
 
 

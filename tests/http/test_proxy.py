@@ -117,8 +117,7 @@ def bad_key_from(srv, i, forwarded_for):
 def trusted_proxy_forwarded_address_is_the_client(ctx):
     """behind a trusted proxy (ALLIED_TRUSTED_PROXIES) the per-address throttle counts each forwarded client; from anyone else X-Forwarded-For is ignored"""
     limits = {"ALLIED_AUTH_FAILURES_PER_ADDRESS": 3, "ALLIED_AUTH_FAILURES_PER_PREFIX": 0}
-    srv = lib.Server(ALLIED_TRUSTED_PROXIES="127.0.0.1, ::1", **limits)
-    try:
+    with lib.Server(ALLIED_TRUSTED_PROXIES="127.0.0.1, ::1", **limits) as srv:
         seen = [bad_key_from(srv, i, "203.0.113.1") for i in range(5)]
         expect(seen[:3] == [401] * 3 and seen[3:] == [429] * 2, "client 1: %r", seen)
         # another client behind the same proxy is not held back by the first one's failures;
@@ -127,14 +126,9 @@ def trusted_proxy_forwarded_address_is_the_client(ctx):
         expect(r == 401, "client 2 throttled with client 1: %s", r)
         garbled = bad_key_from(srv, 11, "not-an-address")  # ignored: the peer (the proxy) counts
         expect(garbled == 401, "garbled X-Forwarded-For: %s", garbled)
-    finally:
-        srv.stop()
-    srv = lib.Server(**limits)  # no trusted proxy: the header is the client's word, worth nothing
-    try:
+    with lib.Server(**limits) as srv:  # no trusted proxy: the header is the client's word, worth nothing
         seen = [bad_key_from(srv, i, "203.0.113.%d" % i) for i in range(5)]
         expect(seen[:3] == [401] * 3 and seen[3:] == [429] * 2, "untrusted X-Forwarded-For: %r", seen)
-    finally:
-        srv.stop()
 
 
 @test

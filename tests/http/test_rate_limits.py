@@ -6,7 +6,7 @@ import re
 import subprocess
 import time
 
-from lib import test, expect, expect_status, expect_problem, new_tenant, psql, hold_lock, Client, Server, PSQL, BIN
+from lib import test, expect, expect_status, expect_problem, new_tenant, psql, hold_lock, wait_until, Client, Server, PSQL, BIN
 
 # Limits no test reaches (failure throttles off), except the one a test sets.
 WIDE = {"ALLIED_RATE_KEY_PER_SECOND": 1000, "ALLIED_RATE_KEY_BURST": 10000,
@@ -50,17 +50,14 @@ def outside_minute_edge():
     """Budget tests count within one wall-clock minute: do not start in its last seconds."""
     left = 60 - time.time() % 60
     if left < 8:
-        time.sleep(left + 0.2)
+        time.sleep(left + 0.2)  # the subject is the wall-clock minute: start the test in the next one
 
 
 @test
 def rate_headers_everywhere(ctx):
     """every authenticated response carries RateLimit-Policy and RateLimit (errors too); 401 and public endpoints do not"""
-    srv = Server()  # the defaults
-    try:
+    with Server() as srv:  # the defaults
         headers_on_every_response(srv)
-    finally:
-        srv.stop()
 
 
 def headers_on_every_response(srv):
@@ -93,8 +90,7 @@ def headers_on_every_response(srv):
 @test
 def key_rate_limit(ctx):
     """a key over its rate limit gets 429 rate-limited with Retry-After and RateLimit r=0; another key of the tenant is unaffected"""
-    srv = server(ALLIED_RATE_KEY_PER_SECOND=1, ALLIED_RATE_KEY_BURST=3)
-    try:
+    with server(ALLIED_RATE_KEY_PER_SECOND=1, ALLIED_RATE_KEY_BURST=3) as srv:
         c = Client(srv.port, new_tenant("rl key")[1])
         other = Client(srv.port, staff_key(c))  # the admin key's first request
         seen = [c.get("/v1/partners") for _ in range(4)]
@@ -107,17 +103,14 @@ def key_rate_limit(ctx):
         expect(set(state) == {"key", "tenant", "tenant-minute"}, "policies on the 429: %r", state)
         expect("detail" in r.json and "API key" in r.json["detail"], "%r", r.json)
         expect_status(other.get("/v1/partners"), 200)
-        time.sleep(int(r.h("retry-after")) + 0.1)
+        time.sleep(int(r.h("retry-after")) + 0.1)  # the subject: once Retry-After has passed, the key may call again
         expect_status(c.get("/v1/partners"), 200)
-    finally:
-        srv.stop()
 
 
 @test
 def tenant_rate_limit(ctx):
     """a tenant over its rate limit gets 429 on all its keys while another tenant is unaffected"""
-    srv = server(ALLIED_RATE_TENANT_PER_SECOND=1, ALLIED_RATE_TENANT_BURST=4)
-    try:
+    with server(ALLIED_RATE_TENANT_PER_SECOND=1, ALLIED_RATE_TENANT_BURST=4) as srv:
         a = Client(srv.port, new_tenant("rl tenant a")[1])
         a2 = Client(srv.port, staff_key(a))  # 1 of 4
         b = Client(srv.port, new_tenant("rl tenant b")[1])
@@ -129,8 +122,6 @@ def tenant_rate_limit(ctx):
         expect(sf_list(r.h("ratelimit-policy"))["tenant"] == {"q": 4, "w": 4}, "%r", r.headers)
         for _ in range(3):
             expect_status(b.get("/v1/partners"), 200)
-    finally:
-        srv.stop()
 
 
 @test
@@ -168,8 +159,7 @@ def failed_auth_throttled_per_address(ctx):
 @test
 def failed_auth_throttled_per_prefix(ctx):
     """after N wrong secrets for one key prefix that prefix gets 429 auth-throttled; other keys are unaffected"""
-    srv = server(ALLIED_AUTH_FAILURES_PER_PREFIX=3)
-    try:
+    with server(ALLIED_AUTH_FAILURES_PER_PREFIX=3) as srv:
         admin = Client(srv.port, new_tenant("rl prefix")[1])
         victim = staff_key(admin)
         for i in range(3):
@@ -180,8 +170,19 @@ def failed_auth_throttled_per_prefix(ctx):
         # the prefix is held back whatever the secret (a guesser learns nothing), other keys are not
         expect_429(Client(srv.port, victim).get("/v1/partners"), "auth-throttled")
         expect_status(admin.get("/v1/partners"), 200)
-    finally:
-        srv.stop()
+
+
+# For shared_minute_budget: which session wrote which count (each instance flushes on its own
+# connection), so the test can wait for the flush it needs instead of sleeping. Removed afterwards.
+BUDGET_LOG = """
+CREATE TABLE test_rate_budget_log (tenant_id uuid, pid int, old_used bigint, new_used bigint);
+CREATE FUNCTION test_rate_budget_log() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+  INSERT INTO test_rate_budget_log VALUES (NEW.tenant_id, pg_backend_pid(), OLD.used, NEW.used);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER test_rate_budget_log AFTER UPDATE ON rate_budget FOR EACH ROW EXECUTE FUNCTION test_rate_budget_log();
+"""
 
 
 @test
@@ -189,32 +190,44 @@ def shared_minute_budget(ctx):
     """two instances on one database share a tenant's minute budget: once the sum is used up both refuse it until the minute ends"""
     outside_minute_edge()
     env = {"ALLIED_RATE_TENANT_PER_MINUTE": 10, "ALLIED_RATE_FLUSH_MS": 100}
+    psql(BUDGET_LOG)
     s1, s2 = server(**env), server(**env)
     try:
         tid, key = new_tenant("rl budget")
         b_tid, b_key = new_tenant("rl budget other")
         a, b = Client(s1.port, key), Client(s2.port, key)
+
+        def used():
+            return int(psql("SELECT set_config('allied.tenant_id', '%s', false); SELECT coalesce(sum(used), 0) "
+                            "FROM rate_budget WHERE tenant_id = '%s'" % (tid, tid)).splitlines()[-1])
         for _ in range(6):
             expect_status(a.get("/v1/partners"), 200)
-        time.sleep(0.5)
+        wait_until(lambda: used() == 6, lambda: "instance 1 did not flush its 6: %d" % used())
         expect_status(b.get("/v1/partners"), 200)  # 7: instance 2 then learns the sum
-        time.sleep(0.5)
+        # a flush adds its count and reads back the sum in one statement: 7 is instance 2's flush
+        wait_until(lambda: used() == 7, lambda: "instance 2 did not flush its 1: %d" % used())
         statuses = [b.get("/v1/partners").status for _ in range(4)]
         expect(statuses == [200, 200, 200, 429], "instance 2 after 7 of 10: %r", statuses)
-        time.sleep(0.5)
+        # instance 1 learns the sum by flushing a count of 0: wait for one of its flushes that read 10
+        # (each flush's session is in the log: the one that brought the sum to 10 was instance 2's)
+        wait_until(lambda: psql("SELECT count(*) FROM test_rate_budget_log WHERE tenant_id = '%s' AND old_used = 10 "
+                                "AND new_used = 10 AND pid NOT IN (SELECT pid FROM test_rate_budget_log WHERE "
+                                "tenant_id = '%s' AND old_used < 10 AND new_used = 10)" % (tid, tid)) != "0",
+                   lambda: "instance 1 did not read the sum back: %s" %
+                   psql("SELECT string_agg(pid || ':' || old_used || '->' || new_used, ' ') FROM test_rate_budget_log"))
         r = a.get("/v1/partners")  # instance 1 counted only 6 itself
         ra = expect_429(r, "rate-limited")
         expect(ra <= 60, "Retry-After %d", ra)
         state = sf_list(r.h("ratelimit"))
         expect(state["tenant-minute"]["r"] == 0 and 1 <= state["tenant-minute"]["t"] <= 60, "%r", state)
         expect(sf_list(r.h("ratelimit-policy"))["tenant-minute"] == {"q": 10, "w": 60}, "%r", r.headers)
-        used = psql("SELECT set_config('allied.tenant_id', '%s', false); "
-                    "SELECT sum(used) FROM rate_budget WHERE tenant_id = '%s'" % (tid, tid))
-        expect(used.splitlines()[-1] == "10", "rate_budget says %r", used)
+        expect(used() == 10, "rate_budget says %d", used())
         expect_status(Client(s2.port, b_key).get("/v1/partners"), 200)  # another tenant
     finally:
         s1.stop()
         s2.stop()
+        psql("DROP TRIGGER test_rate_budget_log ON rate_budget; DROP FUNCTION test_rate_budget_log(); "
+             "DROP TABLE test_rate_budget_log")
 
 
 @test
@@ -223,25 +236,23 @@ def budget_flush_backs_off(ctx):
     pgdir = os.environ.get("ALLIED_TEST_PGDIR")
     if not pgdir:
         return  # external database: we do not stop it
-    srv = server(ALLIED_RATE_FLUSH_MS=50)
-    try:
+    with server(ALLIED_RATE_FLUSH_MS=50) as srv:
         c = Client(srv.port, new_tenant("rl outage")[1])
         expect_status(c.get("/v1/partners"), 200)
         subprocess.run(["sh", "scripts/pg.sh", "stop", pgdir], check=True, capture_output=True)
         try:
-            time.sleep(3)
+            time.sleep(3)  # the subject: an outage many flush intervals long, to see the flush log it once
         finally:
             subprocess.run(["sh", "scripts/pg.sh", "start", pgdir], check=True, capture_output=True)
-        deadline = time.time() + 20
-        while time.time() < deadline and "counts are shared again" not in srv.log_text():
-            c.get("/v1/partners")
-            time.sleep(0.3)
+
+        def recovered():
+            c.get("/v1/partners")  # something to flush
+            return "counts are shared again" in srv.log_text()
+        wait_until(recovered, "the budget flush did not log its recovery", 20)
         log = srv.log_text()
         down = log.count("rate budget: cannot reach the database")
         up = log.count("counts are shared again")
         expect(down == 1 and up == 1, "outage logged %d times, recovery %d times", down, up)
-    finally:
-        srv.stop()
 
 
 @test

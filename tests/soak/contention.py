@@ -11,7 +11,6 @@ Bounded: about 30 s, loopback only.
 """
 import json
 import os
-import subprocess
 import sys
 import threading
 import time
@@ -66,10 +65,7 @@ def run(srv):
 
     stop = threading.Event()
     a_codes, lock = {}, threading.Lock()
-    holder = subprocess.Popen([lib.PSQL, "-X", "-q", "-d", os.environ["DATABASE_URL"], "-c",
-                               "BEGIN; SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE; SELECT pg_sleep(%f); COMMIT;"
-                               % (p["id"], SECONDS + 3)], stdout=subprocess.DEVNULL)
-    time.sleep(0.5)
+    holder = lib.hold_lock("SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE" % p["id"], SECONDS + 3)  # once held
 
     def flood(write):
         while not stop.is_set():
@@ -82,7 +78,7 @@ def run(srv):
     threads = [threading.Thread(target=flood, args=(i < 32,)) for i in range(48)]
     for t in threads:
         t.start()
-    time.sleep(1)
+    lib.wait_for_session("wait_event_type = 'Lock'", "the flood is not waiting for the locked row")
     lat, codes = measure(b, SECONDS)
     stop.set()
     for t in threads:
