@@ -18,6 +18,11 @@ void api_keys_create(struct request *rq);
 void api_keys_list(struct request *rq);
 void api_keys_get(struct request *rq);
 void api_keys_revoke(struct request *rq);
+void api_keys_rotate(struct request *rq);
+void api_audit_events_list(struct request *rq);
+/* The audit log's pruner (api/audit_events.c), a service of `allied serve`. */
+int audit_pruner_start(void);
+void audit_pruner_stop(void);
 
 /* api/partners.c */
 void api_partners_create(struct request *rq);

@@ -1,4 +1,5 @@
-/* /v1/api-keys: create (the secret is returned once), list, get, revoke. Admin keys only. */
+/* /v1/api-keys: create (the secret is returned once), list, get, revoke, rotate (the new secret is
+ * returned once; the old one keeps working for the stated overlap). Admin keys only. */
 #include "api/api.h"
 #include "server/edge/auth_cache.h"
 #include "server/edge/auth.h"
@@ -14,6 +15,12 @@
 
 static const char *const ROLES[] = {"admin", "staff", "partner", "readonly", NULL};
 
+static const char *check_timestamp(json_t *v) {
+    return json_is_string(v) && timestamp_valid(json_string_value(v))
+               ? NULL
+               : "must be an RFC 3339 timestamp with an offset, e.g. 2027-01-31T00:00:00Z";
+}
+
 static const struct field KEY_FIELDS[] = {
     {"role", FT_ENUM, F_REQUIRED, 0, 0, ROLES},
     {"partner_id", FT_UUID, F_NULLABLE, 0, 0, NULL},
@@ -23,11 +30,34 @@ static const struct field KEY_FIELDS[] = {
     {"key", FT_STRING, F_READONLY, 0, 0, NULL},
     {"created_at", FT_STRING, F_READONLY, 0, 0, NULL},
     {"revoked_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    {"expires_at", FT_CHECK, F_NULLABLE, 0, 0, NULL, check_timestamp},
+    {"last_used_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    {"rotated_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    {"previous_secret", FT_OBJECT, F_READONLY, 0, 0, NULL},
+};
+#define NKEY_FIELDS ((int)(sizeof KEY_FIELDS / sizeof KEY_FIELDS[0]))
+
+/* Rotation: how long the replaced secret keeps working. */
+#define OVERLAP_DEFAULT 3600
+#define OVERLAP_MAX 604800
+static const struct field ROTATE_FIELDS[] = {
+    {"overlap_seconds", FT_INT, 0, OVERLAP_MAX, 0, NULL},
 };
 
+/* No row when expires_at is not in the future. */
 DB_STMT(st_insert,
-        "INSERT INTO api_keys AS k (tenant_id, id, role, partner_id, name, prefix, secret_hash) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING api_key_json(k)");
+        "INSERT INTO api_keys AS k (tenant_id, id, role, partner_id, name, prefix, secret_hash, expires_at) "
+        "SELECT $1, $2, $3, $4, $5, $6, $7, $8::timestamptz "
+        "WHERE $8::timestamptz IS NULL OR $8::timestamptz > now() RETURNING api_key_json(k)");
+/* The current secret becomes the previous one, working until now + overlap; a revoked or expired
+ * key is not rotated (no row: st_state says why). */
+DB_STMT(st_rotate,
+        "UPDATE api_keys k SET previous_prefix = k.prefix, previous_secret_hash = k.secret_hash, "
+        "  previous_until = now() + make_interval(secs => $5::int), prefix = $3, secret_hash = $4, "
+        "  rotated_at = now() "
+        "WHERE tenant_id = $1 AND id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > now()) "
+        "RETURNING api_key_json(k)");
+DB_STMT(st_state, "SELECT revoked_at IS NOT NULL FROM api_keys WHERE tenant_id = $1 AND id = $2");
 DB_STMT(st_get, "SELECT api_key_json(k) FROM api_keys k WHERE tenant_id = $1 AND id = $2");
 /* GET /v1/api-keys (admin keys only, so $5 is always NULL): $6 role, $7 revoked. */
 LIST_SPEC(key_list,
@@ -48,26 +78,8 @@ DB_STMT(st_revoke,
         "  FROM k WHERE w.tenant_id = k.tenant_id AND w.api_key_id = k.id AND w.enabled) "
         "SELECT j FROM k");
 
-void api_keys_create(struct request *rq) {
-    if (json_fields_or_reply(rq, rq->json, KEY_FIELDS, 8, false)) return;
-    const char *role = json_string_value(json_object_get(rq->json, "role"));
-    const char *partner = json_string_value(json_object_get(rq->json, "partner_id"));
-    const char *name = json_string_value(json_object_get(rq->json, "name"));
-    if ((strcmp(role, "partner") == 0) != (partner != NULL)) {
-        reply_field_error(rq, "partner_id", partner ? "is only allowed for role partner"
-                                                    : "is required for role partner");
-        return;
-    }
-    char id[37], key[KEY_LEN + 1], prefix[KEY_PREFIX_LEN + 1], hash[65];
-    uuid_new(id);
-    auth_key_generate(key, prefix, hash);
-    const char *p[] = {rq->auth.tenant_id, id, role, partner, name, prefix, hash};
-    PGresult *r = db_exec(rq, &st_insert, 7, p);
-    if (!r) {
-        if (db_violated(rq, "api_keys_partner_fk"))
-            reply_field_error(rq, "partner_id", "no such partner");
-        return;
-    }
+/* Replies `status` with the key row (column 0 of `r`, which this frees) and the one-time secret `key`. */
+static void reply_with_secret(struct request *rq, PGresult *r, const char *key, int status) {
     json_error_t err;
     json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, &err);
     PQclear(r);
@@ -76,9 +88,38 @@ void api_keys_create(struct request *rq) {
     free(rq->idem_body);
     rq->idem_body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_object_set_new(o, "key", json_string(key));
+    reply_json(rq, status, o);
+}
+
+void api_keys_create(struct request *rq) {
+    if (json_fields_or_reply(rq, rq->json, KEY_FIELDS, NKEY_FIELDS, false)) return;
+    const char *role = json_string_value(json_object_get(rq->json, "role"));
+    const char *partner = json_string_value(json_object_get(rq->json, "partner_id"));
+    const char *name = json_string_value(json_object_get(rq->json, "name"));
+    const char *expires = json_string_value(json_object_get(rq->json, "expires_at"));
+    if ((strcmp(role, "partner") == 0) != (partner != NULL)) {
+        reply_field_error(rq, "partner_id", partner ? "is only allowed for role partner"
+                                                    : "is required for role partner");
+        return;
+    }
+    char id[37], key[KEY_LEN + 1], prefix[KEY_PREFIX_LEN + 1], hash[65];
+    uuid_new(id);
+    auth_key_generate(key, prefix, hash);
+    const char *p[] = {rq->auth.tenant_id, id, role, partner, name, prefix, hash, expires};
+    PGresult *r = db_exec(rq, &st_insert, 8, p);
+    if (!r) {
+        if (db_violated(rq, "api_keys_partner_fk"))
+            reply_field_error(rq, "partner_id", "no such partner");
+        return;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        reply_field_error(rq, "expires_at", "must be in the future");
+        return;
+    }
+    reply_with_secret(rq, r, key, 201);
     char loc[64];
     snprintf(loc, sizeof loc, "/v1/api-keys/%s", id);
-    reply_json(rq, 201, o);
     reply_header(rq, "Location", loc);
 }
 
@@ -117,4 +158,40 @@ void api_keys_revoke(struct request *rq) {
         rq->after_commit = forget_revoked;
     }
     PQclear(r);
+}
+
+static void forget_rotated(struct request *rq) {
+    auth_cache_forget(rq->after_commit_arg); /* other instances hear it through NOTIFY */
+}
+
+void api_keys_rotate(struct request *rq) {
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id) return;
+    json_t *body = rq->json ? rq->json : json_object();
+    int rc = json_fields_or_reply(rq, body, ROTATE_FIELDS, 1, false);
+    json_t *ov = json_object_get(body, "overlap_seconds");
+    long long overlap = ov ? json_integer_value(ov) : OVERLAP_DEFAULT;
+    if (!rq->json) json_decref(body);
+    if (rc) return;
+    char key[KEY_LEN + 1], prefix[KEY_PREFIX_LEN + 1], hash[65], secs[24];
+    auth_key_generate(key, prefix, hash);
+    snprintf(secs, sizeof secs, "%lld", overlap);
+    const char *p[] = {rq->auth.tenant_id, id, prefix, hash, secs};
+    PGresult *r = db_exec(rq, &st_rotate, 5, p);
+    if (!r) return;
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        r = db_exec(rq, &st_state, 2, p);
+        if (!r) return;
+        if (PQntuples(r) == 0)
+            reply_not_found(rq, "API key", id);
+        else
+            reply_problem(rq, P_INVALID_STATE, "API key %s is %s and cannot be rotated", id,
+                          *PQgetvalue(r, 0, 0) == 't' ? "revoked" : "expired");
+        PQclear(r);
+        return;
+    }
+    reply_with_secret(rq, r, key, 200);
+    snprintf(rq->after_commit_arg, sizeof rq->after_commit_arg, "%s", id);
+    rq->after_commit = forget_rotated;
 }

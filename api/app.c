@@ -1,6 +1,7 @@
 /* The product as the framework sees it: the API's table of contents (every route, who may call
  * it, what it takes), the extra `allied` commands and the background services. */
 #include "server/app.h"
+#include "server/cli.h"
 #include "server/edge/router.h"
 #include "api/api.h"
 #include "api/referrals/workflow.h"
@@ -30,6 +31,9 @@ static const struct route routes[] = {
     {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, RF_QUERY},
     {"GET", "/v1/api-keys/{id}", api_keys_get, ROLE_ADMIN, 0},
     {"DELETE", "/v1/api-keys/{id}", api_keys_revoke, ROLE_ADMIN, 0},
+    {"POST", "/v1/api-keys/{id}/rotate", api_keys_rotate, ROLE_ADMIN, OPT_BODY},
+    /* the audit log (admin only) */
+    {"GET", "/v1/audit-events", api_audit_events_list, ROLE_ADMIN, RF_QUERY},
     /* partners */
     {"POST", "/v1/partners", api_partners_create, ROLES_STAFF, RF_BODY},
     {"GET", "/v1/partners", api_partners_list, ROLES_ANY, RF_QUERY},
@@ -121,14 +125,6 @@ static const struct {
 };
 #define N_MACHINES (int)(sizeof MACHINES / sizeof MACHINES[0])
 
-static int print_json(json_t *j) {
-    char *s = json_dumps(j, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    puts(s);
-    free(s);
-    json_decref(j);
-    return 0;
-}
-
 /* `allied workflow [referral|agreement|commission|invoice|--markdown]`: every state table as one
  * JSON object, one as an array of {from, action, to, by}, or all as README.md's Markdown. */
 static int print_workflow(int argc, char **argv) {
@@ -140,10 +136,10 @@ static int print_workflow(int argc, char **argv) {
     json_t *all = json_object();
     for (int i = 0; i < N_MACHINES; i++)
         json_object_set_new(all, MACHINES[i].m->resource, machine_json(MACHINES[i].m));
-    if (!arg) return print_json(all);
+    if (!arg) return cli_print_json(all);
     json_t *one = json_incref(json_object_get(all, arg));
     json_decref(all);
-    if (one) return print_json(one);
+    if (one) return cli_print_json(one);
     if (strcmp(arg, "--markdown") != 0) {
         fprintf(stderr, "allied workflow: no table named %s\n", arg);
         return 2;
@@ -160,9 +156,11 @@ static const struct app_command commands[] = {
     {"workflow", "print the state tables (JSON; [referral|agreement|commission|invoice|--markdown])", print_workflow},
 };
 
-/* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c). */
+/* Webhook deliveries are sent beside the HTTP server (api/webhooks/deliver.c); old audit events
+ * are pruned (api/audit_events.c). */
 static const struct app_service services[] = {
     {"webhook sender", dispatcher_start, dispatcher_stop},
+    {"audit pruner", audit_pruner_start, audit_pruner_stop},
     {"usage counters", usage_start, usage_stop}, /* server/edge/usage.c: flushes per-tenant usage */
 };
 

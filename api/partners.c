@@ -1,6 +1,7 @@
 /* /v1/partners: create, list (keyset, filters), get, update (If-Match), delete.
  * A partner key sees only its own record; readonly and partner keys cannot write (route table). */
 #include "api/api.h"
+#include "api/contact.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "server/edge/list.h"
@@ -17,10 +18,7 @@ static const char *const KINDS[] = {"referral", "promotional", "collaboration", 
 static const char *const STATUSES[] = {"prospect", "active", "paused", "ended", NULL};
 
 static const struct field PARTNER_FIELDS[] = {
-    FIELD_STRING("name", F_REQUIRED, 200),
-    FIELD_STRING("company", F_NULLABLE, 200),
-    FIELD_EMAIL("email", F_NULLABLE, 254),
-    FIELD_STRING("phone", F_NULLABLE, 50),
+    CONTACT_FIELDS,
     FIELD_URL("website", F_NULLABLE, 2048),
     FIELD_ENUM("kind", 0, KINDS),
     FIELD_ENUM("status", 0, STATUSES),
@@ -134,6 +132,19 @@ static bool write_failed(struct request *rq) {
     return true;
 }
 
+/* The answer to a conditional write (update or delete): `status` with the row, or why not. Takes `r`. */
+static void reply_written(struct request *rq, PGresult *r, const char *id, int status) {
+    if (!r)
+        write_failed(rq);
+    else if (PQntuples(r) == 0)
+        missing_or_stale(rq, id);
+    else if (status == 204)
+        reply_no_content(rq);
+    else
+        reply_resource(rq, status, r);
+    PQclear(r);
+}
+
 void api_partners_create(struct request *rq) {
     if (partner_valid_or_reply(rq, false)) return;
     char id[37];
@@ -166,14 +177,7 @@ void api_partners_update(struct request *rq) {
         return;
     }
     const char *p[] = {rq->auth.tenant_id, id, *version ? version : NULL, rq->body};
-    PGresult *r = db_exec(rq, &st_update, 4, p);
-    if (!r)
-        write_failed(rq);
-    else if (PQntuples(r) == 0)
-        missing_or_stale(rq, id);
-    else
-        reply_resource(rq, 200, r);
-    PQclear(r);
+    reply_written(rq, db_exec(rq, &st_update, 4, p), id, 200);
 }
 
 void api_partners_delete(struct request *rq) {
@@ -200,14 +204,7 @@ void api_partners_delete(struct request *rq) {
     r = db_exec(rq, &st_drop_revoked_keys, 2, p);
     if (!r) return;
     PQclear(r);
-    r = db_exec(rq, &st_delete, 3, p);
-    if (!r)
-        write_failed(rq);
-    else if (PQntuples(r) == 0)
-        missing_or_stale(rq, id);
-    else
-        reply_no_content(rq);
-    PQclear(r);
+    reply_written(rq, db_exec(rq, &st_delete, 3, p), id, 204);
 }
 
 /* PUT replaces the partner named by the CRM's id, creating it if needed. A repeat with the same

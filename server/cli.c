@@ -110,7 +110,7 @@ static json_t *make_key(struct db_conn *c, const char *tenant, const char *role,
     return o;
 }
 
-static int print_json(json_t *o) {
+int cli_print_json(json_t *o) {
     char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     puts(s);
     free(s);
@@ -143,7 +143,7 @@ int cli_tenant(int argc, char **argv) {
     }
     PQclear(PQexec(c->pg, "COMMIT"));
     db_close(c);
-    return print_json(json_pack("{s:s, s:s, s:o}", "tenant_id", id, "name", name, "api_key", key));
+    return cli_print_json(json_pack("{s:s, s:s, s:o}", "tenant_id", id, "name", name, "api_key", key));
 }
 
 /* `allied key create --role operator`: the only way to mint an operator key (no HTTP route does). */
@@ -160,7 +160,7 @@ static int operator_key_create(const char *name) {
     json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s}", "id", id, "role", "operator", "name", name,
                           "prefix", prefix, "key", key, "created_at", PQgetvalue(r, 0, 0));
     PQclear(r);
-    return print_json(o);
+    return cli_print_json(o);
 }
 
 int cli_key(int argc, char **argv) {
@@ -203,5 +203,5 @@ int cli_key(int argc, char **argv) {
     json_t *key = found == 1 ? make_key(c, tenant, role, partner, name) : NULL;
     db_close(c);
     if (!key) return 1;
-    return print_json(key);
+    return cli_print_json(key);
 }

@@ -96,6 +96,13 @@ const struct config_option config_options[] = {
      INT(auth_fail_per_prefix, 0, 1000000)},
     {"ALLIED_ACCESS_LOG", "1", "1: one JSON line per request (at info level: route, status, bytes, duration); 0: none",
      INT(access_log, 0, 1)},
+    {"ALLIED_KEY_USED_EVERY_MS", "60000",
+     "how often an instance marks a cached key used (last_used_at; the database keeps at most one write a minute)",
+     INT(key_used_every_ms, 100, 3600000)},
+    {"ALLIED_AUDIT_RETENTION_DAYS", "90", "days audit events are kept; older ones are pruned in the background",
+     INT(audit_retention_days, 1, 36500)},
+    {"ALLIED_AUDIT_PRUNE_MS", "60000", "how often the audit pruner looks for events past their retention",
+     INT(audit_prune_ms, 50, 86400000)},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 

@@ -52,6 +52,9 @@ struct config {
     int auth_fail_per_address; /* ALLIED_AUTH_FAILURES_PER_ADDRESS: per minute (0 = off) */
     int auth_fail_per_prefix; /* ALLIED_AUTH_FAILURES_PER_PREFIX: per minute (0 = off) */
     int access_log;           /* ALLIED_ACCESS_LOG: 1 = one line per request at info level */
+    int key_used_every_ms;    /* ALLIED_KEY_USED_EVERY_MS: per cached key, per instance */
+    int audit_retention_days; /* ALLIED_AUDIT_RETENTION_DAYS */
+    int audit_prune_ms;       /* ALLIED_AUDIT_PRUNE_MS: pruner period */
 };
 
 /* One row per environment variable: the table is the documentation's source, and for plain

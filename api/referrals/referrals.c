@@ -1,6 +1,7 @@
 /* /v1/referrals: submit (with duplicate protection), get, list, PATCH prospect details, and the
  * timeline. Workflow actions live in api/referral_actions.c. */
 #include "api/api.h"
+#include "api/contact.h"
 #include "api/feed.h"
 #include "api/prospect.h"
 #include "api/referrals/referrals.h"
@@ -22,10 +23,7 @@ static const char *const STATUSES[] = {"submitted", "acknowledged", "engaged", "
                                        "lost",      "declined",     "withdrawn", NULL};
 
 static const struct field PROSPECT[] = {
-    FIELD_STRING("name", F_REQUIRED, 200),
-    FIELD_EMAIL("email", F_NULLABLE, 254),
-    FIELD_STRING("company", F_NULLABLE, 200),
-    FIELD_STRING("phone", F_NULLABLE, 50),
+    CONTACT_FIELDS,
     FIELD_TEXT("notes", F_NULLABLE, 5000),
 };
 #define READONLY_FIELDS                                                                            \

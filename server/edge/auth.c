@@ -71,7 +71,8 @@ DB_STMT(st_set_tenant, "SELECT set_config('allied.tenant_id', $1, true)");
 DB_STMT(st_set_tenant_read, "SELECT set_config('allied.tenant_id', $1, true), "
                             "set_config('transaction_read_only', 'on', true)");
 DB_STMT(st_read_only, "SELECT set_config('transaction_read_only', 'on', true)");
-DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, '') "
+DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, ''), "
+                         "coalesce(floor(extract(epoch FROM key_valid_until) * 1000)::bigint, 0), key_state "
                          "FROM allied_authenticate($1, $2)");
 /* Operator keys (migration 0017): no tenant; the request works across tenants (allied.scope, the
  * same setting system connections use), which only the operator routes ever allow. */
@@ -82,6 +83,10 @@ DB_STMT(st_set_scope_read, "SELECT set_config('allied.scope', 'all', true), "
 /* The key's tenant as the operator set it (its own row: row-level security allows it). */
 DB_STMT(st_tenant_state, "SELECT status = 'suspended', coalesce(rate_per_second, 0) FROM tenants "
                          "WHERE id = $1");
+/* Marks a cached key used (at most once a minute per key and instance; the function itself skips a
+ * key written within the last minute). Goes out with the request's first statement, before a read
+ * turns read-only: no round trip of its own. */
+DB_STMT(st_touch, "SELECT allied_key_touch($1::uuid)");
 
 static int unauthorized(struct request *rq, const char *why) {
     reply_problem(rq, P_UNAUTHORIZED, "%s", why);
@@ -123,10 +128,12 @@ int auth_or_reply(struct request *rq) {
     sha256_hex(key, strlen(key), hash);
     if (auth_cache_get(hash, &rq->auth)) {
         /* A verified key: the tenant setting goes out with the first statement, no lookup. */
-        if (rq->auth.role == ROLE_OPERATOR)
+        if (rq->auth.role == ROLE_OPERATOR) {
             db_prologue(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, NULL);
-        else
-            db_prologue(rq, rq->read_txn ? &st_set_tenant_read : &st_set_tenant, rq->auth.tenant_id);
+            return 0;
+        }
+        if (auth_cache_touch_due(hash)) db_prologue(rq, &st_touch, rq->auth.key_id);
+        db_prologue(rq, rq->read_txn ? &st_set_tenant_read : &st_set_tenant, rq->auth.tenant_id);
         return admitted_or_reply(rq);
     }
     unsigned long gen = auth_cache_generation();
@@ -146,11 +153,22 @@ int auth_or_reply(struct request *rq) {
         auth_cache_put(hash, &rq->auth, gen);
         return 0;
     }
+    const char *state = PQgetvalue(r, 0, 5);
+    if (strcmp(state, "ok") != 0) { /* the right secret, past its time: say which time */
+        bool expired = strcmp(state, "expired") == 0;
+        reply_problem(rq, expired ? P_KEY_EXPIRED : P_KEY_ROTATED,
+                      expired ? "API key %s has expired; create a new one"
+                              : "this secret of API key %s was replaced and its overlap has ended; use the new secret",
+                      PQgetvalue(r, 0, 0));
+        PQclear(r);
+        return -1;
+    }
     rq->auth.ok = true;
     snprintf(rq->auth.key_id, sizeof rq->auth.key_id, "%s", PQgetvalue(r, 0, 0));
     snprintf(rq->auth.tenant_id, sizeof rq->auth.tenant_id, "%s", PQgetvalue(r, 0, 1));
     rq->auth.role = auth_role_parse(PQgetvalue(r, 0, 2));
     snprintf(rq->auth.partner_id, sizeof rq->auth.partner_id, "%s", PQgetvalue(r, 0, 3));
+    rq->auth.valid_until_ms = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
     PQclear(r);
     const char *tp[] = {rq->auth.tenant_id};
     PGresult *t = db_exec(rq, &st_tenant_state, 1, tp);

@@ -16,6 +16,7 @@ struct entry {
     char hash[65]; /* "" = empty slot */
     struct auth auth;
     uint64_t born_ns;
+    uint64_t touched_ns; /* when this instance last marked the key used (allied_key_touch) */
 };
 
 static struct entry *slots;
@@ -26,6 +27,13 @@ static atomic_bool listening;    /* the cache is used only while changes can be 
 static atomic_bool stopping;
 static pthread_t listener;
 static bool started;
+
+/* Wall-clock Unix milliseconds: key expiry and overlaps are moments, not durations. */
+static int64_t wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static size_t slot_of(const char *hash) {
     uint64_t v = 0;
@@ -38,10 +46,25 @@ bool auth_cache_get(const char *hash, struct auth *out) {
     uint64_t ttl = (uint64_t)cfg.key_cache_ttl_ms * 1000000ULL;
     pthread_mutex_lock(&lock);
     struct entry *e = &slots[slot_of(hash)];
-    bool hit = strcmp(e->hash, hash) == 0 && now_ns() - e->born_ns < ttl;
+    bool hit = strcmp(e->hash, hash) == 0 && now_ns() - e->born_ns < ttl &&
+               (e->auth.valid_until_ms == 0 || wall_ms() < e->auth.valid_until_ms);
     if (hit) *out = e->auth;
     pthread_mutex_unlock(&lock);
     return hit;
+}
+
+bool auth_cache_touch_due(const char *hash) {
+    if (!nslots) return false;
+    bool due = false;
+    uint64_t now = now_ns();
+    pthread_mutex_lock(&lock);
+    struct entry *e = &slots[slot_of(hash)];
+    if (strcmp(e->hash, hash) == 0 && now - e->touched_ns >= (uint64_t)cfg.key_used_every_ms * 1000000ULL) {
+        e->touched_ns = now;
+        due = true;
+    }
+    pthread_mutex_unlock(&lock);
+    return due;
 }
 
 unsigned long auth_cache_generation(void) {
@@ -59,6 +82,7 @@ void auth_cache_put(const char *hash, const struct auth *a, unsigned long gen) {
         memcpy(e->hash, hash, sizeof e->hash);
         e->auth = *a;
         e->born_ns = now_ns();
+        e->touched_ns = e->born_ns; /* the lookup that verified it marked it used */
     }
     pthread_mutex_unlock(&lock);
 }

@@ -5,7 +5,8 @@
  * ALLIED_KEY_CACHE_TTL_MS. A change to a key (revoke, delete) is announced by a trigger with
  * NOTIFY allied_key_changes; every instance listens and forgets the key at once. While the
  * listening connection is down the cache is off (every request looks its key up), so a missed
- * notification can never keep a revoked key alive. */
+ * notification can never keep a revoked key alive. An entry also ends when the key's identity
+ * does (auth.valid_until_ms: its expiry, or the end of a rotated secret's overlap). */
 #ifndef ALLIED_AUTH_CACHE_H
 #define ALLIED_AUTH_CACHE_H
 #include "server/edge/request.h"
@@ -21,6 +22,9 @@ bool auth_cache_get(const char *hash, struct auth *out);
  * (read with auth_cache_generation() BEFORE the lookup, so a change announced meanwhile wins). */
 void auth_cache_put(const char *hash, const struct auth *a, unsigned long gen);
 unsigned long auth_cache_generation(void);
+/* True (once a minute per cached key) when the request with this cached key should mark the key
+ * used; the caller then sends allied_key_touch with its first statement. */
+bool auth_cache_touch_due(const char *hash);
 /* Forgets one key (by id) at once, e.g. on the instance that revoked it. */
 void auth_cache_forget(const char *key_id);
 /* Forgets every key of one tenant at once (its status or limits changed here). */

@@ -3,6 +3,7 @@
  * straight-line code and the runner decides commit (status < 400) or rollback. The runner alone
  * answers a database failure: a handler whose statement failed just returns. */
 #include "server/edge/dispatch.h"
+#include "server/edge/audit.h"
 #include "server/edge/auth.h"
 #include "server/config.h"
 #include "server/data/db.h"
@@ -15,6 +16,7 @@
 #include "server/edge/usage.h"
 #include "server/util.h"
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -101,6 +103,13 @@ static bool commit(struct request *rq) {
         db_end_read(rq);
         return rq->db_fail == DBF_NONE;
     }
+    char *audit = audit_row(rq);
+    if (audit) { /* the audit row commits with the change, sent together with the COMMIT */
+        audit_queue(rq, audit);
+        bool ok = simple(rq, &st_commit);
+        free(audit);
+        return ok;
+    }
     if (db_prologue_pending(rq)) { /* no statement ran: there is no transaction */
         db_prologue_drop(rq);
         return true;
@@ -180,6 +189,7 @@ void dispatch_run(struct request *rq) {
         return;
     }
     run_transaction(rq);
+    audit_refused(rq); /* a refused write, after its rollback (successes were logged in their commit) */
     /* Usage per tenant and route group (server/edge/usage.c): counted in memory, flushed apart. */
     if (rq->auth.ok && rq->auth.tenant_id[0] && !rq->auth.tenant_suspended)
         usage_count_request(rq->auth.tenant_id, rq->route->pattern);

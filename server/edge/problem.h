@@ -31,10 +31,11 @@
     X(P_AUTH_THROTTLED, 429, "auth-throttled", "Too many failed authentication attempts")          \
     X(P_INTERNAL, 500, "internal-error", "Internal server error")                                  \
     X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")                \
+    X(P_KEY_EXPIRED, 401, "key-expired", "The API key has expired")                                \
+    X(P_KEY_ROTATED, 401, "key-rotated", "This secret of the API key was replaced by a rotation")  \
     X(P_TENANT_SUSPENDED, 403, "tenant-suspended", "This tenant is suspended by the operator")     \
     X(P_TENANT_LIMIT, 409, "tenant-limit", "A limit the operator set for this tenant is reached") \
     X(P_EXPORT_REQUIRED, 409, "export-required", "Export the tenant's data before deleting it")
-
 enum problem {
 #define X(name, status, slug, title) name,
     PROBLEMS(X)

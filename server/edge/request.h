@@ -12,7 +12,7 @@
 #define UUID_LEN 36
 #define MAX_PATH_PARAMS 4
 #define MAX_RESP_HEADERS 8
-#define DB_MAX_PROLOGUE 4
+#define DB_MAX_PROLOGUE 6
 
 enum role { ROLE_ADMIN = 1, ROLE_STAFF = 2, ROLE_PARTNER = 4, ROLE_READONLY = 8, ROLE_OPERATOR = 16 };
 #define ROLES_ANY (ROLE_ADMIN | ROLE_STAFF | ROLE_PARTNER | ROLE_READONLY)
@@ -24,6 +24,7 @@ struct auth {
     char key_id[UUID_LEN + 1];
     char tenant_id[UUID_LEN + 1];
     char partner_id[UUID_LEN + 1]; /* "" unless role is partner */
+    int64_t valid_until_ms; /* Unix ms after which this identity no longer holds (expiry, rotation); 0 = none */
     /* An operator key (ROLE_OPERATOR, not in ROLES_ANY) has no tenant: tenant_id is "". */
     bool tenant_suspended; /* the tenant's keys are refused (403 tenant-suspended) */
     long tenant_rate;      /* the tenant's own requests per second, 0 = the instance default */

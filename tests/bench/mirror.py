@@ -17,7 +17,7 @@ Server request path today (server/edge/dispatch.c run_transaction, server/edge/a
 with a warm key (the benchmark's steady state; server/edge/auth_cache.c):
   a write: BEGIN, set_config('allied.tenant_id', tenant, true) and the handler's first statement
   go out together in one libpq pipeline (one round trip); then the handler's other statements;
-  COMMIT. A read (GET): no BEGIN or COMMIT; the tenant (and read-only) setting and the handler's
+  the audit event (server/edge/audit.c) and COMMIT, together in one pipeline. A read (GET): no BEGIN or COMMIT; the tenant (and read-only) setting and the handler's
   first statement go out in an open pipeline, one implicit transaction ended by a sync that is
   read with the next request's pipeline, so a GET costs two statements and one round trip. pgbench mirrors the pipelines with
   \startpipeline/\endpipeline where it can (it cannot \gset inside a pipeline, so a transition's
@@ -90,6 +90,7 @@ def list_first(path, name):
 
 BEGIN = (stmt("server/edge/dispatch.c", "st_begin"), {})
 COMMIT = (stmt("server/edge/dispatch.c", "st_commit"), {})
+AUDIT_INSERT = stmt("server/edge/audit.c", "st_insert")
 SET_TENANT = (stmt("server/edge/auth.c", "st_set_tenant"), {1: ":tenant"})  # warm key
 SET_TENANT_READ = (stmt("server/edge/auth.c", "st_set_tenant_read"), {1: ":tenant"})  # warm key, GET
 AUTH = (stmt("server/edge/auth.c", "st_authenticate"), {1: ":prefix", 2: ":hash"})  # cold key
@@ -115,6 +116,14 @@ DOMAIN = "(CAST(:n AS text) || '-' || CAST(:m AS text) || '.pg')"
 RANDOM = ["\\set n random(1, 2000000000)", "\\set m random(1, 2000000000)"]
 
 
+def audit_commit(route, status):
+    """A write's end: its audit event (the JSON the server builds in C, made in SQL) and COMMIT, one pipeline."""
+    row = ("CAST(json_build_object('tenant_id', CAST(:tenant AS text), 'key_id', CAST(:keyid AS text), "
+           "'client_address', '127.0.0.1', 'method', 'POST', 'route', '%s', 'resource_id', NULL, "
+           "'status', %d, 'request_id', 'bench') AS text)" % (route, status))
+    return [PIPE, (AUDIT_INSERT, {1: row}), COMMIT, END]
+
+
 def feed(event, resource, rid, partner, doc):
     return (FEED_APPEND, {1: ":tenant", 2: "'%s'" % event, 3: "'%s'" % resource, 4: rid, 5: partner, 6: doc})
 
@@ -132,7 +141,7 @@ LIST_PARTNERS = [PIPE, SET_TENANT_READ,
                  (PARTNER_LIST_FIRST, {1: ":tenant", 2: ":limit", 3: "NULL", 4: "NULL", 5: "NULL", 6: "NULL",
                                        7: "NULL", 8: "NULL", 9: "NULL", 10: "NULL"}), END]
 POST_PARTNER = [PIPE, BEGIN, SET_TENANT, (PARTNER_INSERT, {1: ":tenant", 2: "gen_random_uuid()", 3: ":body"}),
-                END, COMMIT]
+                END] + audit_commit("/v1/partners", 201)
 SUBMIT = RANDOM + [
     PIPE, BEGIN, SET_TENANT, (REF_PARTNER, {1: ":tenant", 2: ":pid"}), END,
     (REF_DUP_LOCK, {1: ":tenant", 2: EMAIL, 3: DOMAIN}),
@@ -140,7 +149,7 @@ SUBMIT = RANDOM + [
     (REF_INSERT, {1: ":tenant", 2: RID, 3: ":pid", 4: "'inbound'", 5: "'{\"name\":\"B\"}'", 6: EMAIL, 7: DOMAIN,
                   8: "NULL", 9: "NULL"}, "gset"),
     event("submitted", "NULL", "submitted"),
-    feed("referral.submitted", "referral", RID, ":pid", ":referral_json"), COMMIT]
+    feed("referral.submitted", "referral", RID, ":pid", ":referral_json")] + audit_commit("/v1/referrals", 201)
 
 
 def transition(action, frm, to, stage="NULL", amount="NULL", currency="NULL", closing="false"):
@@ -157,8 +166,9 @@ def transition(action, frm, to, stage="NULL", amount="NULL", currency="NULL", cl
                                     8: "('{' || :partner_id || '}')", 9: "'{10000}'", 10: "'{10000}'"}, "gset"))
         steps.append(feed("commission.created", "commission", ":id", ":partner_id", ":commission_json"))
     steps += [event(action, "'%s'" % frm, to, stage),
-              feed("referral." + action, "referral", RID, ":pid", ":referral_json"), COMMIT]
-    return steps
+              feed("referral." + action, "referral", RID, ":pid", ":referral_json")]
+    return steps + audit_commit("/v1/referrals/{id}/" + {"acknowledged": "acknowledge", "engaged": "engage",
+                                                         "won": "win"}[action], 200)
 
 
 ACKNOWLEDGE = transition("acknowledged", "submitted", "acknowledged")

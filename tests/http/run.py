@@ -32,6 +32,7 @@ import test_layout  # noqa: E402,F401
 import test_docs  # noqa: E402,F401
 import test_cli  # noqa: E402,F401
 import test_access_log  # noqa: E402,F401
+import test_keys_audit  # noqa: E402,F401
 import test_operator  # noqa: E402,F401
 import test_contract  # noqa: E402,F401 - last: it checks what every test above observed
 
