@@ -2,6 +2,7 @@
  * A partner key sees only its own record; readonly and partner keys cannot write (route table). */
 #include "api/api.h"
 #include "api/contact.h"
+#include "api/partners.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "server/edge/list.h"
@@ -43,11 +44,15 @@ static const struct field QUALIFICATION[] = {
     FIELD_TEXT("notes", F_NULLABLE, 5000),
 };
 
+void partner_fields_collect(json_t *errors, json_t *obj, bool partial) {
+    json_fields_collect(errors, NULL, obj, PARTNER_FIELDS, NFIELDS, partial);
+    json_t *q = json_object_get(obj, "qualification");
+    if (json_is_object(q)) json_fields_collect(errors, "qualification.", q, QUALIFICATION, 6, false);
+}
+
 static int partner_valid_or_reply(struct request *rq, bool partial) {
     json_t *errors = json_array();
-    json_fields_collect(errors, NULL, rq->json, PARTNER_FIELDS, NFIELDS, partial);
-    json_t *q = json_object_get(rq->json, "qualification");
-    if (json_is_object(q)) json_fields_collect(errors, "qualification.", q, QUALIFICATION, 6, false);
+    partner_fields_collect(errors, rq->json, partial);
     return json_errors_or_ok(rq, errors);
 }
 

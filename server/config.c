@@ -103,6 +103,8 @@ const struct config_option config_options[] = {
      INT(audit_retention_days, 1, 36500)},
     {"ALLIED_AUDIT_PRUNE_MS", "60000", "how often the audit pruner looks for events past their retention",
      INT(audit_prune_ms, 50, 86400000)},
+    {"ALLIED_IMPORT_MAX_BYTES", "104857600", "largest accepted import body (POST /v1/imports/*; spooled to a temporary file, 413 above)",
+     SIZE(import_max_bytes, 1024, 2047L << 20)},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 

@@ -14,6 +14,7 @@ struct config {
     int threads;              /* ALLIED_THREADS: MHD event threads */
     int db_pool;              /* ALLIED_DB_POOL: database workers, one connection each */
     size_t max_body_bytes;    /* ALLIED_MAX_BODY_BYTES */
+    size_t import_max_bytes;  /* ALLIED_IMPORT_MAX_BYTES: bodies of RF_RAW_BODY routes (imports) */
     int log_level;            /* ALLIED_LOG: debug|info|warn|error|off */
     const char *db_role;      /* ALLIED_DB_ROLE: role the server switches to (non-owner) */
     int statement_timeout_ms; /* ALLIED_STATEMENT_TIMEOUT_MS: per statement of a request */

@@ -1,6 +1,9 @@
 /* Small pure helpers: ids, encodings, hashing, date/time syntax. */
 #include "server/util.h"
 #include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -143,6 +146,21 @@ bool printable_ascii(const char *s, size_t max) {
 
 void random_bytes(unsigned char *buf, size_t n) {
     if (RAND_bytes(buf, (int)n) != 1) abort();
+}
+
+int temp_file_fd(void) {
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    int fd = -1;
+#ifdef O_TMPFILE
+    fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (fd >= 0) return fd;
+#endif
+    char path[512];
+    snprintf(path, sizeof path, "%s/allied-XXXXXX", dir);
+    fd = mkstemp(path);
+    if (fd >= 0) unlink(path);
+    return fd;
 }
 
 struct timespec realtime_after_ms(long ms) {

@@ -25,6 +25,9 @@ bool request_id_sane(const char *s);
 bool printable_ascii(const char *s, size_t max);
 /* Fills `buf` with `n` cryptographically secure random bytes; aborts if the RNG fails. */
 void random_bytes(unsigned char *buf, size_t n);
+/* A new, already unlinked temporary file open for reading and writing (in $TMPDIR, else /tmp):
+ * it vanishes when its last descriptor closes. Returns the descriptor (caller closes), or -1. */
+int temp_file_fd(void);
 /* CLOCK_REALTIME `ms` milliseconds from now: the deadline for a pthread_cond_timedwait. */
 struct timespec realtime_after_ms(long ms);
 #endif

@@ -135,12 +135,16 @@ int referral_event_append(struct request *rq, const char *referral_id, const cha
     return r ? 0 : -1;
 }
 
+void referral_fields_collect(json_t *errors, json_t *obj) {
+    json_fields_collect(errors, NULL, obj, CREATE, N(CREATE), false);
+    json_t *prospect = json_object_get(obj, "prospect");
+    if (json_is_object(prospect)) json_fields_collect(errors, "prospect.", prospect, PROSPECT, N(PROSPECT), false);
+}
+
 /* Validates the body of a create and the partner it names; fills partner/direction. */
 static int create_valid_or_reply(struct request *rq, const char **partner, const char **direction) {
     json_t *errors = json_array();
-    json_fields_collect(errors, NULL, rq->json, CREATE, N(CREATE), false);
-    json_t *prospect = json_object_get(rq->json, "prospect");
-    if (json_is_object(prospect)) json_fields_collect(errors, "prospect.", prospect, PROSPECT, N(PROSPECT), false);
+    referral_fields_collect(errors, rq->json);
     if (json_errors_or_ok(rq, errors) != JIN_OK) return JIN_REPLIED;
     *partner = json_string_value(json_object_get(rq->json, "partner_id"));
     *direction = json_string_value(json_object_get(rq->json, "direction"));

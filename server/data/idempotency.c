@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/evp.h>
+#include <unistd.h>
 
 /* A row older than 24 h is taken over as if new. */
 DB_STMT(st_claim,
@@ -25,7 +27,33 @@ DB_STMT(st_store,
         "       location = $8 "
         "WHERE tenant_id = $1 AND api_key_id = $2 AND idem_key = $3");
 
+/* The same hash for a body spooled to a file (RF_RAW_BODY), read in chunks. */
+static void request_hash_file(struct request *rq, char out[65]) {
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx) abort();
+    unsigned char md[32], chunk[65536];
+    unsigned int mdlen = 0;
+    EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    EVP_DigestUpdate(ctx, rq->method, strlen(rq->method));
+    EVP_DigestUpdate(ctx, "\n", 1);
+    EVP_DigestUpdate(ctx, rq->url, strlen(rq->url));
+    EVP_DigestUpdate(ctx, "\n", 1);
+    off_t at = 0;
+    ssize_t got;
+    while (rq->body_fd > 0 && (got = pread(rq->body_fd, chunk, sizeof chunk, at)) > 0) {
+        EVP_DigestUpdate(ctx, chunk, (size_t)got);
+        at += got;
+    }
+    EVP_DigestFinal_ex(ctx, md, &mdlen);
+    EVP_MD_CTX_free(ctx);
+    for (unsigned i = 0; i < 32; i++) snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 static void request_hash(struct request *rq, char out[65]) {
+    if (rq->body_len && !rq->body) {
+        request_hash_file(rq, out);
+        return;
+    }
     size_t n = strlen(rq->method) + strlen(rq->url) + rq->body_len + 2;
     char *buf = malloc(n);
     if (!buf) abort();

@@ -23,6 +23,7 @@
 #define TXN_ATTEMPTS 8
 
 DB_STMT(st_begin, "BEGIN");
+DB_STMT(st_begin_snapshot, "BEGIN ISOLATION LEVEL REPEATABLE READ");
 DB_STMT(st_report_budget, "SELECT set_config('statement_timeout', $1, true)");
 DB_STMT(st_commit, "COMMIT");
 DB_STMT(st_rollback, "ROLLBACK");
@@ -83,7 +84,7 @@ static int admit(struct request *rq, bool first_attempt) {
     if (r->flags & RF_BODY) {
         bool may_skip = (r->flags & RF_BODY_OPTIONAL) && rq->body_len == 0;
         if (!may_skip && json_body_or_reply(rq) != JIN_OK) return -1;
-    } else if (rq->body_len > 0) {
+    } else if (rq->body_len > 0 && !(r->flags & RF_RAW_BODY)) {
         reply_problem(rq, P_BAD_REQUEST, "%s %s takes no request body", r->method, r->pattern);
         return -1;
     }
@@ -117,75 +118,98 @@ static bool commit(struct request *rq) {
     return simple(rq, &st_commit);
 }
 
+/* How an attempt ended: answered, to be run again, or a database failure for the runner to answer
+ * (ATTEMPT_GO_ON: a step passed, the attempt goes on). */
+enum attempt { ATTEMPT_DONE, ATTEMPT_RETRY, ATTEMPT_DB_FAILED, ATTEMPT_GO_ON };
+
+/* What a request's transaction needs to know once, before its attempts. */
+struct txn {
+    bool get, snapshot;
+    const char *ikey;    /* Idempotency-Key of a POST, or NULL */
+    char report_ms[16];  /* reports may scan a whole tenant: their own, larger statement budget */
+};
+
+static bool retryable(struct request *rq, int attempt) {
+    return rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS;
+}
+
+/* A handler must answer; one that did not is a bug, answered 500. */
+static void ensure_answered(struct request *rq) {
+    if (rq->status == 0) {
+        LOG_BUG("handler for %s %s gave no response", rq->method, rq->route->pattern);
+        reply_problem(rq, P_INTERNAL, NULL);
+    }
+}
+
+/* Queues the attempt's BEGIN (and budget), sent together with its first statement in one round
+ * trip. A read needs no BEGIN: it is one implicit transaction in a pipeline (server/data/db.c). */
+static void begin(struct request *rq, const struct txn *t) {
+    reply_reset(rq);
+    rq->db_fail = DBF_NONE;
+    rq->after_commit = NULL;
+    rq->read_txn = t->get;
+    if (!t->get) db_prologue(rq, t->snapshot ? &st_begin_snapshot : &st_begin, NULL);
+    if (rq->route->flags & RF_REPORT) db_prologue(rq, &st_report_budget, t->report_ms);
+}
+
+/* Claims the Idempotency-Key: ATTEMPT_GO_ON, or how the attempt ends (a replay or a 422 is
+ * answered, ATTEMPT_DONE). */
+static enum attempt claim_key(struct request *rq, const struct txn *t, int attempt) {
+    enum idem c = idempotency_claim(rq, t->ikey);
+    if (c != IDEM_REPLAYED && c != IDEM_FAILED) return ATTEMPT_GO_ON;
+    rollback(rq);
+    if (c == IDEM_REPLAYED) return ATTEMPT_DONE;
+    if (retryable(rq, attempt)) return ATTEMPT_RETRY;
+    return rq->db_fail == DBF_NONE ? ATTEMPT_DONE : ATTEMPT_DB_FAILED;
+}
+
+/* One attempt: admit, claim the key, run the handler, then commit (an answer < 400) or roll back. */
+static enum attempt attempt_once(struct request *rq, const struct txn *t, int attempt) {
+    begin(rq, t);
+    if (admit(rq, attempt == 1) != 0) {
+        rollback(rq);
+        return retryable(rq, attempt) ? ATTEMPT_RETRY : ATTEMPT_DONE;
+    }
+    bool ikey = t->ikey && rq->auth.tenant_id[0]; /* operator keys (no tenant): no replay store */
+    enum attempt claimed = ikey ? claim_key(rq, t, attempt) : ATTEMPT_GO_ON;
+    if (claimed != ATTEMPT_GO_ON) return claimed;
+    rq->route->fn(rq);
+    if (rq->db_fail == DBF_NONE && rq->status > 0 && rq->status < 400 &&
+        (!ikey || idempotency_store(rq, t->ikey) == 0) && commit(rq)) {
+        if (rq->after_commit) rq->after_commit(rq);
+        return ATTEMPT_DONE;
+    }
+    rollback(rq);
+    if (retryable(rq, attempt)) {
+        usleep((useconds_t)(1000 * attempt));
+        return ATTEMPT_RETRY;
+    }
+    /* A statement failed and the handler left the answer to us (handlers only answer the
+     * failures they can name, such as a known constraint), or the store or commit failed. */
+    if (rq->db_fail != DBF_NONE && rq->status < 400) return ATTEMPT_DB_FAILED;
+    ensure_answered(rq);
+    return ATTEMPT_DONE;
+}
+
 /* Every request that touches the database runs in one READ COMMITTED transaction (for a GET an
  * implicit, read-only one in a pipeline): authentication sets the tenant inside it, so the setting
  * can never outlive the request. Retried on serialization failure or deadlock; committed only when
  * the answer is a success. */
 static void run_transaction(struct request *rq) {
-    bool get = strcmp(rq->method, "GET") == 0;
-    const char *ikey = strcmp(rq->method, "POST") == 0 ? req_header(rq, "Idempotency-Key") : NULL;
-    char report_ms[16]; /* reports may scan a whole tenant: their own, larger statement budget */
-    snprintf(report_ms, sizeof report_ms, "%d", cfg.report_timeout_ms);
-    for (int attempt = 1;; attempt++) {
-        reply_reset(rq);
-        rq->db_fail = DBF_NONE;
-        rq->after_commit = NULL;
-        /* Sent together with the request's first statement, in one round trip. A read needs no
-         * BEGIN: it is one implicit transaction in a pipeline (server/db.c). */
-        rq->read_txn = get;
-        if (!get) db_prologue(rq, &st_begin, NULL);
-        if (rq->route->flags & RF_REPORT) db_prologue(rq, &st_report_budget, report_ms);
-        if (admit(rq, attempt == 1) != 0) {
-            rollback(rq);
-            if (rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS) continue;
-            return;
-        }
-        if (ikey && !rq->auth.tenant_id[0]) ikey = NULL; /* operator keys: no replay store */
-        if (ikey) {
-            enum idem c = idempotency_claim(rq, ikey);
-            if (c == IDEM_REPLAYED) {
-                rollback(rq);
-                return;
-            }
-            if (c == IDEM_FAILED) {
-                rollback(rq);
-                if (rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS) continue;
-                if (rq->db_fail == DBF_NONE) return; /* replied (422) */
-                break;
-            }
-        }
-        rq->route->fn(rq);
-        if (rq->db_fail == DBF_NONE && rq->status > 0 && rq->status < 400) {
-            if ((!ikey || idempotency_store(rq, ikey) == 0) && commit(rq)) {
-                if (rq->after_commit) rq->after_commit(rq);
-                return;
-            }
-        }
-        rollback(rq);
-        if (rq->db_fail == DBF_RETRY && attempt < TXN_ATTEMPTS) {
-            usleep((useconds_t)(1000 * attempt));
-            continue;
-        }
-        /* A statement failed and the handler left the answer to us (handlers only answer the
-         * failures they can name, such as a known constraint), or the store or commit failed. */
-        if (rq->db_fail != DBF_NONE && rq->status < 400) break;
-        if (rq->status == 0) {
-            LOG_BUG("handler for %s %s gave no response", rq->method, rq->route->pattern);
-            reply_problem(rq, P_INTERNAL, NULL);
-        }
-        return;
-    }
-    db_reply_failure(rq);
+    struct txn t = {.snapshot = rq->route->flags & RF_SNAPSHOT};
+    t.get = strcmp(rq->method, "GET") == 0 && !t.snapshot;
+    t.ikey = strcmp(rq->method, "POST") == 0 ? req_header(rq, "Idempotency-Key") : NULL;
+    snprintf(t.report_ms, sizeof t.report_ms, "%d", cfg.report_timeout_ms);
+    enum attempt a = ATTEMPT_RETRY;
+    for (int attempt = 1; a == ATTEMPT_RETRY; attempt++) a = attempt_once(rq, &t, attempt);
+    if (a == ATTEMPT_DB_FAILED) db_reply_failure(rq);
 }
 
 void dispatch_run(struct request *rq) {
     if (rq->route->flags & RF_INLINE) { /* public, no database: runs on the HTTP thread */
         if (admit(rq, true) != 0) return;
         rq->route->fn(rq);
-        if (rq->status == 0) {
-            LOG_BUG("handler for %s %s gave no response", rq->method, rq->route->pattern);
-            reply_problem(rq, P_INTERNAL, NULL);
-        }
+        ensure_answered(rq);
         return;
     }
     run_transaction(rq);

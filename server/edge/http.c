@@ -145,10 +145,17 @@ static enum problem head_error(struct request *rq, const char *version, const ch
 }
 
 static enum MHD_Result send_response(struct request *rq) {
-    struct MHD_Response *r = MHD_create_response_from_buffer(rq->resp_len, rq->resp_body,
-                                                             MHD_RESPMEM_MUST_FREE);
-    rq->resp_sent = rq->resp_len;
-    rq->resp_body = NULL; /* MHD frees it now */
+    struct MHD_Response *r;
+    if (rq->resp_fd > 0) { /* reply_file: sent from the file, which MHD closes when done */
+        r = MHD_create_response_from_fd((size_t)rq->resp_len, rq->resp_fd);
+        if (!r) close(rq->resp_fd);
+        rq->resp_fd = 0;
+        rq->resp_sent = rq->resp_len;
+    } else {
+        r = MHD_create_response_from_buffer(rq->resp_len, rq->resp_body, MHD_RESPMEM_MUST_FREE);
+        rq->resp_sent = rq->resp_len;
+        rq->resp_body = NULL; /* MHD frees it now */
+    }
     if (!r) return MHD_NO;
     if (rq->content_type) MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rq->content_type);
     MHD_add_response_header(r, "X-Request-Id", rq->request_id);
@@ -198,6 +205,14 @@ static enum MHD_Result reply_early(struct request *rq) {
     return send_response(rq);
 }
 
+/* The largest body the request's route takes: imports (RF_RAW_BODY) have their own limit. */
+static size_t body_limit(struct request *rq) {
+    const struct route *r = rq->route;
+    char allow[64];
+    if (!r && router_match(rq->method, rq->url, &r, NULL, NULL, allow, sizeof allow) != MATCH_OK) r = NULL;
+    return r && (r->flags & RF_RAW_BODY) ? cfg.import_max_bytes : cfg.max_body_bytes;
+}
+
 /* First callback: headers only. Route and check the head. A refusal decided here is sent once
  * the body has been read (and dropped), so that a client still sending it reads the answer
  * instead of a connection reset. Only when the body cannot be delimited, or is too large to be
@@ -214,10 +229,11 @@ static enum MHD_Result on_headers(struct request *rq, const char *version, bool 
     }
     const char *cl = req_header(rq, MHD_HTTP_HEADER_CONTENT_LENGTH);
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
-    if (declared > cfg.max_body_bytes) {
+    size_t limit = body_limit(rq);
+    if (declared > limit) {
         const char *expect = req_header(rq, MHD_HTTP_HEADER_EXPECT);
         if ((expect && strcasestr(expect, "100-continue")) || declared > cfg.discard_body_bytes) {
-            reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
+            reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", limit);
             return reply_early(rq);
         }
         rq->body_too_large = true; /* read and drop it, then answer 413 */
@@ -248,9 +264,37 @@ static enum MHD_Result on_headers(struct request *rq, const char *version, bool 
     return MHD_YES;
 }
 
+/* A raw body (imports) goes to an unlinked temporary file: memory stays flat whatever its size. */
+static void spool_body(struct request *rq, const char *data, size_t n) {
+    if (rq->body_len + n > cfg.import_max_bytes) {
+        rq->body_too_large = true;
+        rq->body_dropped = rq->body_len + n;
+        return;
+    }
+    if (rq->body_fd == 0 && (rq->body_fd = temp_file_fd()) < 0) {
+        LOG_BUG("cannot create a temporary file for a request body");
+        rq->body_fd = -1;
+    }
+    for (size_t done = 0; rq->body_fd > 0 && done < n;) {
+        ssize_t w = write(rq->body_fd, data + done, n - done);
+        if (w <= 0) {
+            LOG_BUG("cannot write a request body to its temporary file");
+            close(rq->body_fd);
+            rq->body_fd = -1;
+            break;
+        }
+        done += (size_t)w;
+    }
+    rq->body_len += n;
+}
+
 static void append_body(struct request *rq, const char *data, size_t n) {
     if (rq->body_too_large) {
         rq->body_dropped += n;
+        return;
+    }
+    if (rq->route && (rq->route->flags & RF_RAW_BODY)) {
+        spool_body(rq, data, n);
         return;
     }
     if (rq->body_len + n > cfg.max_body_bytes) {
@@ -302,7 +346,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     edge_busy(edge_of(conn));
     if (rq->body_too_large) {
         rq->early_reply = true; /* read and dropped; closed like every other 413 */
-        reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", cfg.max_body_bytes);
+        reply_problem(rq, P_TOO_LARGE, "the body may be at most %zu bytes", body_limit(rq));
         return send_response(rq);
     }
     if (!rq->route) return send_response(rq); /* 404/405 decided on headers */
@@ -368,6 +412,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     reply_reset(rq);
     free(rq->idem_body);
     json_decref(rq->json);
+    if (rq->body_fd > 0) close(rq->body_fd);
     free(rq->body);
     free(rq->url);
     for (int i = 0; i < rq->nparams; i++) free(rq->params[i]);

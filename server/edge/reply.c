@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 void reply_reset(struct request *rq) {
     free(rq->resp_body);
@@ -14,12 +15,16 @@ void reply_reset(struct request *rq) {
     rq->resp_len = 0;
     rq->status = 0;
     rq->content_type = NULL;
+    if (rq->resp_fd > 0) close(rq->resp_fd);
+    rq->resp_fd = 0;
     for (int i = 0; i < rq->nheaders; i++) free(rq->headers[i].value);
     rq->nheaders = 0;
 }
 
 static void set_body(struct request *rq, int status, const char *ctype, char *owned, size_t len) {
     free(rq->resp_body);
+    if (rq->resp_fd > 0) close(rq->resp_fd);
+    rq->resp_fd = 0;
     rq->resp_body = owned;
     rq->resp_len = len;
     rq->status = status;
@@ -39,6 +44,11 @@ void reply_json(struct request *rq, int status, json_t *body) {
     json_decref(body);
     if (!text) abort();
     set_body(rq, status, "application/json", text, strlen(text));
+}
+
+void reply_file(struct request *rq, int status, int fd, size_t size, const char *content_type) {
+    set_body(rq, status, content_type, NULL, size);
+    rq->resp_fd = fd;
 }
 
 void reply_no_content(struct request *rq) {

@@ -11,6 +11,11 @@
 void reply_json_text(struct request *rq, int status, const char *text, size_t len);
 /* Replies with `body`; steals the reference. */
 void reply_json(struct request *rq, int status, json_t *body);
+/* Replies with the first `size` bytes of the file open on `fd` (read from offset 0, whatever the
+ * descriptor's position), sent straight from the file: the body is never held in memory. Takes
+ * the descriptor (closed once sent, or when another reply replaces this one). `content_type` is a
+ * static string. */
+void reply_file(struct request *rq, int status, int fd, size_t size, const char *content_type);
 /* Replies 204 No Content. */
 void reply_no_content(struct request *rq);
 /* Replies with a problem+json; `detail` is printf-style and may be NULL. */

@@ -81,6 +81,7 @@ struct request {
     size_t body_dropped; /* bytes of a too-large body read and dropped */
     bool early_reply; /* the answer was decided before the body was read */
     json_t *json;     /* parsed body (object), or NULL */
+    int body_fd;      /* RF_RAW_BODY: the body in an unlinked temporary file (0 = none yet), else 0 */
 
     /* who is calling */
     struct auth auth;
@@ -110,6 +111,7 @@ struct request {
     size_t resp_len;
     size_t resp_sent; /* body bytes handed to the connection (the access log) */
     const char *content_type;
+    int resp_fd;          /* > 0: the body is this file's first resp_len bytes (reply_file), owned */
     struct resp_header headers[MAX_RESP_HEADERS];
     int nheaders;
     char *idem_body; /* owned; if set, stored for Idempotency-Key replays instead of resp_body */

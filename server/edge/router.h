@@ -11,6 +11,12 @@ typedef void (*handler_fn)(struct request *rq);
 #define RF_QUERY 8u  /* takes query parameters (the handler checks which) */
 #define RF_BODY_OPTIONAL 16u /* with RF_BODY: an empty body is allowed (rq->json stays NULL) */
 #define RF_REPORT 32u        /* statements may run up to ALLIED_REPORT_TIMEOUT_MS */
+/* Runs in one explicit REPEATABLE READ transaction (a GET too): one snapshot, cursors, a write at
+ * the end (e.g. the whole-tenant export). */
+#define RF_SNAPSHOT 64u
+/* Takes a body of any type, up to ALLIED_IMPORT_MAX_BYTES, spooled to an unlinked temporary file
+ * (rq->body_fd) instead of memory; the handler checks its Content-Type and reads it (imports). */
+#define RF_RAW_BODY 128u
 
 struct route {
     const char *method;

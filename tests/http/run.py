@@ -29,6 +29,7 @@ import test_fuzz_regressions  # noqa: E402,F401
 import test_operations  # noqa: E402,F401
 import test_proxy  # noqa: E402,F401
 import test_layout  # noqa: E402,F401
+import test_data_io  # noqa: E402,F401
 import test_docs  # noqa: E402,F401
 import test_cli  # noqa: E402,F401
 import test_access_log  # noqa: E402,F401
