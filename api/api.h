@@ -93,6 +93,15 @@ void api_reports_summary(struct request *rq);
 
 /* api/feed.c */
 void api_events_list(struct request *rq);
+/* api/tenants.c (operator keys only) */
+void api_tenants_create(struct request *rq);
+void api_tenants_list(struct request *rq);
+void api_tenants_get(struct request *rq);
+void api_tenants_update(struct request *rq);
+void api_tenants_suspend(struct request *rq);
+void api_tenants_resume(struct request *rq);
+void api_tenants_delete(struct request *rq);
+void api_tenants_usage(struct request *rq);
 
 /* data in and out: api/export.c, api/imports.c */
 void api_export(struct request *rq);

@@ -10,6 +10,7 @@
 #include "api/money/invoice_states.h"
 #include "api/webhooks/deliver.h"
 #include "api/time_events.h"
+#include "server/edge/usage.h"
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,6 +102,15 @@ static const struct route routes[] = {
     {"GET", "/v1/reports/summary", api_reports_summary, ROLES_STAFF | ROLE_READONLY, RF_QUERY | RF_REPORT},
     /* the change feed */
     {"GET", "/v1/events", api_events_list, ROLES_ANY, RF_QUERY},
+    /* the operator: tenants, their limits and usage (operator keys only; they reach nothing above) */
+    {"POST", "/v1/tenants", api_tenants_create, ROLE_OPERATOR, RF_BODY},
+    {"GET", "/v1/tenants", api_tenants_list, ROLE_OPERATOR, RF_QUERY},
+    {"GET", "/v1/tenants/{id}", api_tenants_get, ROLE_OPERATOR, 0},
+    {"PATCH", "/v1/tenants/{id}", api_tenants_update, ROLE_OPERATOR, RF_BODY},
+    {"DELETE", "/v1/tenants/{id}", api_tenants_delete, ROLE_OPERATOR, RF_BODY},
+    {"POST", "/v1/tenants/{id}/suspend", api_tenants_suspend, ROLE_OPERATOR, OPT_BODY},
+    {"POST", "/v1/tenants/{id}/resume", api_tenants_resume, ROLE_OPERATOR, OPT_BODY},
+    {"GET", "/v1/tenants/{id}/usage", api_tenants_usage, ROLE_OPERATOR, RF_QUERY},
     /* data in and out (api/export.c, api/imports.c) */
     {"GET", "/v1/export", api_export, ROLE_ADMIN, RF_SNAPSHOT | RF_REPORT},
     {"POST", "/v1/imports/export", api_import_export, ROLE_ADMIN, RF_RAW_BODY | RF_REPORT},
@@ -159,6 +169,7 @@ static const struct app_service services[] = {
     {"webhook sender", dispatcher_start, dispatcher_stop},
     {"audit pruner", audit_pruner_start, audit_pruner_stop},
     {"time-event scheduler", time_events_start, time_events_stop},
+    {"usage counters", usage_start, usage_stop}, /* server/edge/usage.c: flushes per-tenant usage */
 };
 
 const struct app allied_app = {

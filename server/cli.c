@@ -12,6 +12,8 @@ DB_STMT(st_tenant, "INSERT INTO tenants (id, name) VALUES ($1, $2)");
 DB_STMT(st_key, "INSERT INTO api_keys (tenant_id, id, role, partner_id, name, prefix, secret_hash) "
                 "VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING api_ts(created_at)");
 
+DB_STMT(st_operator_key, "INSERT INTO operator_keys (id, name, prefix, secret_hash) "
+                         "VALUES ($1, $2, $3, $4) RETURNING api_ts(created_at)");
 DB_STMT(st_tenant_exists, "SELECT 1 FROM tenants WHERE id = $1");
 DB_STMT(st_partner_exists, "SELECT 1 FROM partners WHERE tenant_id = $1 AND id = $2");
 
@@ -144,11 +146,38 @@ int cli_tenant(int argc, char **argv) {
     return cli_print_json(json_pack("{s:s, s:s, s:o}", "tenant_id", id, "name", name, "api_key", key));
 }
 
+/* `allied key create --role operator`: the only way to mint an operator key (no HTTP route does). */
+static int operator_key_create(const char *name) {
+    char id[37], key[KEY_LEN + 1], prefix[KEY_PREFIX_LEN + 1], hash[65];
+    struct db_conn *c = connect_or_say("key create");
+    if (!c) return 1;
+    uuid_new(id);
+    auth_key_generate(key, prefix, hash);
+    const char *p[] = {id, name, prefix, hash};
+    PGresult *r = db_exec_conn(c, &st_operator_key, 4, p);
+    db_close(c);
+    if (!r) return 1;
+    json_t *o = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:s}", "id", id, "role", "operator", "name", name,
+                          "prefix", prefix, "key", key, "created_at", PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return cli_print_json(o);
+}
+
 int cli_key(int argc, char **argv) {
     static const char *const names[] = {"--tenant", "--role", "--partner", "--name", NULL};
     const char *v[4];
     if (parse("key", "create", argc, argv, names, v)) return 2;
     const char *tenant = v[0], *role = v[1], *partner = v[2], *name = v[3];
+    if (role && !strcmp(role, "operator")) { /* instance level: no tenant, no partner */
+        const char *why = tenant || partner ? "--role operator takes no --tenant or --partner"
+                          : name && strlen(name) > 200 ? "--name may be at most 200 characters"
+                                                       : NULL;
+        if (why) {
+            fprintf(stderr, "allied key create: %s\n", why);
+            return 2;
+        }
+        return operator_key_create(name);
+    }
     const char *bad = !tenant                    ? "--tenant UUID is required"
                       : !uuid_valid(tenant)      ? "--tenant must be a tenant id (a UUID)"
                       : !role                    ? "--role is required: admin, staff, readonly or partner"

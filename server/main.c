@@ -27,7 +27,8 @@ static const struct {
     {"migrate", "", "apply pending database migrations"},
     {"tenant", "create --name NAME", "create a tenant; prints its first admin API key"},
     {"key", "create --tenant UUID --role ROLE [--partner UUID] [--name TEXT]",
-     "create an API key; prints it once. ROLE: admin, staff, readonly, or partner (with --partner)"},
+     "create an API key; prints it once. ROLE: admin, staff, readonly, or partner (with --partner); "
+     "`key create --role operator [--name TEXT]` (no --tenant) makes an operator key for the instance"},
     {"routes", "", "print the route table (method, path, roles)"},
     {"version", "", "print the version"},
 };
@@ -166,7 +167,7 @@ int main(int argc, char **argv) {
         for (int i = 0; i < allied_app.nroutes; i++) {
             const struct route *rt = &allied_app.routes[i];
             printf("%s %s", rt->method, rt->pattern);
-            for (unsigned r = 1; r <= ROLE_READONLY; r <<= 1)
+            for (unsigned r = 1; r <= ROLE_OPERATOR; r <<= 1)
                 if (!(rt->flags & RF_PUBLIC) && (rt->roles & r)) printf(" %s", role_name(r));
             printf("%s\n", (rt->flags & RF_PUBLIC) ? " public" : "");
         }

@@ -11,6 +11,7 @@
  * (ALLIED_BACKOFF_MIN_MS doubling to ALLIED_BACKOFF_MAX_MS, with jitter), logs the outage once
  * and the recovery once for the whole process, and resumes by itself. */
 #include "api/webhooks/deliver.h"
+#include "server/edge/usage.h"
 #include "server/backoff.h"
 #include "server/config.h"
 #include "server/data/db.h"
@@ -38,6 +39,8 @@ static const int SCHEDULE_S[] = {5, 30, 120, 600, 1800, 3600, 7200, 14400, 28800
 DB_STMT(st_claim,
         "WITH due AS (SELECT d.tenant_id, d.id FROM webhook_deliveries d "
         "  WHERE d.status = 'pending' AND d.next_attempt_at <= now() "
+        /* a suspended tenant's deliveries wait (migration 0017); they go out once it is resumed */
+        "    AND NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = d.tenant_id AND t.status = 'suspended') "
         "  ORDER BY d.next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) "
         "UPDATE webhook_deliveries d SET attempts = d.attempts + 1, updated_at = now(), "
         "  next_attempt_at = now() + make_interval(secs => $2::int) "
@@ -307,6 +310,7 @@ static bool record(struct loop *L, struct job *j, CURLcode rc) {
         return false;
     }
     PQclear(r);
+    usage_count_webhook(j->tenant, !ok);
     return true;
 }
 

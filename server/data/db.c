@@ -356,6 +356,15 @@ void db_reply_failure(struct request *rq) {
     case DBF_CONSTRAINT:
         /* Said in the API's words: constraint, table and column names are the schema's, never
          * the client's business (rq->constraint stays for handlers that map a known one). */
+        if (strncmp(rq->constraint, "tenant_limit_", 13) == 0) { /* migration 0017: an operator's limit */
+            const char *limit = rq->constraint + 13;
+            reply_problem_extra(rq, P_TENANT_LIMIT, json_pack("{s:s}", "limit", limit),
+                                "this tenant may have no more %s; the operator sets its limits",
+                                strcmp(limit, "webhook_endpoints") == 0 ? "webhook endpoints"
+                                : strcmp(limit, "rows") == 0           ? "rows (stored records)"
+                                                                       : limit);
+            return;
+        }
         log_msg(LOG_WARN, NULL, "constraint %s violated (%s) request_id=%s", rq->constraint, rq->sqlstate,
                 rq->request_id);
         reply_problem(rq, P_CONFLICT, "%s", constraint_words(rq->sqlstate));

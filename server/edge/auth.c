@@ -57,7 +57,7 @@ enum role auth_role_parse(const char *s) {
         const char *name;
         enum role role;
     } t[] = {{"admin", ROLE_ADMIN}, {"staff", ROLE_STAFF}, {"partner", ROLE_PARTNER},
-             {"readonly", ROLE_READONLY}};
+             {"readonly", ROLE_READONLY}, {"operator", ROLE_OPERATOR}};
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
         if (s && strcmp(s, t[i].name) == 0) return t[i].role;
     return 0;
@@ -74,6 +74,15 @@ DB_STMT(st_read_only, "SELECT set_config('transaction_read_only', 'on', true)");
 DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, ''), "
                          "coalesce(floor(extract(epoch FROM key_valid_until) * 1000)::bigint, 0), key_state "
                          "FROM allied_authenticate($1, $2)");
+/* Operator keys (migration 0017): no tenant; the request works across tenants (allied.scope, the
+ * same setting system connections use), which only the operator routes ever allow. */
+DB_STMT(st_authenticate_operator, "SELECT key_id FROM allied_authenticate_operator($1, $2)");
+DB_STMT(st_set_scope, "SELECT set_config('allied.scope', 'all', true)");
+DB_STMT(st_set_scope_read, "SELECT set_config('allied.scope', 'all', true), "
+                           "set_config('transaction_read_only', 'on', true)");
+/* The key's tenant as the operator set it (its own row: row-level security allows it). */
+DB_STMT(st_tenant_state, "SELECT status = 'suspended', coalesce(rate_per_second, 0) FROM tenants "
+                         "WHERE id = $1");
 /* Marks a cached key used (at most once a minute per key and instance; the function itself skips a
  * key written within the last minute). Goes out with the request's first statement, before a read
  * turns read-only: no round trip of its own. */
@@ -82,6 +91,30 @@ DB_STMT(st_touch, "SELECT allied_key_touch($1::uuid)");
 static int unauthorized(struct request *rq, const char *why) {
     reply_problem(rq, P_UNAUTHORIZED, "%s", why);
     return -1;
+}
+
+/* A verified key of a suspended tenant: 403, its data untouched. */
+static int admitted_or_reply(struct request *rq) {
+    if (!rq->auth.tenant_suspended) return 0;
+    reply_problem(rq, P_TENANT_SUSPENDED, "the operator suspended this tenant; its keys are refused until it is resumed");
+    return -1;
+}
+
+/* Looks the key up as an operator key: 0 (rq->auth filled), 1 not one, -1 after a reply. */
+static int operator_key(struct request *rq, const char *const *params) {
+    PGresult *r = db_exec(rq, &st_authenticate_operator, 2, params);
+    if (!r) {
+        db_reply_failure(rq);
+        return -1;
+    }
+    int found = PQntuples(r) == 1;
+    if (found) {
+        rq->auth.ok = true;
+        rq->auth.role = ROLE_OPERATOR;
+        snprintf(rq->auth.key_id, sizeof rq->auth.key_id, "%s", PQgetvalue(r, 0, 0));
+    }
+    PQclear(r);
+    return found ? 0 : 1;
 }
 
 int auth_or_reply(struct request *rq) {
@@ -95,9 +128,13 @@ int auth_or_reply(struct request *rq) {
     sha256_hex(key, strlen(key), hash);
     if (auth_cache_get(hash, &rq->auth)) {
         /* A verified key: the tenant setting goes out with the first statement, no lookup. */
+        if (rq->auth.role == ROLE_OPERATOR) {
+            db_prologue(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, NULL);
+            return 0;
+        }
         if (auth_cache_touch_due(hash)) db_prologue(rq, &st_touch, rq->auth.key_id);
         db_prologue(rq, rq->read_txn ? &st_set_tenant_read : &st_set_tenant, rq->auth.tenant_id);
-        return 0;
+        return admitted_or_reply(rq);
     }
     unsigned long gen = auth_cache_generation();
     const char *params[] = {prefix, hash};
@@ -108,7 +145,13 @@ int auth_or_reply(struct request *rq) {
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        return unauthorized(rq, "the API key is unknown or revoked");
+        int op = operator_key(rq, params);
+        if (op < 0) return -1;
+        if (op > 0) return unauthorized(rq, "the API key is unknown or revoked");
+        /* goes with the handler's first statement */
+        db_prologue(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, NULL);
+        auth_cache_put(hash, &rq->auth, gen);
+        return 0;
     }
     const char *state = PQgetvalue(r, 0, 5);
     if (strcmp(state, "ok") != 0) { /* the right secret, past its time: say which time */
@@ -127,7 +170,18 @@ int auth_or_reply(struct request *rq) {
     snprintf(rq->auth.partner_id, sizeof rq->auth.partner_id, "%s", PQgetvalue(r, 0, 3));
     rq->auth.valid_until_ms = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
     PQclear(r);
+    const char *tp[] = {rq->auth.tenant_id};
+    PGresult *t = db_exec(rq, &st_tenant_state, 1, tp);
+    if (!t) {
+        db_reply_failure(rq);
+        return -1;
+    }
+    if (PQntuples(t) == 1) {
+        rq->auth.tenant_suspended = PQgetvalue(t, 0, 0)[0] == 't';
+        rq->auth.tenant_rate = atol(PQgetvalue(t, 0, 1));
+    }
+    PQclear(t);
     if (rq->read_txn) db_prologue(rq, &st_read_only, NULL); /* goes with the handler's first statement */
     auth_cache_put(hash, &rq->auth, gen);
-    return 0;
+    return admitted_or_reply(rq);
 }

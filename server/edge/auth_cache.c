@@ -100,6 +100,15 @@ void auth_cache_forget(const char *key_id) {
     if (nslots) forget_where(key_id);
 }
 
+void auth_cache_forget_tenant(const char *tenant_id) {
+    if (!nslots) return;
+    pthread_mutex_lock(&lock);
+    generation++;
+    for (size_t i = 0; i < nslots; i++)
+        if (slots[i].hash[0] && strcmp(slots[i].auth.tenant_id, tenant_id) == 0) slots[i].hash[0] = '\0';
+    pthread_mutex_unlock(&lock);
+}
+
 /* Waits up to `ms`, returning early when stopping. */
 static void nap(int ms) {
     for (int waited = 0; waited < ms && !atomic_load(&stopping); waited += 50) {

@@ -27,4 +27,6 @@ unsigned long auth_cache_generation(void);
 bool auth_cache_touch_due(const char *hash);
 /* Forgets one key (by id) at once, e.g. on the instance that revoked it. */
 void auth_cache_forget(const char *key_id);
+/* Forgets every key of one tenant at once (its status or limits changed here). */
+void auth_cache_forget_tenant(const char *tenant_id);
 #endif

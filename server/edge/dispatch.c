@@ -13,6 +13,7 @@
 #include "server/edge/ratelimit.h"
 #include "server/edge/reply.h"
 #include "server/edge/router.h"
+#include "server/edge/usage.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +38,8 @@ const char *role_name(enum role r) {
         return "partner";
     case ROLE_READONLY:
         return "readonly";
+    case ROLE_OPERATOR:
+        return "operator";
     }
     return "unknown";
 }
@@ -167,11 +170,12 @@ static enum attempt attempt_once(struct request *rq, const struct txn *t, int at
         rollback(rq);
         return retryable(rq, attempt) ? ATTEMPT_RETRY : ATTEMPT_DONE;
     }
-    enum attempt claimed = t->ikey ? claim_key(rq, t, attempt) : ATTEMPT_GO_ON;
+    bool ikey = t->ikey && rq->auth.tenant_id[0]; /* operator keys (no tenant): no replay store */
+    enum attempt claimed = ikey ? claim_key(rq, t, attempt) : ATTEMPT_GO_ON;
     if (claimed != ATTEMPT_GO_ON) return claimed;
     rq->route->fn(rq);
     if (rq->db_fail == DBF_NONE && rq->status > 0 && rq->status < 400 &&
-        (!t->ikey || idempotency_store(rq, t->ikey) == 0) && commit(rq)) {
+        (!ikey || idempotency_store(rq, t->ikey) == 0) && commit(rq)) {
         if (rq->after_commit) rq->after_commit(rq);
         return ATTEMPT_DONE;
     }
@@ -210,4 +214,7 @@ void dispatch_run(struct request *rq) {
     }
     run_transaction(rq);
     audit_refused(rq); /* a refused write, after its rollback (successes were logged in their commit) */
+    /* Usage per tenant and route group (server/edge/usage.c): counted in memory, flushed apart. */
+    if (rq->auth.ok && rq->auth.tenant_id[0] && !rq->auth.tenant_suspended)
+        usage_count_request(rq->auth.tenant_id, rq->route->pattern);
 }

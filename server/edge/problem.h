@@ -33,6 +33,9 @@
     X(P_UNAVAILABLE, 503, "service-unavailable", "Service temporarily unavailable")                \
     X(P_KEY_EXPIRED, 401, "key-expired", "The API key has expired")                                \
     X(P_KEY_ROTATED, 401, "key-rotated", "This secret of the API key was replaced by a rotation")  \
+    X(P_TENANT_SUSPENDED, 403, "tenant-suspended", "This tenant is suspended by the operator")     \
+    X(P_TENANT_LIMIT, 409, "tenant-limit", "A limit the operator set for this tenant is reached") \
+    X(P_EXPORT_REQUIRED, 409, "export-required", "Export the tenant's data before deleting it")    \
     X(P_IMPORT_REFUSED, 422, "import-refused", "Rows of the import were refused; nothing was imported")
 
 enum problem {

@@ -139,6 +139,7 @@ struct entry {
     uint64_t tat;            /* the bucket */
     uint64_t seen_ns;        /* last use */
     struct rl_budget budget; /* tenants only */
+    struct rl_limit own;     /* tenants only: the operator's limit for it (0 = the default) */
 };
 
 struct table {
@@ -149,6 +150,20 @@ struct table {
 static struct table keys, tenants, fail_addr, fail_prefix;
 static struct rl_limit lim_key, lim_tenant, lim_fail_addr, lim_fail_prefix;
 static uint64_t seed;
+
+/* A tenant's bucket limit: its own (tenants.rate_per_second, travelling with its key), else the
+ * instance default. */
+static const struct rl_limit *tenant_limit(const struct entry *e) {
+    return e->own.interval_ns ? &e->own : &lim_tenant;
+}
+
+/* Adopts the limit the request's key carries for its tenant. */
+static void tenant_adopt(struct entry *e, long rate) {
+    if (rate > 0)
+        rl_limit_init(&e->own, rate, 1, rate);
+    else
+        e->own = (struct rl_limit){0};
+}
 
 static uint64_t hash(const char *s) {
     uint64_t h = 1469598103934665603ull ^ seed;
@@ -287,8 +302,7 @@ void ratelimit_headers(const struct request *rq, struct MHD_Response *resp) {
         ADD(state, sl, "\"key\";r=%ld;t=%ld", s->key_r, s->key_t);
     }
     if (s->policies & RL_P_TENANT) {
-        ADD(policy, pl, "\"tenant\";q=%llu;w=%ld", (unsigned long long)lim_tenant.burst,
-            window_s(&lim_tenant));
+        ADD(policy, pl, "\"tenant\";q=%ld;w=%ld", s->tenant_q, s->tenant_w);
         ADD(state, sl, "\"tenant\";r=%ld;t=%ld", s->tenant_r, s->tenant_t);
     }
     if (s->policies & RL_P_BUDGET) {
@@ -309,9 +323,12 @@ static void note_key(struct request *rq, uint64_t tat, uint64_t now) {
 }
 
 static void note_tenant(struct request *rq, const struct entry *e, uint64_t now, int64_t unix_s) {
-    if (lim_tenant.interval_ns) {
+    const struct rl_limit *lim = tenant_limit(e);
+    if (lim->interval_ns) {
         rq->rl.policies |= RL_P_TENANT;
-        rq->rl.tenant_r = (long)rl_remaining(&lim_tenant, e->tat, now);
+        rq->rl.tenant_q = (long)lim->burst;
+        rq->rl.tenant_w = window_s(lim);
+        rq->rl.tenant_r = (long)rl_remaining(lim, e->tat, now);
         rq->rl.tenant_t = rl_seconds_up(rl_reset_ns(e->tat, now)) - (e->tat <= now);
     }
     if (cfg.rate_tenant_per_min > 0) {
@@ -388,7 +405,7 @@ int ratelimit_precheck_or_reply(struct request *rq) {
     pthread_mutex_lock(&tenants.lock);
     struct entry *e = tenant[0] ? find(&tenants, tenant, false, now) : NULL;
     if (e && !why) {
-        if (!rl_would_take(&lim_tenant, e->tat, now, &wait)) {
+        if (!rl_would_take(tenant_limit(e), e->tat, now, &wait)) {
             why = TENANT_RATE;
             retry_s = rl_seconds_up(wait);
         } else if (cfg.rate_tenant_per_min > 0 &&
@@ -436,6 +453,7 @@ int ratelimit_auth_or_reply(struct request *rq, int auth_rc) {
     if (rq->rl.counted) return 0; /* run again after a reconnect: counted the first time */
     rq->rl.counted = true;
     if (!bearer_prefix(rq, prefix)) return 0; /* cannot happen: the key authenticated */
+    bool tenant_key = rq->auth.tenant_id[0] != '\0'; /* an operator key has no tenant buckets */
 
     pthread_mutex_lock(&keys.lock);
     struct entry *k = find(&keys, prefix, true, now);
@@ -445,25 +463,27 @@ int ratelimit_auth_or_reply(struct request *rq, int auth_rc) {
     pthread_mutex_unlock(&keys.lock);
     if (!key_ok) {
         pthread_mutex_lock(&tenants.lock);
-        struct entry *t = find(&tenants, rq->auth.tenant_id, false, now);
+        struct entry *t = tenant_key ? find(&tenants, rq->auth.tenant_id, false, now) : NULL;
         if (t) note_tenant(rq, t, now, unix_s);
         pthread_mutex_unlock(&tenants.lock);
         refuse(rq, P_RATE_LIMITED, rl_seconds_up(wait), KEY_RATE);
         return -1;
     }
 
+    if (!tenant_key) return 0;
     long retry_s = 0;
     const char *why = TENANT_RATE;
     pthread_mutex_lock(&tenants.lock);
     struct entry *t = find(&tenants, rq->auth.tenant_id, true, now);
-    bool ok = rl_take(&lim_tenant, &t->tat, now, &wait);
+    tenant_adopt(t, rq->auth.tenant_rate);
+    bool ok = rl_take(tenant_limit(t), &t->tat, now, &wait);
     if (!ok) {
         retry_s = rl_seconds_up(wait);
     } else if (cfg.rate_tenant_per_min > 0 &&
                !rl_budget_take(&t->budget, cfg.rate_tenant_per_min, unix_s, &retry_s)) {
         ok = false;
         why = TENANT_MINUTE;
-        rl_refund(&lim_tenant, &t->tat, now);
+        rl_refund(tenant_limit(t), &t->tat, now);
     }
     note_tenant(rq, t, now, unix_s);
     pthread_mutex_unlock(&tenants.lock);

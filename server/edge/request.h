@@ -14,7 +14,7 @@
 #define MAX_RESP_HEADERS 8
 #define DB_MAX_PROLOGUE 6
 
-enum role { ROLE_ADMIN = 1, ROLE_STAFF = 2, ROLE_PARTNER = 4, ROLE_READONLY = 8 };
+enum role { ROLE_ADMIN = 1, ROLE_STAFF = 2, ROLE_PARTNER = 4, ROLE_READONLY = 8, ROLE_OPERATOR = 16 };
 #define ROLES_ANY (ROLE_ADMIN | ROLE_STAFF | ROLE_PARTNER | ROLE_READONLY)
 #define ROLES_STAFF (ROLE_ADMIN | ROLE_STAFF)
 
@@ -25,6 +25,9 @@ struct auth {
     char tenant_id[UUID_LEN + 1];
     char partner_id[UUID_LEN + 1]; /* "" unless role is partner */
     int64_t valid_until_ms; /* Unix ms after which this identity no longer holds (expiry, rotation); 0 = none */
+    /* An operator key (ROLE_OPERATOR, not in ROLES_ANY) has no tenant: tenant_id is "". */
+    bool tenant_suspended; /* the tenant's keys are refused (403 tenant-suspended) */
+    long tenant_rate;      /* the tenant's own requests per second, 0 = the instance default */
 };
 
 /* Why the last database call failed (set by db_exec when it returns NULL). */
@@ -43,6 +46,7 @@ struct rl_seen {
     bool counted;  /* set once: a request run again (worker reconnect) is not counted twice */
     int policies;  /* RL_P_* bits: which policies the headers list */
     long key_r, key_t, tenant_r, tenant_t, budget_r, budget_t; /* remaining, seconds to reset */
+    long tenant_q, tenant_w; /* the tenant bucket's policy (its own limit or the default) */
 };
 enum { RL_P_KEY = 1, RL_P_TENANT = 2, RL_P_BUDGET = 4 };
 

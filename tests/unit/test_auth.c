@@ -1,5 +1,6 @@
 /* Unit tests for API key format helpers. */
 #include "server/edge/auth.h"
+#include "server/edge/usage.h"
 #include "server/util.h"
 #include "tests/unit/unit.h"
 #include <string.h>
@@ -29,4 +30,11 @@ void test_auth(void) {
     CHECK(!auth_key_prefix(bad, parsed) && !auth_key_prefix("", parsed));
     CHECK(auth_role_parse("admin") == ROLE_ADMIN && auth_role_parse("readonly") == ROLE_READONLY);
     CHECK(auth_role_parse("Admin") == 0 && auth_role_parse(NULL) == 0);
+    CHECK(auth_role_parse("operator") == ROLE_OPERATOR && !(ROLES_ANY & ROLE_OPERATOR));
+    /* usage counts requests by route group: the first path segment after /v1 */
+    char g[33];
+    CHECK(usage_route_group("/v1/partners/{id}/commitments", g, sizeof g) && strcmp(g, "partners") == 0);
+    CHECK(usage_route_group("/v1/webhook-endpoints", g, sizeof g) && strcmp(g, "webhook-endpoints") == 0);
+    CHECK(!usage_route_group("/healthz", g, sizeof g) && !usage_route_group("/v1/", g, sizeof g));
+    CHECK(!usage_route_group("/v1/abcdefghijklmnopqrstuvwxyz0123456789", g, sizeof g));
 }
