@@ -104,6 +104,7 @@ void api_tenants_delete(struct request *rq);
 void api_tenants_usage(struct request *rq);
 
 /* data in and out: api/export.c, api/imports.c */
+void api_tenants_export(struct request *rq);
 void api_export(struct request *rq);
 void api_import_export(struct request *rq);
 void api_imports_partners(struct request *rq);

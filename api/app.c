@@ -111,6 +111,7 @@ static const struct route routes[] = {
     {"POST", "/v1/tenants/{id}/suspend", api_tenants_suspend, ROLE_OPERATOR, OPT_BODY},
     {"POST", "/v1/tenants/{id}/resume", api_tenants_resume, ROLE_OPERATOR, OPT_BODY},
     {"GET", "/v1/tenants/{id}/usage", api_tenants_usage, ROLE_OPERATOR, RF_QUERY},
+    {"GET", "/v1/tenants/{id}/export", api_tenants_export, ROLE_OPERATOR, RF_SNAPSHOT | RF_REPORT},
     /* data in and out (api/export.c, api/imports.c) */
     {"GET", "/v1/export", api_export, ROLE_ADMIN, RF_SNAPSHOT | RF_REPORT},
     {"POST", "/v1/imports/export", api_import_export, ROLE_ADMIN, RF_RAW_BODY | RF_REPORT},

@@ -356,3 +356,30 @@ def concurrent_creates_cannot_overshoot_a_limit(ctx):
         if r.status == 409:
             expect_problem(r, 409, "tenant-limit")
     expect(psql("SELECT count(*) FROM partners WHERE tenant_id = '%s'" % t["id"]) == "5", "overshot")
+
+
+@test
+def operator_exports_a_whole_tenant(ctx):
+    """an operator key exports one whole tenant (the NDJSON its admin gets), which then allows deleting it; a tenant key may not, unknown and bad ids are 404 and 400"""
+    import json
+    op, _ = operator(ctx.MAIN.port)
+    t = new_via_api(op, "Exported by the operator")
+    c = Client(ctx.MAIN.port, t["api_key"]["key"])
+    expect_status(c.post("/v1/partners", {"name": "In the export"}), 201)
+
+    def records(resp):
+        expect_status(resp, 200)
+        expect((resp.h("content-type") or "").startswith("application/x-ndjson"), "%r", resp.headers)
+        return sorted(x for x in resp.body.decode().splitlines() if x and json.loads(x)["type"] != "api_key")
+
+    theirs = records(op.get("/v1/tenants/%s/export" % t["id"]))
+    expect(theirs == records(c.get("/v1/export")) and any('"In the export"' in x for x in theirs),
+           "the operator's export differs from the tenant's: %r", theirs[:3])
+    expect_problem(c.get("/v1/tenants/%s/export" % t["id"]), 403)
+    expect_problem(op.get("/v1/tenants/%s/export" % ZERO), 404, "not-found")
+    expect_problem(op.get("/v1/tenants/bad/export"), 400)
+    gone = new_via_api(op, "Exported then deleted")
+    expect_problem(op.req("DELETE", "/v1/tenants/" + gone["id"], {"confirm": "Exported then deleted"}), 409,
+                   "export-required")
+    expect_status(op.get("/v1/tenants/%s/export" % gone["id"]), 200)
+    expect_status(op.req("DELETE", "/v1/tenants/" + gone["id"], {"confirm": "Exported then deleted"}), 204)
