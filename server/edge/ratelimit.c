@@ -354,75 +354,93 @@ static int refused_kind(const char *detail) {
     return 0;
 }
 
-int ratelimit_precheck_or_reply(struct request *rq) {
-    char prefix[KEY_PREFIX_LEN + 1], addr[64], tenant[37] = "";
-    uint64_t wait = 0, now = now_ns();
-    if (!rq->route || (rq->route->flags & RF_PUBLIC)) return 0;
-    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION)) return 0; /* 401 without a lookup */
-    bool has_prefix = bearer_prefix(rq, prefix);
+/* True if failure throttle `t` (limit `lim`) would refuse `name` now; *wait says for how long. */
+static bool throttled(struct table *t, struct rl_limit *lim, const char *name, uint64_t now, uint64_t *wait) {
+    pthread_mutex_lock(&t->lock);
+    struct entry *e = find(t, name, false, now);
+    bool ok = !e || rl_would_take(lim, e->tat, now, wait);
+    pthread_mutex_unlock(&t->lock);
+    return !ok;
+}
 
-    /* A prefix that authenticated here recently is not held back by its address: many tenants'
-     * integrations may share one address (a proxy, an integration platform). */
-    bool known = false, key_ok = true;
-    uint64_t key_tat = 0, key_wait = 0;
-    if (has_prefix) {
-        pthread_mutex_lock(&keys.lock);
-        struct entry *k = find(&keys, prefix, false, now);
-        if (k) {
-            known = true;
-            key_tat = k->tat;
-            key_ok = rl_would_take(&lim_key, k->tat, now, &key_wait);
-            snprintf(tenant, sizeof tenant, "%s", k->tenant);
-        }
-        pthread_mutex_unlock(&keys.lock);
+/* A key this instance has seen authenticate: its bucket, and the tenant it authenticated for. */
+struct seen_key {
+    bool known, ok; /* ok: its own bucket would take a request now */
+    uint64_t tat, wait;
+    char tenant[37];
+};
+
+static void seen_key(const char *prefix, uint64_t now, struct seen_key *k) {
+    pthread_mutex_lock(&keys.lock);
+    struct entry *e = find(&keys, prefix, false, now);
+    if (e) {
+        k->known = true;
+        k->tat = e->tat;
+        k->ok = rl_would_take(&lim_key, e->tat, now, &k->wait);
+        snprintf(k->tenant, sizeof k->tenant, "%s", e->tenant);
     }
+    pthread_mutex_unlock(&keys.lock);
+}
+
+/* The failure throttles, checked before any lookup: 0, or -1 after a 429. A prefix that
+ * authenticated here recently is not held back by its address: many tenants' integrations may
+ * share one address (a proxy, an integration platform). */
+static int failures_or_reply(struct request *rq, const char *prefix, bool known, uint64_t now) {
+    char addr[64];
+    uint64_t wait = 0;
     if (!known && lim_fail_addr.interval_ns) {
         client_address(rq, addr, sizeof addr);
-        pthread_mutex_lock(&fail_addr.lock);
-        struct entry *e = find(&fail_addr, addr, false, now);
-        bool ok = !e || rl_would_take(&lim_fail_addr, e->tat, now, &wait);
-        pthread_mutex_unlock(&fail_addr.lock);
-        if (!ok) {
+        if (throttled(&fail_addr, &lim_fail_addr, addr, now, &wait)) {
             refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait), AUTH_ADDRESS);
             return -1;
         }
     }
-    if (has_prefix && lim_fail_prefix.interval_ns) {
-        pthread_mutex_lock(&fail_prefix.lock);
-        struct entry *e = find(&fail_prefix, prefix, false, now);
-        bool ok = !e || rl_would_take(&lim_fail_prefix, e->tat, now, &wait);
-        pthread_mutex_unlock(&fail_prefix.lock);
-        if (!ok) {
-            refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait), AUTH_KEY);
-            return -1;
-        }
+    if (prefix && lim_fail_prefix.interval_ns && throttled(&fail_prefix, &lim_fail_prefix, prefix, now, &wait)) {
+        refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait), AUTH_KEY);
+        return -1;
     }
-    if (!known) return 0;
-    /* The key, and its tenant as the key last authenticated for: refuse what is already over. */
+    return 0;
+}
+
+/* A known key, and its tenant as the key last authenticated for: refuses (429) what is already
+ * over its limit, taking nothing. 0, or -1 after replying. */
+static int known_key_or_reply(struct request *rq, const struct seen_key *k, uint64_t now) {
+    uint64_t wait = 0;
     int64_t unix_s = unix_now();
-    long retry_s = key_ok ? 0 : rl_seconds_up(key_wait);
-    const char *why = key_ok ? NULL : KEY_RATE;
+    long retry_s = k->ok ? 0 : rl_seconds_up(k->wait);
+    const char *why = k->ok ? NULL : KEY_RATE;
     pthread_mutex_lock(&tenants.lock);
-    struct entry *e = tenant[0] ? find(&tenants, tenant, false, now) : NULL;
+    struct entry *e = k->tenant[0] ? find(&tenants, k->tenant, false, now) : NULL;
     if (e && !why) {
         if (!rl_would_take(tenant_limit(e), e->tat, now, &wait)) {
             why = TENANT_RATE;
             retry_s = rl_seconds_up(wait);
-        } else if (cfg.rate_tenant_per_min > 0 &&
-                   rl_budget_used(&e->budget, unix_s) >= cfg.rate_tenant_per_min) {
+        } else if (cfg.rate_tenant_per_min > 0 && rl_budget_used(&e->budget, unix_s) >= cfg.rate_tenant_per_min) {
             why = TENANT_MINUTE;
             retry_s = rl_budget_reset_s(unix_s);
         }
     }
     if (why) {
         rq->rl.counted = true; /* nothing was taken; the headers show the state */
-        note_key(rq, key_tat, now);
+        note_key(rq, k->tat, now);
         if (e) note_tenant(rq, e, now, unix_s);
     }
     pthread_mutex_unlock(&tenants.lock);
     if (!why) return 0;
     refuse(rq, P_RATE_LIMITED, retry_s, why);
     return -1;
+}
+
+int ratelimit_precheck_or_reply(struct request *rq) {
+    char prefix[KEY_PREFIX_LEN + 1];
+    uint64_t now = now_ns();
+    if (!rq->route || (rq->route->flags & RF_PUBLIC)) return 0;
+    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION)) return 0; /* 401 without a lookup */
+    bool has_prefix = bearer_prefix(rq, prefix);
+    struct seen_key k = {.ok = true};
+    if (has_prefix) seen_key(prefix, now, &k);
+    if (failures_or_reply(rq, has_prefix ? prefix : NULL, k.known, now)) return -1;
+    return k.known ? known_key_or_reply(rq, &k, now) : 0;
 }
 
 static void count_failure(struct request *rq) {
@@ -442,9 +460,57 @@ static void count_failure(struct request *rq) {
     }
 }
 
+/* Takes one request from the key's bucket; on refusal also shows the tenant's state. 0, or -1
+ * after a 429. */
+static int take_key_or_reply(struct request *rq, const char *prefix, bool tenant_key, uint64_t now, int64_t unix_s) {
+    uint64_t wait = 0;
+    pthread_mutex_lock(&keys.lock);
+    struct entry *k = find(&keys, prefix, true, now);
+    snprintf(k->tenant, sizeof k->tenant, "%s", rq->auth.tenant_id);
+    bool key_ok = rl_take(&lim_key, &k->tat, now, &wait);
+    note_key(rq, k->tat, now);
+    pthread_mutex_unlock(&keys.lock);
+    if (key_ok) return 0;
+    pthread_mutex_lock(&tenants.lock);
+    struct entry *t = tenant_key ? find(&tenants, rq->auth.tenant_id, false, now) : NULL;
+    if (t) note_tenant(rq, t, now, unix_s);
+    pthread_mutex_unlock(&tenants.lock);
+    refuse(rq, P_RATE_LIMITED, rl_seconds_up(wait), KEY_RATE);
+    return -1;
+}
+
+/* Takes one request from the tenant's bucket and minute budget; on refusal gives the key's
+ * request back. 0, or -1 after a 429. */
+static int take_tenant_or_reply(struct request *rq, const char *prefix, uint64_t now, int64_t unix_s) {
+    uint64_t wait = 0;
+    long retry_s = 0;
+    const char *why = TENANT_RATE;
+    pthread_mutex_lock(&tenants.lock);
+    struct entry *t = find(&tenants, rq->auth.tenant_id, true, now);
+    tenant_adopt(t, rq->auth.tenant_rate);
+    bool ok = rl_take(tenant_limit(t), &t->tat, now, &wait);
+    if (!ok) {
+        retry_s = rl_seconds_up(wait);
+    } else if (cfg.rate_tenant_per_min > 0 && !rl_budget_take(&t->budget, cfg.rate_tenant_per_min, unix_s, &retry_s)) {
+        ok = false;
+        why = TENANT_MINUTE;
+        rl_refund(tenant_limit(t), &t->tat, now);
+    }
+    note_tenant(rq, t, now, unix_s);
+    pthread_mutex_unlock(&tenants.lock);
+    if (ok) return 0;
+    pthread_mutex_lock(&keys.lock);
+    struct entry *k = find(&keys, prefix, true, now);
+    rl_refund(&lim_key, &k->tat, now);
+    note_key(rq, k->tat, now);
+    pthread_mutex_unlock(&keys.lock);
+    refuse(rq, P_RATE_LIMITED, retry_s, why);
+    return -1;
+}
+
 int ratelimit_auth_or_reply(struct request *rq, int auth_rc) {
     char prefix[KEY_PREFIX_LEN + 1];
-    uint64_t wait = 0, now = now_ns();
+    uint64_t now = now_ns();
     int64_t unix_s = unix_now();
     if (auth_rc != 0) {
         count_failure(rq);
@@ -454,49 +520,8 @@ int ratelimit_auth_or_reply(struct request *rq, int auth_rc) {
     rq->rl.counted = true;
     if (!bearer_prefix(rq, prefix)) return 0; /* cannot happen: the key authenticated */
     bool tenant_key = rq->auth.tenant_id[0] != '\0'; /* an operator key has no tenant buckets */
-
-    pthread_mutex_lock(&keys.lock);
-    struct entry *k = find(&keys, prefix, true, now);
-    snprintf(k->tenant, sizeof k->tenant, "%s", rq->auth.tenant_id);
-    bool key_ok = rl_take(&lim_key, &k->tat, now, &wait);
-    note_key(rq, k->tat, now);
-    pthread_mutex_unlock(&keys.lock);
-    if (!key_ok) {
-        pthread_mutex_lock(&tenants.lock);
-        struct entry *t = tenant_key ? find(&tenants, rq->auth.tenant_id, false, now) : NULL;
-        if (t) note_tenant(rq, t, now, unix_s);
-        pthread_mutex_unlock(&tenants.lock);
-        refuse(rq, P_RATE_LIMITED, rl_seconds_up(wait), KEY_RATE);
-        return -1;
-    }
-
-    if (!tenant_key) return 0;
-    long retry_s = 0;
-    const char *why = TENANT_RATE;
-    pthread_mutex_lock(&tenants.lock);
-    struct entry *t = find(&tenants, rq->auth.tenant_id, true, now);
-    tenant_adopt(t, rq->auth.tenant_rate);
-    bool ok = rl_take(tenant_limit(t), &t->tat, now, &wait);
-    if (!ok) {
-        retry_s = rl_seconds_up(wait);
-    } else if (cfg.rate_tenant_per_min > 0 &&
-               !rl_budget_take(&t->budget, cfg.rate_tenant_per_min, unix_s, &retry_s)) {
-        ok = false;
-        why = TENANT_MINUTE;
-        rl_refund(tenant_limit(t), &t->tat, now);
-    }
-    note_tenant(rq, t, now, unix_s);
-    pthread_mutex_unlock(&tenants.lock);
-    if (!ok) {
-        pthread_mutex_lock(&keys.lock);
-        k = find(&keys, prefix, true, now);
-        rl_refund(&lim_key, &k->tat, now);
-        note_key(rq, k->tat, now);
-        pthread_mutex_unlock(&keys.lock);
-        refuse(rq, P_RATE_LIMITED, retry_s, why);
-        return -1;
-    }
-    return 0;
+    if (take_key_or_reply(rq, prefix, tenant_key, now, unix_s)) return -1;
+    return tenant_key ? take_tenant_or_reply(rq, prefix, now, unix_s) : 0;
 }
 
 /* ---- The budget flush thread ---- */

@@ -62,7 +62,7 @@ def operator_never_reads_tenant_records(ctx):
         for name in ("{id}", "{commitment_id}", "{external_id}"):
             path = path.replace(name, ZERO)
         (operator_routes if "operator" in parts[2:] else tenant_routes).append((method, path))
-    expect(len(tenant_routes) > 40 and len(operator_routes) == 8, "%r", operator_routes)
+    expect(len(tenant_routes) > 40 and len(operator_routes) == 9, "%r", operator_routes)
     for method, path in tenant_routes:
         body = {} if method in ("POST", "PATCH", "PUT") else None
         r = op.req(method, path, body)
