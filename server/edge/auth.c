@@ -117,44 +117,22 @@ static int operator_key(struct request *rq, const char *const *params) {
     return found ? 0 : 1;
 }
 
-int auth_or_reply(struct request *rq) {
-    char hash[65];
-    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION))
-        return unauthorized(rq, "send Authorization: Bearer <api key>");
-    const char *key = auth_bearer_key(rq);
-    if (!key) return unauthorized(rq, "use the Bearer scheme");
-    const char *prefix = auth_request_prefix(rq);
-    if (!prefix) return unauthorized(rq, "the API key is malformed");
-    sha256_hex(key, strlen(key), hash);
-    if (auth_cache_get(hash, &rq->auth)) {
-        /* A verified key: the tenant setting goes out with the first statement, no lookup. */
-        if (rq->auth.role == ROLE_OPERATOR) {
-            db_prologue(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, NULL);
-            return 0;
-        }
-        if (auth_cache_touch_due(hash)) db_prologue(rq, &st_touch, rq->auth.key_id);
-        db_prologue(rq, rq->read_txn ? &st_set_tenant_read : &st_set_tenant, rq->auth.tenant_id);
-        return admitted_or_reply(rq);
-    }
-    unsigned long gen = auth_cache_generation();
-    const char *params[] = {prefix, hash};
-    PGresult *r = db_exec(rq, &st_authenticate, 2, params);
-    if (!r) {
-        db_reply_failure(rq);
-        return -1;
-    }
-    if (PQntuples(r) != 1) {
-        PQclear(r);
-        int op = operator_key(rq, params);
-        if (op < 0) return -1;
-        if (op > 0) return unauthorized(rq, "the API key is unknown or revoked");
-        /* goes with the handler's first statement */
+/* A key this instance has verified: its settings go out with the first statement, no lookup. */
+static int warm_key_or_reply(struct request *rq, const char *hash) {
+    if (rq->auth.role == ROLE_OPERATOR) {
         db_prologue(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, NULL);
-        auth_cache_put(hash, &rq->auth, gen);
         return 0;
     }
+    if (auth_cache_touch_due(hash)) db_prologue(rq, &st_touch, rq->auth.key_id);
+    db_prologue(rq, rq->read_txn ? &st_set_tenant_read : &st_set_tenant, rq->auth.tenant_id);
+    return admitted_or_reply(rq);
+}
+
+/* Reads the row allied_authenticate found into rq->auth; -1 after a 401 when its secret is past
+ * its time (expired, or replaced by a rotation whose overlap has ended). Takes `r`. */
+static int key_row_or_reply(struct request *rq, PGresult *r) {
     const char *state = PQgetvalue(r, 0, 5);
-    if (strcmp(state, "ok") != 0) { /* the right secret, past its time: say which time */
+    if (strcmp(state, "ok") != 0) {
         bool expired = strcmp(state, "expired") == 0;
         reply_problem(rq, expired ? P_KEY_EXPIRED : P_KEY_ROTATED,
                       expired ? "API key %s has expired; create a new one"
@@ -170,17 +148,58 @@ int auth_or_reply(struct request *rq) {
     snprintf(rq->auth.partner_id, sizeof rq->auth.partner_id, "%s", PQgetvalue(r, 0, 3));
     rq->auth.valid_until_ms = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
     PQclear(r);
+    return 0;
+}
+
+/* The key's tenant: suspended or not, and its own request rate (cached with the key). */
+static int tenant_state(struct request *rq) {
     const char *tp[] = {rq->auth.tenant_id};
     PGresult *t = db_exec(rq, &st_tenant_state, 1, tp);
-    if (!t) {
-        db_reply_failure(rq);
-        return -1;
-    }
+    if (!t) return -1;
     if (PQntuples(t) == 1) {
         rq->auth.tenant_suspended = PQgetvalue(t, 0, 0)[0] == 't';
         rq->auth.tenant_rate = atol(PQgetvalue(t, 0, 1));
     }
     PQclear(t);
+    return 0;
+}
+
+/* No tenant key has this prefix and secret: an operator key, or 401. */
+static int operator_or_reply(struct request *rq, const char *const *params, const char *hash, unsigned long gen) {
+    int op = operator_key(rq, params);
+    if (op < 0) return -1;
+    if (op > 0) return unauthorized(rq, "the API key is unknown or revoked");
+    db_prologue(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, NULL); /* with the first statement */
+    auth_cache_put(hash, &rq->auth, gen);
+    return 0;
+}
+
+int auth_or_reply(struct request *rq) {
+    char hash[65];
+    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION))
+        return unauthorized(rq, "send Authorization: Bearer <api key>");
+    const char *key = auth_bearer_key(rq);
+    if (!key) return unauthorized(rq, "use the Bearer scheme");
+    const char *prefix = auth_request_prefix(rq);
+    if (!prefix) return unauthorized(rq, "the API key is malformed");
+    sha256_hex(key, strlen(key), hash);
+    if (auth_cache_get(hash, &rq->auth)) return warm_key_or_reply(rq, hash);
+    unsigned long gen = auth_cache_generation();
+    const char *params[] = {prefix, hash};
+    PGresult *r = db_exec(rq, &st_authenticate, 2, params);
+    if (!r) {
+        db_reply_failure(rq);
+        return -1;
+    }
+    if (PQntuples(r) != 1) {
+        PQclear(r);
+        return operator_or_reply(rq, params, hash, gen);
+    }
+    if (key_row_or_reply(rq, r)) return -1;
+    if (tenant_state(rq)) {
+        db_reply_failure(rq);
+        return -1;
+    }
     if (rq->read_txn) db_prologue(rq, &st_read_only, NULL); /* goes with the handler's first statement */
     auth_cache_put(hash, &rq->auth, gen);
     return admitted_or_reply(rq);
