@@ -245,56 +245,60 @@ void api_tenants_delete(struct request *rq) {
 
 /* ?from=&to= (YYYY-MM-DD, UTC days, both included): default the last 30 days up to today. */
 #define USAGE_MAX_DAYS 366
-void api_tenants_usage(struct request *rq) {
-    static const char *const allowed[] = {"from", "to", NULL};
-    const char *id = path_uuid_or_reply(rq, 0, "id");
-    if (!id || query_known_or_reply(rq, allowed) != JIN_OK) return;
-    char from[11], to[11];
-    time_t now = time(NULL);
+/* A UTC day as time_t, and back: `days` after the day `ymd` into `out` (11 bytes). */
+static time_t day_of(const char *ymd) {
+    struct tm t = {0};
+    t.tm_year = atoi(ymd) - 1900;
+    t.tm_mon = atoi(ymd + 5) - 1;
+    t.tm_mday = atoi(ymd + 8);
+    return timegm(&t);
+}
+
+static void day_text(time_t day, char out[11]) {
     struct tm tm;
-    gmtime_r(&now, &tm);
-    strftime(to, sizeof to, "%Y-%m-%d", &tm);
-    time_t start = now - 29 * 86400;
-    gmtime_r(&start, &tm);
-    strftime(from, sizeof from, "%Y-%m-%d", &tm);
+    gmtime_r(&day, &tm);
+    strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* Reads ?from=&to= into from/to (defaults: the 30 days up to `to`, which defaults to today).
+ * 0, or -1 after a 400 naming the parameter. */
+static int usage_period_or_reply(struct request *rq, char from[11], char to[11]) {
     const char *qf = req_query(rq, "from"), *qt = req_query(rq, "to");
     if (qf && !date_valid(qf)) {
         reply_field_error(rq, "from", "must be a date YYYY-MM-DD");
-        return;
+        return -1;
     }
     if (qt && !date_valid(qt)) {
         reply_field_error(rq, "to", "must be a date YYYY-MM-DD");
-        return;
+        return -1;
     }
-    if (qt) snprintf(to, sizeof to, "%s", qt);
-    if (qf) {
-        snprintf(from, sizeof from, "%s", qf);
-    } else if (qt) { /* 30 days ending at `to` */
-        struct tm t = {0};
-        t.tm_year = atoi(to) - 1900;
-        t.tm_mon = atoi(to + 5) - 1;
-        t.tm_mday = atoi(to + 8) - 29;
-        time_t s = timegm(&t);
-        gmtime_r(&s, &tm);
-        strftime(from, sizeof from, "%Y-%m-%d", &tm);
-    }
+    if (qt)
+        snprintf(to, 11, "%s", qt);
+    else
+        day_text(time(NULL), to);
+    if (qf)
+        snprintf(from, 11, "%s", qf);
+    else
+        day_text(day_of(to) - 29 * 86400, from);
     if (strcmp(from, to) > 0) {
         reply_field_error(rq, "from", "must not be after to");
-        return;
+        return -1;
     }
-    struct tm a = {0}, b = {0};
-    a.tm_year = atoi(from) - 1900, a.tm_mon = atoi(from + 5) - 1, a.tm_mday = atoi(from + 8);
-    b.tm_year = atoi(to) - 1900, b.tm_mon = atoi(to + 5) - 1, b.tm_mday = atoi(to + 8);
-    if ((timegm(&b) - timegm(&a)) / 86400 + 1 > USAGE_MAX_DAYS) {
+    if ((day_of(to) - day_of(from)) / 86400 + 1 > USAGE_MAX_DAYS) {
         reply_field_error(rq, "to", "the period may span at most 366 days");
-        return;
+        return -1;
     }
+    return 0;
+}
+
+void api_tenants_usage(struct request *rq) {
+    static const char *const allowed[] = {"from", "to", NULL};
+    char from[11], to[11];
+    const char *id = path_uuid_or_reply(rq, 0, "id");
+    if (!id || query_known_or_reply(rq, allowed) != JIN_OK || usage_period_or_reply(rq, from, to)) return;
     const char *p[] = {id, from, to};
-    PGresult *r = db_exec(rq, &st_usage, 3, p);
+    PGresult *r = found_or_reply(rq, &st_usage, 3, p, "tenant", id);
     if (!r) return;
-    if (PQntuples(r) == 0)
-        reply_not_found(rq, "tenant", id);
-    else
-        reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+    reply_json_text(rq, 200, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
     PQclear(r);
 }
