@@ -8,6 +8,7 @@
 #include "server/edge/reply.h"
 #include "server/log.h"
 #include "server/util.h"
+#include "server/loop.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -49,17 +50,7 @@ void api_audit_events_list(struct request *rq) {
 DB_STMT(st_prune, "DELETE FROM audit_events WHERE ctid IN (SELECT ctid FROM audit_events "
                   "WHERE created_at < now() - make_interval(days => $1::int) LIMIT " PRUNE_BATCH ")");
 
-static pthread_t pruner;
-static atomic_bool stopping;
-static bool started;
-
-/* Waits up to `ms`, returning early when stopping. */
-static void nap(long ms) {
-    for (long waited = 0; waited < ms && !atomic_load(&stopping); waited += 50) {
-        struct timespec ts = {0, 50 * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
+static struct loop pruner = LOOP_INIT;
 
 /* Deletes what is past retention; the rows deleted, or -1 after a database failure (`err`). */
 static long prune(struct db_conn *c, char *err, size_t errlen) {
@@ -67,7 +58,7 @@ static long prune(struct db_conn *c, char *err, size_t errlen) {
     snprintf(days, sizeof days, "%d", cfg.audit_retention_days);
     const char *p[] = {days};
     long total = 0;
-    while (!atomic_load(&stopping)) {
+    while (!loop_stopping(&pruner)) {
         PGresult *r = db_try_conn(c, &st_prune, 1, p, err, errlen);
         if (!r) return -1;
         long n = atol(PQcmdTuples(r));
@@ -82,7 +73,7 @@ static void *pruner_main(void *arg) {
     (void)arg;
     struct db_conn *c = NULL;
     int failures = 0;
-    while (!atomic_load(&stopping)) {
+    while (!loop_stopping(&pruner)) {
         char err[512] = "";
         if (!c) c = db_open(false, err, sizeof err); /* a system connection: all tenants */
         long n = c ? prune(c, err, sizeof err) : -1;
@@ -92,32 +83,25 @@ static void *pruner_main(void *arg) {
                 db_close(c);
                 c = NULL;
             }
-            nap(backoff_after_failure(&failures));
+            loop_nap(&pruner, backoff_after_failure(&failures));
             continue;
         }
         if (failures) log_msg(LOG_INFO, NULL, "audit pruner: database back");
         failures = 0;
         if (n > 0) log_msg(LOG_INFO, NULL, "audit pruner: removed %ld events older than %d days", n,
                            cfg.audit_retention_days);
-        nap(cfg.audit_prune_ms);
+        loop_nap(&pruner, cfg.audit_prune_ms);
     }
     if (c) db_close(c);
     return NULL;
 }
 
 int audit_pruner_start(void) {
-    atomic_store(&stopping, false);
-    if (pthread_create(&pruner, NULL, pruner_main, NULL) != 0) {
-        log_msg(LOG_ERROR, NULL, "audit pruner: cannot start its thread");
-        return -1;
-    }
-    started = true;
-    return 0;
+    if (loop_start(&pruner, pruner_main, NULL) == 0) return 0;
+    log_msg(LOG_ERROR, NULL, "audit pruner: cannot start its thread");
+    return -1;
 }
 
 void audit_pruner_stop(void) {
-    if (!started) return;
-    atomic_store(&stopping, true);
-    pthread_join(pruner, NULL);
-    started = false;
+    loop_stop(&pruner);
 }

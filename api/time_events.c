@@ -16,6 +16,7 @@
  * until then, at most ALLIED_TIME_EVENTS_MAX_SLEEP_MS. While the database is away it backs off
  * (server/backoff.h) and logs the outage once and the recovery once. */
 #include "api/time_events.h"
+#include "server/loop.h"
 #include "api/feed.h"
 #include "server/backoff.h"
 #include "server/config.h"
@@ -156,13 +157,9 @@ static const struct kind KINDS[] = {
 };
 #define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
-static pthread_t thread;
-static bool running;
-static atomic_bool stopping;
-static pthread_mutex_t sleep_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+static struct loop scheduler = LOOP_INIT;
 
-struct loop {
+struct sched {
     struct db_conn *c;
     int failures;    /* database failures in a row; 0 = healthy */
     double down_since;
@@ -185,15 +182,11 @@ static void scheduler_now(char *buf, size_t len) {
 
 /* Sleeps `seconds` unless stopping (woken at once). */
 static void nap(double seconds) {
-    if (seconds <= 0) return;
-    struct timespec t = realtime_after_ms((long)(seconds * 1000));
-    pthread_mutex_lock(&sleep_lock);
-    if (!atomic_load(&stopping)) pthread_cond_timedwait(&wake, &sleep_lock, &t);
-    pthread_mutex_unlock(&sleep_lock);
+    if (seconds > 0) loop_nap(&scheduler, (long)(seconds * 1000));
 }
 
 /* A database failure: drop a broken connection, log the outage once, return the wait (s). */
-static double db_failed(struct loop *L, const char *what) {
+static double db_failed(struct sched *L, const char *what) {
     for (char *q = L->err; *q; q++) /* libpq's messages span lines: one log line */
         if (*q == '\n' || *q == '\t') *q = ' ';
     for (size_t n = strlen(L->err); n > 0 && L->err[n - 1] == ' ';) L->err[--n] = '\0';
@@ -218,7 +211,7 @@ static double db_failed(struct loop *L, const char *what) {
     return backoff_delay_ms(cfg.backoff_min_ms, cfg.backoff_max_ms, L->failures, rnd) / 1000.0;
 }
 
-static void db_worked(struct loop *L) {
+static void db_worked(struct sched *L) {
     if (L->failures == 0) return;
     log_msg(LOG_INFO, NULL, "time events: the database is back after %.1f s (%d failed tries); resuming",
             mono_s() - L->down_since, L->failures);
@@ -226,7 +219,7 @@ static void db_worked(struct loop *L) {
 }
 
 /* Runs one statement on the loop's connection; false (error in L->err) on failure. */
-static bool run(struct loop *L, struct db_stmt *st, int n, const char *const *p, PGresult **out) {
+static bool run(struct sched *L, struct db_stmt *st, int n, const char *const *p, PGresult **out) {
     PGresult *r = db_try_conn(L->c, st, n, p, L->err, sizeof L->err);
     if (!r) return false;
     if (out)
@@ -237,7 +230,7 @@ static bool run(struct loop *L, struct db_stmt *st, int n, const char *const *p,
 }
 
 /* Announces one claimed resource unless already announced; false on a database failure. */
-static bool announce(struct loop *L, const struct kind *k, PGresult *r, int i) {
+static bool announce(struct sched *L, const struct kind *k, PGresult *r, int i) {
     const char *tenant = PQgetvalue(r, i, 0), *id = PQgetvalue(r, i, 1);
     const char *partner = PQgetisnull(r, i, 2) ? NULL : PQgetvalue(r, i, 2);
     const char *op[] = {tenant, k->type, id, PQgetvalue(r, i, 3)};
@@ -261,7 +254,7 @@ static int by_tenant(const void *a, const void *b) {
 
 /* One kind's claim, announcements and commit. Returns how many were claimed, or -1 on failure
  * (the transaction rolled back: nothing of it happened). */
-static int scan(struct loop *L, const struct kind *k, const char *now) {
+static int scan(struct sched *L, const struct kind *k, const char *now) {
     char days[16];
     snprintf(days, sizeof days, "%d", k->days ? *k->days : 0);
     const char *p[] = {now, BATCH_TEXT, days};
@@ -289,7 +282,7 @@ static int scan(struct loop *L, const struct kind *k, const char *now) {
 }
 
 /* Seconds until something next becomes due (capped by the idle limit), or -1 on failure. */
-static double next_due(struct loop *L, const char *now) {
+static double next_due(struct sched *L, const char *now) {
     char stalled[16], expiring[16];
     snprintf(stalled, sizeof stalled, "%d", cfg.stalled_days);
     snprintf(expiring, sizeof expiring, "%d", cfg.expiring_days);
@@ -304,8 +297,8 @@ static double next_due(struct loop *L, const char *now) {
 
 static void *scheduler_main(void *arg) {
     (void)arg;
-    struct loop L = {0};
-    while (!atomic_load(&stopping)) {
+    struct sched L = {0};
+    while (!loop_stopping(&scheduler)) {
         if (!L.c && !(L.c = db_open(false, L.err, sizeof L.err))) {
             nap(db_failed(&L, "cannot connect to the database"));
             continue;
@@ -313,7 +306,7 @@ static void *scheduler_main(void *arg) {
         char now[40];
         scheduler_now(now, sizeof now);
         bool full = false, failed = false;
-        for (int i = 0; i < NKINDS && !failed && !atomic_load(&stopping); i++) {
+        for (int i = 0; i < NKINDS && !failed && !loop_stopping(&scheduler); i++) {
             int n = scan(&L, &KINDS[i], now);
             failed = n < 0;
             full = full || n == BATCH;
@@ -343,19 +336,11 @@ int time_events_start(void) {
     if (cfg.test_clock_offset_s != 0)
         log_msg(LOG_WARN, NULL, "time events: TEST MODE: the scheduler's clock runs %d s ahead of the real one",
                 cfg.test_clock_offset_s);
-    if (pthread_create(&thread, NULL, scheduler_main, NULL) != 0) {
-        log_msg(LOG_ERROR, NULL, "time events: cannot start the scheduler thread");
-        return -1;
-    }
-    running = true;
-    return 0;
+    if (loop_start(&scheduler, scheduler_main, NULL) == 0) return 0;
+    log_msg(LOG_ERROR, NULL, "time events: cannot start the scheduler thread");
+    return -1;
 }
 
 void time_events_stop(void) {
-    pthread_mutex_lock(&sleep_lock);
-    atomic_store(&stopping, true);
-    pthread_cond_broadcast(&wake);
-    pthread_mutex_unlock(&sleep_lock);
-    if (running) pthread_join(thread, NULL);
-    running = false;
+    loop_stop(&scheduler);
 }

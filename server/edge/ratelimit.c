@@ -3,6 +3,7 @@
  * the per-tenant minute budget is shared between instances, by a thread that adds this
  * instance's counts to the rate_budget table about once a second and reads back the sum. */
 #include "server/edge/ratelimit.h"
+#include "server/loop.h"
 #include "server/backoff.h"
 #include "server/edge/auth.h"
 #include "server/edge/client_addr.h"
@@ -557,11 +558,7 @@ struct flush_item {
     int64_t window, n;
 };
 
-static pthread_t flush_thread;
-static bool flush_running;
-static atomic_bool flush_stop;
-static pthread_mutex_t flush_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t flush_wake = PTHREAD_COND_INITIALIZER;
+static struct loop flusher = LOOP_INIT;
 
 /* What to send: every tenant with new counts, and every tenant seen here in the last few
  * seconds (a count of 0, to learn what the other instances used) unless it is already over. */
@@ -637,21 +634,6 @@ static bool flush(struct db_conn *c, struct flush_item *items, int n) {
     return i == n && db_ok(c);
 }
 
-/* Waits `ms` or until ratelimit_stop(). */
-static void nap(long ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&flush_lock);
-    if (!atomic_load(&flush_stop)) pthread_cond_timedwait(&flush_wake, &flush_lock, &ts);
-    pthread_mutex_unlock(&flush_lock);
-}
-
 /* Back-off after `failures` consecutive failed rounds (server/backoff.c: doubling, capped at
  * ALLIED_BACKOFF_MAX_MS, jittered). */
 static long backoff_ms(int failures) {
@@ -664,9 +646,9 @@ static void *flush_main(void *arg) {
     (void)arg;
     struct db_conn *c = NULL;
     int failures = 0;
-    while (!atomic_load(&flush_stop)) {
-        nap(failures ? backoff_ms(failures) : cfg.rate_flush_ms);
-        if (atomic_load(&flush_stop)) break;
+    while (!loop_stopping(&flusher)) {
+        loop_nap(&flusher, failures ? backoff_ms(failures) : cfg.rate_flush_ms);
+        if (loop_stopping(&flusher)) break;
         struct flush_item *items = NULL;
         int n = collect(&items);
         if (n == 0) continue;
@@ -704,18 +686,9 @@ static void *flush_main(void *arg) {
 int ratelimit_start(void) {
     ratelimit_init();
     if (cfg.rate_tenant_per_min <= 0) return 0;
-    atomic_store(&flush_stop, false);
-    if (pthread_create(&flush_thread, NULL, flush_main, NULL) != 0) return -1;
-    flush_running = true;
-    return 0;
+    return loop_start(&flusher, flush_main, NULL);
 }
 
 void ratelimit_stop(void) {
-    if (!flush_running) return;
-    pthread_mutex_lock(&flush_lock);
-    atomic_store(&flush_stop, true);
-    pthread_cond_broadcast(&flush_wake);
-    pthread_mutex_unlock(&flush_lock);
-    pthread_join(flush_thread, NULL);
-    flush_running = false;
+    loop_stop(&flusher);
 }

@@ -1,5 +1,6 @@
 /* Usage counters and their flush (see usage.h). */
 #include "server/edge/usage.h"
+#include "server/loop.h"
 #include "server/backoff.h"
 #include "server/config.h"
 #include "server/data/db.h"
@@ -180,25 +181,7 @@ static bool send_batch(struct db_conn *c, const struct counter *items, int n, ch
     return ok;
 }
 
-static pthread_t thread;
-static bool running;
-static atomic_bool stop;
-static pthread_mutex_t nap_lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t nap_wake = PTHREAD_COND_INITIALIZER;
-
-static void nap(long ms) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000L;
-    }
-    pthread_mutex_lock(&nap_lock);
-    if (!atomic_load(&stop)) pthread_cond_timedwait(&nap_wake, &nap_lock, &ts);
-    pthread_mutex_unlock(&nap_lock);
-}
+static struct loop flusher = LOOP_INIT;
 
 /* One round: true when everything counted so far reached the database (or there was nothing). */
 static bool flush_round(struct db_conn **c, int failures) {
@@ -230,11 +213,11 @@ static void *flush_main(void *arg) {
     (void)arg;
     struct db_conn *c = NULL;
     int failures = 0;
-    while (!atomic_load(&stop)) {
+    while (!loop_stopping(&flusher)) {
         uint32_t rnd;
         random_bytes((unsigned char *)&rnd, sizeof rnd);
-        nap(failures ? backoff_delay_ms(FLUSH_MS, cfg.backoff_max_ms, failures, rnd) : FLUSH_MS);
-        if (atomic_load(&stop)) break;
+        loop_nap(&flusher, failures ? backoff_delay_ms(FLUSH_MS, cfg.backoff_max_ms, failures, rnd) : FLUSH_MS);
+        if (loop_stopping(&flusher)) break;
         if (flush_round(&c, failures))
             failures = 0;
         else if (failures < 30)
@@ -246,18 +229,9 @@ static void *flush_main(void *arg) {
 }
 
 int usage_start(void) {
-    atomic_store(&stop, false);
-    if (pthread_create(&thread, NULL, flush_main, NULL) != 0) return -1;
-    running = true;
-    return 0;
+    return loop_start(&flusher, flush_main, NULL);
 }
 
 void usage_stop(void) {
-    if (!running) return;
-    pthread_mutex_lock(&nap_lock);
-    atomic_store(&stop, true);
-    pthread_cond_broadcast(&nap_wake);
-    pthread_mutex_unlock(&nap_lock);
-    pthread_join(thread, NULL);
-    running = false;
+    loop_stop(&flusher);
 }
