@@ -23,18 +23,13 @@ static const char *check_timestamp(json_t *v) {
 }
 
 static const struct field KEY_FIELDS[] = {
-    {"role", FT_ENUM, F_REQUIRED, 0, 0, ROLES},
-    {"partner_id", FT_UUID, F_NULLABLE, 0, 0, NULL},
-    {"name", FT_STRING, F_NULLABLE, 200, 0, NULL},
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"prefix", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"key", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"created_at", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"revoked_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    FIELD_ENUM("role", F_REQUIRED, ROLES),
+    FIELD_UUID("partner_id", F_NULLABLE),
+    FIELD_STRING("name", F_NULLABLE, 200),
     {"expires_at", FT_CHECK, F_NULLABLE, 0, 0, NULL, check_timestamp},
-    {"last_used_at", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"rotated_at", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"previous_secret", FT_OBJECT, F_READONLY, 0, 0, NULL},
+    FIELD_READONLY("id"), FIELD_READONLY("prefix"), FIELD_READONLY("key"), FIELD_READONLY("created_at"),
+    FIELD_READONLY("revoked_at"), FIELD_READONLY("last_used_at"), FIELD_READONLY("rotated_at"),
+    FIELD_READONLY("previous_secret"),
 };
 #define NKEY_FIELDS ((int)(sizeof KEY_FIELDS / sizeof KEY_FIELDS[0]))
 

@@ -23,19 +23,12 @@ DB_STMT(st_summary, "SELECT tenant_summary($1, $2::date, $3::date)");
 static int period_or_reply(struct request *rq, char from[11], char to[11]) {
     static const char *const allowed[] = {"from", "to", NULL};
     if (query_known_or_reply(rq, allowed)) return -1;
-    const char *f = req_query(rq, "from"), *t = req_query(rq, "to");
+    const char *f, *t;
+    if (query_date_or_reply(rq, "from", &f) || query_date_or_reply(rq, "to", &t)) return -1;
     time_t now = time(NULL), year_ago = now - 364 * 86400;
     struct tm tm;
     strftime(to, 11, "%Y-%m-%d", gmtime_r(&now, &tm));
     strftime(from, 11, "%Y-%m-%d", gmtime_r(&year_ago, &tm));
-    if (f && !date_valid(f)) {
-        reply_field_error(rq, "from", "must be a date YYYY-MM-DD");
-        return -1;
-    }
-    if (t && !date_valid(t)) {
-        reply_field_error(rq, "to", "must be a date YYYY-MM-DD");
-        return -1;
-    }
     if (t) { /* without from: the 365 days ending on `to` */
         snprintf(to, 11, "%s", t);
         struct tm end = {0};

@@ -20,28 +20,23 @@
 static const char *const STATUSES[] = {"active", "suspended", NULL};
 
 static const struct field TENANT_FIELDS[] = {
-    {"name", FT_STRING, F_REQUIRED, 200, 0, NULL},
-    {"limits", FT_OBJECT, 0, 1024, 0, NULL},
-    {"id", FT_UUID, F_READONLY, 0, 0, NULL},
-    {"status", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"suspended_at", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"last_export_at", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"version", FT_INT, F_READONLY, 0, 0, NULL},
-    {"created_at", FT_STRING, F_READONLY, 0, 0, NULL},
-    {"updated_at", FT_STRING, F_READONLY, 0, 0, NULL},
+    FIELD_STRING("name", F_REQUIRED, 200),
+    FIELD_OBJECT("limits", 0, 1024),
+    FIELDS_READONLY_RESOURCE,
+    FIELD_READONLY("status"), FIELD_READONLY("suspended_at"), FIELD_READONLY("last_export_at"),
 };
 #define NFIELDS (int)(sizeof TENANT_FIELDS / sizeof TENANT_FIELDS[0])
 
 /* Each limit: a number, or null for none (the rate: the instance default). */
 static const struct field LIMIT_FIELDS[] = {
-    {"requests_per_second", FT_INT, F_NULLABLE, 1000000, 1, NULL},
-    {"partners", FT_INT, F_NULLABLE, 1000000000, 0, NULL},
-    {"webhook_endpoints", FT_INT, F_NULLABLE, 1000000000, 0, NULL},
-    {"rows", FT_INT, F_NULLABLE, 1000000000000LL, 0, NULL},
+    FIELD_INT("requests_per_second", F_NULLABLE, 1, 1000000),
+    FIELD_INT("partners", F_NULLABLE, 0, 1000000000),
+    FIELD_INT("webhook_endpoints", F_NULLABLE, 0, 1000000000),
+    FIELD_INT("rows", F_NULLABLE, 0, 1000000000000LL),
 };
 
 static const struct field DELETE_FIELDS[] = {
-    {"confirm", FT_STRING, F_REQUIRED, 200, 0, NULL},
+    FIELD_STRING("confirm", F_REQUIRED, 200),
 };
 
 static int tenant_valid_or_reply(struct request *rq, bool partial) {
@@ -263,15 +258,8 @@ static void day_text(time_t day, char out[11]) {
 /* Reads ?from=&to= into from/to (defaults: the 30 days up to `to`, which defaults to today).
  * 0, or -1 after a 400 naming the parameter. */
 static int usage_period_or_reply(struct request *rq, char from[11], char to[11]) {
-    const char *qf = req_query(rq, "from"), *qt = req_query(rq, "to");
-    if (qf && !date_valid(qf)) {
-        reply_field_error(rq, "from", "must be a date YYYY-MM-DD");
-        return -1;
-    }
-    if (qt && !date_valid(qt)) {
-        reply_field_error(rq, "to", "must be a date YYYY-MM-DD");
-        return -1;
-    }
+    const char *qf, *qt;
+    if (query_date_or_reply(rq, "from", &qf) || query_date_or_reply(rq, "to", &qt)) return -1;
     if (qt)
         snprintf(to, 11, "%s", qt);
     else

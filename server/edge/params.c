@@ -55,6 +55,13 @@ int query_timestamp_or_reply(struct request *rq, const char *name, const char **
     return -1;
 }
 
+int query_date_or_reply(struct request *rq, const char *name, const char **out) {
+    *out = req_query(rq, name);
+    if (!*out || date_valid(*out)) return 0;
+    reply_field_error(rq, name, "must be a date YYYY-MM-DD");
+    return -1;
+}
+
 int query_uuid_or_reply(struct request *rq, const char *name, const char **out) {
     *out = req_query(rq, name);
     if (!*out || uuid_valid(*out)) return 0;

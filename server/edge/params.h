@@ -18,6 +18,8 @@ int query_enum_or_reply(struct request *rq, const char *name, const char *const 
                         const char **out);
 /* Query argument that must be an RFC 3339 timestamp. */
 int query_timestamp_or_reply(struct request *rq, const char *name, const char **out);
+/* Query argument that must be a date YYYY-MM-DD. */
+int query_date_or_reply(struct request *rq, const char *name, const char **out);
 /* Query argument that must be a UUID. */
 int query_uuid_or_reply(struct request *rq, const char *name, const char **out);
 /* Query argument that must be non-empty text of at most `max` bytes. */
