@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (ok)
         FUZZ_ASSERT(strlen(prefix) == KEY_PREFIX_LEN && strncmp(prefix, key, KEY_PREFIX_LEN) == 0);
     enum role r = auth_role_parse(key);
-    FUZZ_ASSERT(r == 0 || !strcmp(key, "admin") || !strcmp(key, "staff") ||
-                !strcmp(key, "partner") || !strcmp(key, "readonly"));
+    FUZZ_ASSERT(r == 0 || !strcmp(key, "admin") || !strcmp(key, "staff") || !strcmp(key, "partner") ||
+                !strcmp(key, "readonly") || !strcmp(key, "operator"));
     free(key);
     if (size == 0) { /* now and then: a generated key parses back */
         char k[KEY_LEN + 1], p[KEY_PREFIX_LEN + 1], h[65], p2[KEY_PREFIX_LEN + 1];
