@@ -174,3 +174,8 @@ struct timespec realtime_after_ms(long ms) {
     }
     return ts;
 }
+
+uint64_t fnv1a(uint64_t h, const char *s) {
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}

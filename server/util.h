@@ -1,6 +1,7 @@
 /* Small pure helpers: ids, encodings, hashing, date/time syntax. No I/O. */
 #ifndef ALLIED_UTIL_H
 #define ALLIED_UTIL_H
+#include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
@@ -30,4 +31,8 @@ void random_bytes(unsigned char *buf, size_t n);
 int temp_file_fd(void);
 /* CLOCK_REALTIME `ms` milliseconds from now: the deadline for a pthread_cond_timedwait. */
 struct timespec realtime_after_ms(long ms);
+/* FNV-1a over the bytes of `s`, continuing from `h` (start with FNV_OFFSET): a cheap hash for
+ * in-memory tables, never for anything an attacker must not predict unless seeded. */
+#define FNV_OFFSET 1469598103934665603ull
+uint64_t fnv1a(uint64_t h, const char *s);
 #endif

@@ -53,8 +53,7 @@ static struct {
 } tenant_cache[TENANT_CACHE];
 
 static uint64_t hash_str(const char *s) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    uint64_t h = fnv1a(FNV_OFFSET, s);
     return h ? h : 1;
 }
 

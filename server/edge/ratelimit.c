@@ -167,9 +167,7 @@ static void tenant_adopt(struct entry *e, long rate) {
 }
 
 static uint64_t hash(const char *s) {
-    uint64_t h = 1469598103934665603ull ^ seed;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    uint64_t h = fnv1a(FNV_OFFSET ^ seed, s);
     return h ^ (h >> 29);
 }
 

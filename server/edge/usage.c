@@ -45,10 +45,7 @@ bool usage_route_group(const char *pattern, char *out, unsigned n) {
 static void count(const char *tenant, enum metric m, const char *group) {
     if (!tenant || !tenant[0]) return;
     int32_t day = (int32_t)(time(NULL) / 86400);
-    uint64_t h = 1469598103934665603ull;
-    for (const char *p = tenant; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    for (const char *p = group; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    h = (h ^ (uint64_t)m) * 1099511628211ull;
+    uint64_t h = fnv1a(fnv1a(FNV_OFFSET, tenant), group) ^ (uint64_t)m;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < SLOTS; i++) {
         struct counter *c = &table[(h + (uint64_t)i) & (SLOTS - 1)];
