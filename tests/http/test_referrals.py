@@ -431,3 +431,25 @@ def readme_state_machines_are_the_tables(ctx):
            "%r", sorted(tables))
     bad = subprocess.run([BIN, "workflow", "nonsense"], capture_output=True, text=True)
     expect(bad.returncode == 2 and "nonsense" in bad.stderr, "unknown table: %r", bad)
+
+
+@test
+def referral_timeline_pages_and_refuses_bad_parameters(ctx):
+    """a referral's timeline pages with after/limit (next_cursor null at the end); bad after, limit or names are 400 naming them"""
+    e = Env(ctx)
+    ref = e.into("engaged")
+    url = "/v1/referrals/%s/events" % ref["id"]
+    whole = e.c.get(url).json
+    expect(len(whole["data"]) == 3 and whole["next_cursor"] is None, "%r", whole)
+    seen, cursor = [], None
+    while True:
+        page = e.c.get(url + "?limit=1" + ("&after=" + cursor if cursor else "")).json
+        seen += page["data"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    expect(seen == whole["data"], "paging lost or repeated events: %r", seen)
+    for q, field in (("after=-1", "after"), ("after=x", "after"), ("after=1234567890123456789", "after"),
+                     ("limit=0", "limit"), ("limit=501", "limit"), ("limit=1.5", "limit")):
+        expect_problem(e.c.get(url + "?" + q), 400, "validation-error", field)
+    expect_problem(e.c.get(url + "?cursor=1"), 400)
