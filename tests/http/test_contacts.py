@@ -1,6 +1,6 @@
 """Contacts: the people Allied notifies — a partner's contacts (/v1/partners/{id}/contacts) and the
 tenant's own notification contacts (/v1/notification-contacts)."""
-from lib import test, expect, expect_status, expect_problem, tenant_client, psql
+from lib import test, expect, expect_status, expect_problem, tenant_client, psql, Client
 
 PARTNER_KINDS = ["referral.acknowledged", "referral.engaged", "referral.updated", "referral.won", "referral.lost",
                  "referral.declined", "commission.payable", "invoice.paid"]
@@ -269,3 +269,20 @@ def contacts_go_with_their_partner(ctx):
     expect_status(c.delete("/v1/partners/" + gone["id"]), 204)
     expect(psql("SELECT count(*) FROM contacts WHERE id = '%s'" % pc["id"]) == "0", "the partner's contact is gone")
     expect_status(c.get("/v1/notification-contacts/" + tc["id"]), 200)
+
+
+@test
+def contacts_count_against_rows_limit(ctx):
+    """contacts count against the operator's rows limit (409 tenant-limit naming rows) and appear in the usage report's rows"""
+    from test_operator import operator, new_via_api
+    op, _ = operator(ctx.MAIN.port, "contacts ops")
+    t = new_via_api(op, "Contacts limited", limits={"rows": 2})
+    c = Client(ctx.MAIN.port, t["api_key"]["key"])
+    p = c.post("/v1/partners", {"name": "P"}).json
+    expect_status(c.post("/v1/partners/%s/contacts" % p["id"], {"name": "A", "email": "a@p.example"}), 201)
+    for r in (c.post("/v1/partners/%s/contacts" % p["id"], {"name": "B", "email": "b@p.example"}),
+              c.post("/v1/notification-contacts", {"name": "T", "email": "t@t.example"})):
+        expect_problem(r, 409, "tenant-limit")
+        expect(r.json["limit"] == "rows", "%r", r.json)
+    usage = op.get("/v1/tenants/%s/usage" % t["id"])
+    expect(usage.status == 200 and usage.json["rows"]["contacts"] == 1 and usage.json["rows_total"] == 2, "%r", usage)
