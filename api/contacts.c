@@ -14,7 +14,6 @@
 #include "server/edge/resource.h"
 #include "server/util.h"
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 static const char *const ROLES[] = {"primary", "billing", "sales", "finance", "owner", "other", NULL};
@@ -37,11 +36,14 @@ struct owner {
     enum notify_side side;
 };
 
-/* $1 tenant, $2 id, $3 partner (NULL: the tenant's), $4 body, $5 the side's kinds (the default). */
+/* $1 tenant, $2 id, $3 partner (NULL: the tenant's), $4 body. Without "notifications", every
+ * kind of the contact's side. */
 DB_STMT(st_insert,
         "INSERT INTO contacts AS c (tenant_id, id, partner_id, name, email, role, notifications, digest) "
         "SELECT $1, $2, $3, b->>'name', b->>'email', coalesce(b->>'role', 'primary'), "
-        "  ARRAY(SELECT jsonb_array_elements_text(coalesce(b->'notifications', $5::jsonb))), "
+        "  CASE WHEN b ? 'notifications' THEN ARRAY(SELECT jsonb_array_elements_text(b->'notifications')) "
+        "       WHEN $3::uuid IS NULL THEN " NOTIFICATION_KINDS_SQL(NOTIFICATION_KINDS_TENANT) " "
+        "       ELSE " NOTIFICATION_KINDS_SQL(NOTIFICATION_KINDS_PARTNER) " END, "
         "  coalesce(b->>'digest', 'off') "
         "FROM (SELECT $4::jsonb AS b) x RETURNING contact_json(c), c.version");
 DB_STMT(st_get,
@@ -121,16 +123,6 @@ static int body_valid_or_reply(struct request *rq, enum notify_side side, bool p
     return json_errors_or_ok(rq, errors);
 }
 
-/* Every kind `side` may hear of, as a JSON array (the default "notifications"); caller frees. */
-static char *side_kinds(enum notify_side side) {
-    json_t *a = json_array();
-    for (const struct notification_kind *k = NOTIFICATION_KINDS; k->kind; k++)
-        if (k->side == side) json_array_append_new(a, json_string(k->kind));
-    char *s = json_dumps(a, JSON_COMPACT);
-    json_decref(a);
-    return s;
-}
-
 /* A write the database refused for a reason we can name. */
 static void write_failed(struct request *rq, const struct owner *o) {
     if (db_violated(rq, "contacts_email_once"))
@@ -149,10 +141,8 @@ static void create(struct request *rq, const struct owner *o) {
     if (body_valid_or_reply(rq, o->side, false)) return;
     char id[37];
     uuid_new(id);
-    char *kinds = side_kinds(o->side);
-    const char *p[] = {rq->auth.tenant_id, id, o->partner, rq->body, kinds};
-    PGresult *r = db_exec(rq, &st_insert, 5, p);
-    free(kinds);
+    const char *p[] = {rq->auth.tenant_id, id, o->partner, rq->body};
+    PGresult *r = db_exec(rq, &st_insert, 4, p);
     if (r)
         location(rq, r, o, id);
     else

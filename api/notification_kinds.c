@@ -1,25 +1,12 @@
-/* The notification kinds per side (see notification_kinds.h). */
+/* The notification kinds per side as a C table (see notification_kinds.h). */
 #include "api/notification_kinds.h"
 #include <stddef.h>
 #include <string.h>
 
+#define PARTNER_ROW(kind) {kind, SIDE_PARTNER},
+#define TENANT_ROW(kind) {kind, SIDE_TENANT},
 const struct notification_kind NOTIFICATION_KINDS[] = {
-    {"referral.acknowledged", SIDE_PARTNER},
-    {"referral.engaged", SIDE_PARTNER},
-    {"referral.updated", SIDE_PARTNER},
-    {"referral.won", SIDE_PARTNER},
-    {"referral.lost", SIDE_PARTNER},
-    {"referral.declined", SIDE_PARTNER},
-    {"commission.payable", SIDE_PARTNER},
-    {"invoice.paid", SIDE_PARTNER},
-    {"referral.submitted", SIDE_TENANT},
-    {"referral.acknowledgement_overdue", SIDE_TENANT},
-    {"referral.stalled", SIDE_TENANT},
-    {"invoice.created", SIDE_TENANT},
-    {"invoice.overdue", SIDE_TENANT},
-    {"agreement.expiring", SIDE_TENANT},
-    {"commitment.at_risk", SIDE_TENANT},
-    {NULL, SIDE_PARTNER},
+    NOTIFICATION_KINDS_PARTNER(PARTNER_ROW) NOTIFICATION_KINDS_TENANT(TENANT_ROW){NULL, SIDE_PARTNER},
 };
 
 const struct notification_kind *notification_kind_find(const char *kind) {
