@@ -18,12 +18,13 @@
 
 static const char *const ROLES[] = {"primary", "billing", "sales", "finance", "owner", "other", NULL};
 static const char *const DIGESTS[] = {"off", "daily", NULL};
+#define MAX_NOTIFICATIONS 32 /* more than there are kinds: a longer list cannot be distinct */
 
 static const struct field FIELDS[] = {
     FIELD_STRING("name", F_REQUIRED, 200),
     FIELD_EMAIL("email", F_REQUIRED, 254),
     FIELD_ENUM("role", 0, ROLES),
-    FIELD_ARRAY("notifications", 0, 32),
+    FIELD_ARRAY("notifications", 0, MAX_NOTIFICATIONS),
     FIELD_ENUM("digest", 0, DIGESTS),
     FIELD_READONLY("partner_id"),
     FIELDS_READONLY_RESOURCE,
@@ -116,7 +117,7 @@ static int body_valid_or_reply(struct request *rq, enum notify_side side, bool p
     json_t *errors = json_array();
     json_fields_collect(errors, NULL, rq->json, FIELDS, NFIELDS, partial);
     json_t *list = json_object_get(rq->json, "notifications");
-    if (json_is_array(list) && json_array_size(list) <= 32)
+    if (json_is_array(list) && json_array_size(list) <= MAX_NOTIFICATIONS)
         for (size_t i = 0; i < json_array_size(list); i++) notification_check(errors, list, i, side);
     if (partial && json_object_size(rq->json) == 0)
         json_array_append_new(errors, json_pack("{s:s,s:s}", "field", "body", "message", "names no field to change"));
