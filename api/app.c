@@ -4,6 +4,7 @@
 #include "server/cli.h"
 #include "server/edge/router.h"
 #include "api/api.h"
+#include "api/contacts.h"
 #include "api/referrals/workflow.h"
 #include "api/agreement_states.h"
 #include "api/money/commission_states.h"
@@ -123,6 +124,17 @@ static const struct route routes[] = {
     {"POST", "/v1/sessions", api_sessions_create, 0, RF_PUBLIC | RF_BODY},
     {"GET", "/v1/session", api_session_get, ROLES_ANY, 0},
     {"DELETE", "/v1/session", api_session_delete, ROLES_ANY, 0},
+    /* contacts: the people Allied notifies (api/contacts.c); a partner key manages its own partner's */
+    {"POST", "/v1/partners/{id}/contacts", api_partner_contacts_create, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"GET", "/v1/partners/{id}/contacts", api_partner_contacts_list, ROLES_ANY, RF_QUERY},
+    {"GET", "/v1/partners/{id}/contacts/{contact_id}", api_partner_contacts_get, ROLES_ANY, 0},
+    {"PATCH", "/v1/partners/{id}/contacts/{contact_id}", api_partner_contacts_update, ROLES_STAFF | ROLE_PARTNER, RF_BODY},
+    {"DELETE", "/v1/partners/{id}/contacts/{contact_id}", api_partner_contacts_delete, ROLES_STAFF | ROLE_PARTNER, 0},
+    {"POST", "/v1/notification-contacts", api_notification_contacts_create, ROLES_STAFF, RF_BODY},
+    {"GET", "/v1/notification-contacts", api_notification_contacts_list, ROLES_STAFF | ROLE_READONLY, RF_QUERY},
+    {"GET", "/v1/notification-contacts/{id}", api_notification_contacts_get, ROLES_STAFF | ROLE_READONLY, 0},
+    {"PATCH", "/v1/notification-contacts/{id}", api_notification_contacts_update, ROLES_STAFF, RF_BODY},
+    {"DELETE", "/v1/notification-contacts/{id}", api_notification_contacts_delete, ROLES_STAFF, 0},
 };
 
 

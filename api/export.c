@@ -51,6 +51,7 @@ DB_STMT(x_webhook_endpoint, EXPORT_TABLE("webhook_endpoint", "webhook_endpoints"
                                          " - 'secret' - 'previous_secret' - 'previous_secret_until'"));
 DB_STMT(x_commitment, EXPORT_TABLE("commitment", "commitments", ""));
 DB_STMT(x_check_in, EXPORT_TABLE("check_in", "check_ins", ""));
+DB_STMT(x_contact, EXPORT_TABLE("contact", "contacts", ""));
 DB_STMT(x_api_key, EXPORT_TABLE("api_key", "api_keys", " - 'secret_hash' - 'previous_secret_hash'"));
 
 DB_STMT(r_partner, RESTORE_SQL("partners", ""));
@@ -66,6 +67,7 @@ DB_STMT(r_webhook_endpoint,
         RESTORE_SQL("webhook_endpoints", ", 'secret', $3::text, 'api_key_id', NULL, 'enabled', false"));
 DB_STMT(r_commitment, RESTORE_SQL("commitments", ""));
 DB_STMT(r_check_in, RESTORE_SQL("check_ins", ""));
+DB_STMT(r_contact, RESTORE_SQL("contacts", ""));
 
 /* In dependency order: a restore inserts the lines in the order the export wrote them. */
 static const struct kind {
@@ -83,6 +85,7 @@ static const struct kind {
     {"webhook_endpoint", &x_webhook_endpoint, &r_webhook_endpoint},
     {"commitment", &x_commitment, &r_commitment},
     {"check_in", &x_check_in, &r_check_in},
+    {"contact", &x_contact, &r_contact},
     {"api_key", &x_api_key, NULL},
 };
 #define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
@@ -154,7 +157,8 @@ DB_STMT(st_has_records,
         "OR EXISTS (SELECT 1 FROM referrals WHERE tenant_id = $1) "
         "OR EXISTS (SELECT 1 FROM invoices WHERE tenant_id = $1) "
         "OR EXISTS (SELECT 1 FROM commissions WHERE tenant_id = $1) "
-        "OR EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1)");
+        "OR EXISTS (SELECT 1 FROM webhook_endpoints WHERE tenant_id = $1) "
+        "OR EXISTS (SELECT 1 FROM contacts WHERE tenant_id = $1)");
 /* New invoices continue each year's numbering after the restored ones. */
 DB_STMT(st_counters,
         "INSERT INTO invoice_counters (tenant_id, year, last) "
@@ -228,8 +232,8 @@ static bool tenant_empty_or_reply(struct request *rq) {
     bool taken = PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     if (taken)
-        reply_problem(rq, P_CONFLICT, "this tenant already holds partners, agreements, referrals, commissions, invoices or "
-                                      "webhook endpoints; a restore needs an empty tenant");
+        reply_problem(rq, P_CONFLICT, "this tenant already holds partners, agreements, referrals, commissions, invoices, "
+                                      "webhook endpoints or contacts; a restore needs an empty tenant");
     return !taken;
 }
 

@@ -109,6 +109,18 @@ DB_STMT(st_attributed,
         "ORDER BY r.created_at, r.id LIMIT 101");
 #define ATTRIBUTED_SHOWN 100
 
+struct db_stmt partner_visible_stmt = {
+    .sql = "SELECT 1 FROM partners WHERE tenant_id = $1 AND id = $2 AND ($3::uuid IS NULL OR id = $3)"};
+
+const char *partner_in_path_or_reply(struct request *rq) {
+    const char *pid = path_uuid_or_reply(rq, 0, "id");
+    if (!pid) return NULL;
+    const char *p[] = {rq->auth.tenant_id, pid, partner_scope(rq)};
+    PGresult *r = found_or_reply(rq, &partner_visible_stmt, 3, p, "partner", pid);
+    PQclear(r);
+    return r ? pid : NULL;
+}
+
 /* GET /v1/partners: $6 status, $7 kind, $8 external_id, $9 updated_since, $10 q (server/edge/list.h). */
 LIST_SPEC(partner_list,
           "SELECT partner_json(p), api_ts(p.created_at), p.id FROM partners p "

@@ -1,6 +1,7 @@
 /* Keeping the relationship healthy: commitments ("two qualified introductions next month", with
  * progress counted from the referrals) and check-ins (with when the next one is due). */
 #include "api/api.h"
+#include "api/partners.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "server/edge/pagination.h"
@@ -37,8 +38,6 @@ static const struct field CHECK_IN[] = {
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
 
-DB_STMT(st_partner_visible,
-        "SELECT 1 FROM partners WHERE tenant_id = $1 AND id = $2 AND ($3::uuid IS NULL OR id = $3)");
 DB_STMT(st_commit_insert,
         "INSERT INTO commitments AS c (tenant_id, id, partner_id, direction, target_count, qualified_only, "
         "  period_start, period_end, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
@@ -84,18 +83,8 @@ DB_STMT(st_checkins_due,
         "WHERE p.tenant_id = $1 AND k.next_due_on <= $2::date AND ($3::uuid IS NULL OR p.id = $3) "
         "ORDER BY k.next_due_on, p.id LIMIT 1000");
 
-/* The partner in the path, if the caller may see it (else 404 already sent). */
-static const char *partner_or_reply(struct request *rq) {
-    const char *pid = path_uuid_or_reply(rq, 0, "id");
-    if (!pid) return NULL;
-    const char *p[] = {rq->auth.tenant_id, pid, partner_scope(rq)};
-    PGresult *r = found_or_reply(rq, &st_partner_visible, 3, p, "partner", pid);
-    PQclear(r);
-    return r ? pid : NULL;
-}
-
 void api_commitments_create(struct request *rq) {
-    const char *pid = partner_or_reply(rq);
+    const char *pid = partner_in_path_or_reply(rq);
     if (!pid || json_fields_or_reply(rq, rq->json, COMMITMENT, N(COMMITMENT), false)) return;
     json_t *b = rq->json;
     const char *start = json_string_value(json_object_get(b, "period_start"));
@@ -118,7 +107,7 @@ void api_commitments_create(struct request *rq) {
 
 /* Replies with the list `st` gives for the partner in the path ($1 tenant, $2 partner). */
 static void reply_partner_list(struct request *rq, struct db_stmt *st) {
-    const char *pid = partner_or_reply(rq);
+    const char *pid = partner_in_path_or_reply(rq);
     if (!pid) return;
     const char *p[] = {rq->auth.tenant_id, pid};
     PGresult *r = db_exec(rq, st, 2, p);
@@ -132,7 +121,7 @@ void api_commitments_list(struct request *rq) {
 }
 
 void api_commitments_get(struct request *rq) {
-    const char *pid = partner_or_reply(rq);
+    const char *pid = partner_in_path_or_reply(rq);
     const char *cid = pid ? path_uuid_or_reply(rq, 1, "commitment_id") : NULL;
     if (!cid) return;
     const char *p[] = {rq->auth.tenant_id, pid, cid};
@@ -148,7 +137,7 @@ static void commitment_missing_or_stale(struct request *rq, const char *pid, con
 
 void api_commitments_update(struct request *rq) {
     char version[24];
-    const char *pid = partner_or_reply(rq);
+    const char *pid = partner_in_path_or_reply(rq);
     const char *cid = pid ? path_uuid_or_reply(rq, 1, "commitment_id") : NULL;
     if (!cid || if_match_or_reply(rq, version) ||
         json_fields_or_reply(rq, rq->json, COMMITMENT, N(COMMITMENT), true))
@@ -180,7 +169,7 @@ void api_commitments_update(struct request *rq) {
 
 void api_commitments_delete(struct request *rq) {
     char version[24];
-    const char *pid = partner_or_reply(rq);
+    const char *pid = partner_in_path_or_reply(rq);
     const char *cid = pid ? path_uuid_or_reply(rq, 1, "commitment_id") : NULL;
     if (!cid || if_match_or_reply(rq, version)) return;
     const char *p[] = {rq->auth.tenant_id, pid, cid, *version ? version : NULL};
@@ -198,7 +187,7 @@ void api_commitments_all(struct request *rq) {
 }
 
 void api_checkins_create(struct request *rq) {
-    const char *pid = partner_or_reply(rq);
+    const char *pid = partner_in_path_or_reply(rq);
     if (!pid || json_fields_or_reply(rq, rq->json, CHECK_IN, N(CHECK_IN), false)) return;
     const char *held = json_string_value(json_object_get(rq->json, "held_on"));
     const char *next = json_string_value(json_object_get(rq->json, "next_due_on"));

@@ -3,6 +3,7 @@
 #include "server/edge/reply.h"
 #include "server/text.h"
 #include "server/util.h"
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -89,14 +90,42 @@ static bool has_control(const char *s) {
     return false;
 }
 
+/* An unquoted local part: atext (RFC 5322) or UTF-8, dots only between characters, 1..64 bytes. */
+static bool email_local_ok(const char *s, size_t len) {
+    if (len == 0 || len > 64 || s[0] == '.' || s[len - 1] == '.') return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '.' && s[i + 1] == '.') return false;
+        if (!(c >= 0x80 || isalnum(c) || strchr(".!#$%&'*+/=?^_`{|}~-", c))) return false;
+    }
+    return true;
+}
+
+/* A domain name: two or more labels of letters, digits, hyphens (not first or last) or UTF-8,
+ * 1..63 bytes each; the last is not all digits (an address literal is not accepted). */
+static bool email_domain_ok(const char *s) {
+    int labels = 0;
+    bool all_digits = true;
+    while (*s) {
+        size_t n = strcspn(s, ".");
+        if (n == 0 || n > 63 || s[0] == '-' || s[n - 1] == '-') return false;
+        all_digits = true;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)s[i];
+            if (!(c >= 0x80 || isalnum(c) || c == '-')) return false;
+            if (!isdigit(c)) all_digits = false;
+        }
+        labels++;
+        s += n;
+        if (*s == '.' && *++s == '\0') return false; /* a trailing dot */
+    }
+    return labels >= 2 && !all_digits;
+}
+
 static bool email_ok(const char *s) {
     const char *at = strchr(s, '@');
-    if (!at || at == s || strchr(at + 1, '@') || strlen(s) > 254) return false;
-    const char *dot = strchr(at + 1, '.');
-    if (!dot || dot == at + 1 || dot[1] == '\0') return false;
-    for (const char *p = s; *p; p++)
-        if (*p == ' ' || (unsigned char)*p < 0x21) return false;
-    return true;
+    if (!at || strchr(at + 1, '@') || strlen(s) > 254) return false;
+    return email_local_ok(s, (size_t)(at - s)) && email_domain_ok(at + 1);
 }
 
 static bool url_ok(const char *s) {

@@ -24,7 +24,7 @@ def count(sql):
 
 @test
 def export_restore_roundtrip(ctx):
-    """a tenant export restored into an empty tenant reproduces its partners, agreements, referrals, history, commissions and invoices (compared export to export)"""
+    """a tenant export restored into an empty tenant reproduces its partners, agreements, referrals, history, commissions, invoices and contacts (compared export to export)"""
     m = Money(ctx, "export A")
     a_id = psql("SELECT tenant_id FROM partners WHERE id = '%s'" % m.p["id"])
     m.agreement(m.p, {"model": "fixed", "amount": 700, "currency": "EUR"})
@@ -42,6 +42,10 @@ def export_restore_roundtrip(ctx):
                            {"direction": "inbound", "target_count": 3, "period_start": "2026-01-01",
                             "period_end": "2026-12-31"}), 201)
     expect_status(m.c.post("/v1/partners/%s/check-ins" % m.q["id"], {"held_on": "2026-02-01", "notes": "fine"}), 201)
+    expect_status(m.c.post("/v1/partners/%s/contacts" % m.q["id"],
+                           {"name": "Ada", "email": "ada@q.example", "notifications": ["invoice.paid"]}), 201)
+    expect_status(m.c.post("/v1/notification-contacts", {"name": "Finance", "email": "finance@a.example",
+                                                          "role": "finance", "digest": "daily"}), 201)
     hook = m.c.post("/v1/webhook-endpoints", {"url": "https://hooks.example.com/allied"})
     expect_status(hook, 201)
     secret = hook.json["secret"]
@@ -50,17 +54,20 @@ def export_restore_roundtrip(ctx):
     a_lines = lines(a)
     types = {x["type"] for x in a_lines}
     expect(types >= {"partner", "agreement", "referral", "referral_event", "commission", "invoice", "invoice_line",
-                     "commitment", "check_in", "webhook_endpoint", "api_key"}, "types %r", types)
+                     "commitment", "check_in", "contact", "webhook_endpoint", "api_key"}, "types %r", types)
     expect(all(set(x) == {"type", "data", "row"} for x in a_lines), "every line is {type, data, row}")
     expect(secret not in a.body.decode() and "secret_hash" not in a.body.decode() and
            a_id not in a.body.decode(), "no secret and no tenant id in the export")
     expect(psql("SELECT last_export_at IS NOT NULL FROM tenants WHERE id = '%s'" % a_id) == "t",
            "the export is stamped on the tenant")
 
+    held = tenant_client("restore C, holding a contact")
+    expect_status(held.post("/v1/notification-contacts", {"name": "Finance", "email": "finance@a.example"}), 201)
+    expect_problem(upload(held, "/v1/imports/export", a.body, NDJSON), 409, "conflict")
     b = tenant_client("restore B")
     r = upload(b, "/v1/imports/export", a.body, NDJSON)
     expect(r.status == 201 and r.json["created"]["partner"] == 3 and r.json["created"]["referral"] == 3 and
-           r.json["skipped"]["api_key"] == 1, "%r", r)
+           r.json["created"]["contact"] == 2 and r.json["skipped"]["api_key"] == 1, "%r", r)
     expect_problem(upload(b, "/v1/imports/export", a.body, NDJSON), 409, "conflict")
     b_lines = lines(b.get("/v1/export"))
 

@@ -25,6 +25,18 @@ void test_json_in(void) {
     struct field e = {"e", FT_EMAIL, 0, 254, 0, NULL};
     CHECK(!check(&e, "\"a@b.co\"") && check(&e, "\"a@b\"") && check(&e, "\"@b.co\"") &&
           check(&e, "\"a@@b.co\"") && check(&e, "\"a b@c.co\"") && check(&e, "\"a@b.\""));
+    /* what a mail header or SMTP command could not carry, and what no mail system delivers to */
+    static const char *const bad_emails[] = {
+        "\"a@b..co\"", "\"a@.b.co\"", "\"a@b.co.\"", "\".a@b.co\"", "\"a.@b.co\"", "\"a..b@c.co\"",
+        "\"a,b@c.co\"", "\"<a@b.co>\"", "\"a@b.co>\"", "\"\\\"a\\\"@b.co\"", "\"a@b_c.co\"",
+        "\"a@-b.co\"", "\"a@b-.co\"", "\"a@1.2.3.4\"", "\"a@[1.2.3.4]\"", "\"a@b.co\\r\\nBcc: x@y.co\"",
+        "\"a;b@c.co\"", "\"a(b)@c.co\"", "\"a:b@c.co\"", "\"a@b .co\"", "\"a\\tb@c.co\"",
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@b.co\"", /* 65 */
+    };
+    for (size_t k = 0; k < sizeof bad_emails / sizeof bad_emails[0]; k++) CHECK(check(&e, bad_emails[k]));
+    CHECK(!check(&e, "\"first.last+tag@mail.example.co.uk\"") && !check(&e, "\"o'brien@b-c.example\"") &&
+          !check(&e, "\"x_y{z}~!#$%&*=?^`|/@b.co\"") && !check(&e, "\"a@b.xn--p1ai\"") &&
+          !check(&e, "\"j\xc3\xb6rg@m\xc3\xbcller.de\"") && !check(&e, "\"a@b2.co9\""));
     struct field u = {"u", FT_URL, 0, 2048, 0, NULL};
     CHECK(!check(&u, "\"https://x.example/a\"") && !check(&u, "\"HTTP://x\"") &&
           check(&u, "\"ftp://x\"") && check(&u, "\"https://\"") && check(&u, "\"https://a b\""));

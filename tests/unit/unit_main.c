@@ -21,6 +21,7 @@ static const struct {
     {"text: UTF-8 cuts on character boundaries (1-4 byte characters, every offset), scrubbing", test_text},
     {"ratelimit: token buckets, failure throttle, shared minute budget (fake clock), address keys", test_ratelimit},
     {"states: every state x action of the agreement, commission and invoice tables; derived statuses", test_states},
+    {"notification kinds: each once, per side, looked up exactly; the SQL list is the same words", test_notification_kinds},
 };
 
 int main(void) {
