@@ -109,4 +109,8 @@ void api_export(struct request *rq);
 void api_import_export(struct request *rq);
 void api_imports_partners(struct request *rq);
 void api_imports_referrals(struct request *rq);
+/* api/settings.c */
+void api_settings_get(struct request *rq);
+void api_settings_update(struct request *rq);
+
 #endif

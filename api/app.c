@@ -117,6 +117,9 @@ static const struct route routes[] = {
     {"POST", "/v1/imports/export", api_import_export, ROLE_ADMIN, RF_RAW_BODY | RF_REPORT},
     {"POST", "/v1/imports/partners", api_imports_partners, ROLES_STAFF, RF_RAW_BODY | RF_QUERY | RF_REPORT},
     {"POST", "/v1/imports/referrals", api_imports_referrals, ROLES_STAFF, RF_RAW_BODY | RF_QUERY | RF_REPORT},
+    /* the tenant's own settings: thresholds of its time-based events (api/settings.c) */
+    {"GET", "/v1/settings", api_settings_get, ROLES_STAFF | ROLE_READONLY, 0},
+    {"PATCH", "/v1/settings", api_settings_update, ROLE_ADMIN, RF_BODY},
 };
 
 

@@ -49,10 +49,20 @@ DB_STMT(st_ack_overdue,
         "FROM referrals r WHERE r.status = 'submitted' AND r.acknowledge_by <= $1::timestamptz AND "
         NOT_ANNOUNCED("referral.acknowledgement_overdue", "r", "api_ts(r.acknowledge_by)")
         "ORDER BY r.acknowledge_by LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
+/* A threshold that varies per row (the tenant's setting, the agreement's) cannot be in a partial
+ * index: the index holds the base time, the range scanned is bounded by the smallest threshold in
+ * use (one probe each: tenants are few, agreements_stalled_days), and each row is then checked
+ * against its own. $3 is the instance's default. */
+#define STALLED_DAYS "coalesce(a.stalled_after_days, t.stalled_after_days, $3::int)"
+#define STALLED_MIN                                                                                \
+    "(SELECT least(min(coalesce(t2.stalled_after_days, $3::int)), "                                  \
+    "  (SELECT min(stalled_after_days) FROM agreements WHERE stalled_after_days IS NOT NULL)) FROM tenants t2)"
 DB_STMT(st_stalled,
         "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.updated_at), referral_json(r), r.status "
-        "FROM referrals r WHERE r.status = 'engaged' "
-        "AND r.updated_at <= $1::timestamptz - make_interval(days => $3::int) AND "
+        "FROM referrals r JOIN tenants t ON t.id = r.tenant_id "
+        "LEFT JOIN agreements a ON a.tenant_id = r.tenant_id AND a.id = r.agreement_id "
+        "WHERE r.status = 'engaged' AND r.updated_at <= $1::timestamptz - make_interval(days => " STALLED_MIN ") "
+        "AND r.updated_at <= $1::timestamptz - make_interval(days => " STALLED_DAYS ") AND "
         NOT_ANNOUNCED("referral.stalled", "r", "api_ts(r.updated_at)")
         "ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
 /* Once in a commission's life (an invoice rejected or void makes it payable again: no new event). */
@@ -68,10 +78,12 @@ DB_STMT(st_invoice_overdue,
         NOT_ANNOUNCED("invoice.overdue", "i", "i.due_on::text")
         "ORDER BY i.due_on LIMIT $2 FOR UPDATE OF i SKIP LOCKED");
 #define ENDING "a.ends_on IS NOT NULL AND NOT a.auto_renew AND a.status IN ('active', 'suspended') "
+#define EXPIRING_DAYS "coalesce(t.agreement_expiring_days, $3::int)"
 DB_STMT(st_expiring,
         "SELECT a.tenant_id, a.id, a.partner_id, a.ends_on::text, agreement_json(a), NULL "
-        "FROM agreements a WHERE " ENDING "AND a.ends_on >= " TODAY " "
-        "AND a.ends_on <= " TODAY " + $3::int AND "
+        "FROM agreements a JOIN tenants t ON t.id = a.tenant_id WHERE " ENDING "AND a.ends_on >= " TODAY " "
+        "AND a.ends_on <= " TODAY " + (SELECT max(coalesce(agreement_expiring_days, $3::int)) FROM tenants) "
+        "AND a.ends_on <= " TODAY " + " EXPIRING_DAYS " AND "
         NOT_ANNOUNCED("agreement.expiring", "a", "a.ends_on::text")
         "ORDER BY a.ends_on LIMIT $2 FOR UPDATE OF a SKIP LOCKED");
 DB_STMT(st_expired,
@@ -105,8 +117,29 @@ DB_STMT(st_check_in_due,
         NOT_ANNOUNCED("check_in.due", "k", "k.next_due_on::text")
         "ORDER BY k.next_due_on LIMIT $2 FOR UPDATE OF k SKIP LOCKED");
 
+/* An active partner without a referral (partners.last_referral_at, kept by the referral's insert,
+ * migration 0023; never one: since the partner was created) for the tenant's threshold. Only in
+ * the 7 days after it became dormant, like commitment.missed: partners dormant for long stay out
+ * of the range scanned at each wake-up. */
+#define DRY_SINCE "coalesce(p.last_referral_at, p.created_at)"
+#define DORMANT_DAYS "coalesce(t.dormant_after_days, $3::int)"
+DB_STMT(st_dormant,
+        "SELECT p.tenant_id, p.id, p.id, api_ts(" DRY_SINCE "), partner_json(p), NULL "
+        "FROM partners p JOIN tenants t ON t.id = p.tenant_id WHERE p.status = 'active' "
+        "AND " DRY_SINCE " <= $1::timestamptz - make_interval(days => "
+        "  (SELECT min(coalesce(dormant_after_days, $3::int)) FROM tenants)) "
+        "AND " DRY_SINCE " > $1::timestamptz - make_interval(days => "
+        "  (SELECT max(coalesce(dormant_after_days, $3::int)) + 7 FROM tenants)) "
+        "AND " DRY_SINCE " <= $1::timestamptz - make_interval(days => " DORMANT_DAYS ") "
+        "AND " DRY_SINCE " > $1::timestamptz - make_interval(days => " DORMANT_DAYS " + 7) AND "
+        NOT_ANNOUNCED("partner.dormant", "p", "api_ts(" DRY_SINCE ")")
+        "ORDER BY " DRY_SINCE " LIMIT $2 FOR UPDATE OF p SKIP LOCKED");
+
 /* Seconds from $1 (now) to the next moment something becomes due, NULL when nothing will;
- * $2 stalled days, $3 expiring days. Each part is a min() over a partial index. */
+ * $2 stalled days, $3 expiring days, $4 dormant days: the instance's defaults, so a row under
+ * another threshold (its tenant's or agreement's) may be foreseen early (a scan that finds
+ * nothing) or not at all (the idle cap, ALLIED_TIME_EVENTS_MAX_SLEEP_MS, wakes the scheduler
+ * for it). Each part is a min() over a partial index. */
 DB_STMT(st_next_due,
         "SELECT extract(epoch FROM least("
         " (SELECT min(acknowledge_by) FROM referrals WHERE status = 'submitted' AND acknowledge_by > $1::timestamptz),"
@@ -122,7 +155,10 @@ DB_STMT(st_next_due,
         "    WHERE " ENDING "AND a.ends_on >= " TODAY "),"
         " (SELECT (min(period_end) + 1)::timestamp AT TIME ZONE 'UTC' FROM commitments WHERE period_end >= " TODAY "),"
         " (SELECT min(next_due_on)::timestamp AT TIME ZONE 'UTC' FROM check_ins "
-        "    WHERE next_due_on IS NOT NULL AND next_due_on > " TODAY ")"
+        "    WHERE next_due_on IS NOT NULL AND next_due_on > " TODAY "),"
+        " (SELECT min(coalesce(last_referral_at, created_at)) FROM partners WHERE status = 'active' "
+        "    AND coalesce(last_referral_at, created_at) > $1::timestamptz - make_interval(days => $4::int))"
+        "    + make_interval(days => $4::int)"
         ") - $1::timestamptz)");
 
 DB_STMT(st_begin, "BEGIN");
@@ -154,6 +190,7 @@ static const struct kind KINDS[] = {
     {"commitment.at_risk", "commitment", NULL, &st_at_risk, NULL},
     {"commitment.missed", "commitment", NULL, &st_missed, NULL},
     {"check_in.due", "check_in", NULL, &st_check_in_due, NULL},
+    {"partner.dormant", "partner", NULL, &st_dormant, &cfg.dormant_days},
 };
 #define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
@@ -283,12 +320,13 @@ static int scan(struct sched *L, const struct kind *k, const char *now) {
 
 /* Seconds until something next becomes due (capped by the idle limit), or -1 on failure. */
 static double next_due(struct sched *L, const char *now) {
-    char stalled[16], expiring[16];
+    char stalled[16], expiring[16], dormant[16];
     snprintf(stalled, sizeof stalled, "%d", cfg.stalled_days);
     snprintf(expiring, sizeof expiring, "%d", cfg.expiring_days);
-    const char *p[] = {now, stalled, expiring};
+    snprintf(dormant, sizeof dormant, "%d", cfg.dormant_days);
+    const char *p[] = {now, stalled, expiring, dormant};
     PGresult *r;
-    if (!run(L, &st_next_due, 3, p, &r)) return -1;
+    if (!run(L, &st_next_due, 4, p, &r)) return -1;
     double cap = cfg.time_events_max_sleep_ms / 1000.0, s = cap;
     if (!PQgetisnull(r, 0, 0)) s = atof(PQgetvalue(r, 0, 0)) + 0.05; /* just past the moment */
     PQclear(r);
