@@ -367,3 +367,29 @@ def agreement_stalled_after_days_field(ctx):
         expect_problem(w.c.post("/v1/agreements", dict(body, stalled_after_days=v)), 400, "validation-error", "stalled_after_days")
         expect_problem(w.c.patch("/v1/agreements/" + a.json["id"], {"stalled_after_days": v}), 400, "validation-error",
                        "stalled_after_days")
+
+
+@test
+def time_events_at_the_moment(ctx):
+    """a deadline is not announced by a scheduler two minutes short of it, and is by one just past it"""
+    w = World(ctx.MAIN.port)
+    expect_status(w.c.patch("/v1/settings", {"dormant_after_days": 1}), 200)
+    p = w.partner("active")
+    psql("UPDATE partners SET created_at = now() - interval '23 hours' WHERE id = '%s'" % p["id"])
+    ref = w.referral(w.partner())
+    psql("UPDATE referrals SET acknowledge_by = now() + interval '1 hour' WHERE id = '%s'" % ref["id"])
+    due = [("referral.acknowledgement_overdue", ref["id"]), ("partner.dormant", p["id"])]  # both in ~1 h
+    marker = w.referral(w.partner())
+    psql("UPDATE referrals SET acknowledge_by = now() - interval '1 hour' WHERE id = '%s'" % marker["id"])
+    old = w.partner("active")  # the markers are due already: once both are announced, both kinds were scanned
+    psql("UPDATE partners SET created_at = now() - interval '25 hours' WHERE id = '%s'" % old["id"])
+    markers = [("referral.acknowledgement_overdue", marker["id"]), ("partner.dormant", old["id"])]
+    with scheduler(ALLIED_TEST_CLOCK_OFFSET_S="3480"):  # 58 minutes ahead: two minutes short
+        wait_until(lambda: all(m in w.announced() for m in markers), "the markers")
+    seen = w.announced()
+    expect(not any(d in seen for d in due), "announced before the moment: %r", seen)
+    with scheduler(ALLIED_TEST_CLOCK_OFFSET_S="3660"):  # one minute past it
+        w.due = due
+        seen = w.wait_all_due()
+    for d in due:
+        expect(seen.count(d) == 1, "%r announced %d times", d, seen.count(d))
