@@ -393,3 +393,19 @@ def time_events_at_the_moment(ctx):
         seen = w.wait_all_due()
     for d in due:
         expect(seen.count(d) == 1, "%r announced %d times", d, seen.count(d))
+
+
+@test
+def time_events_drain_many(ctx):
+    """more due than one batch (450 overdue referrals, two schedulers draining at once): each announced exactly once"""
+    w = World(ctx.MAIN.port)
+    p = w.partner()
+    psql("INSERT INTO referrals (tenant_id, id, partner_id, direction, prospect, acknowledge_by) "
+         "SELECT '%s', gen_random_uuid(), '%s', 'inbound', '{\"name\": \"P\"}', now() - g * interval '1 second' "
+         "FROM generate_series(1, 450) g" % (w.tenant, p["id"]))
+    count = ("SELECT count(*) FROM time_event_occurrences WHERE tenant_id = '%s' "
+             "AND kind = 'referral.acknowledgement_overdue'" % w.tenant)
+    with Server(ALLIED_TIME_EVENTS_MAX_SLEEP_MS="200"), Server(ALLIED_TIME_EVENTS_MAX_SLEEP_MS="200"):
+        wait_until(lambda: psql(count) == "450", lambda: "announced %s of 450" % psql(count), 60)
+    seen = [d for d in w.announced() if d[0] == "referral.acknowledgement_overdue"]
+    expect(len(seen) == 450 and len(set(seen)) == 450, "%d events, %d distinct", len(seen), len(set(seen)))
