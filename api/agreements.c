@@ -37,6 +37,7 @@ static const struct field AGREEMENT[] = {
     FIELD_DATE("starts_on", F_REQUIRED),
     FIELD_DATE("ends_on", F_NULLABLE),
     FIELD_BOOL("auto_renew", 0),
+    FIELD_INT("stalled_after_days", F_NULLABLE, 1, 3650),
     READONLY_FIELDS,
 };
 /* What PATCH and amend may change: everything but the partner. */
@@ -49,14 +50,15 @@ static const struct field CHANGES[] = {
     FIELD_DATE("starts_on", 0),
     FIELD_DATE("ends_on", F_NULLABLE),
     FIELD_BOOL("auto_renew", 0),
+    FIELD_INT("stalled_after_days", F_NULLABLE, 1, 3650),
     READONLY_FIELDS,
 };
 #define N(a) (int)(sizeof a / sizeof a[0])
 
 DB_STMT(st_insert,
         "INSERT INTO agreements AS a (tenant_id, id, partner_id, direction, terms, inbound_terms, "
-        "  outbound_terms, starts_on, ends_on, auto_renew, supersedes_id) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+        "  outbound_terms, starts_on, ends_on, auto_renew, supersedes_id, stalled_after_days) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) "
         "RETURNING agreement_json(a), a.version");
 DB_STMT(st_get,
         "SELECT agreement_json(a), a.version FROM agreements a "
@@ -65,14 +67,15 @@ DB_STMT(st_get,
 DB_STMT(st_lock,
         "SELECT json_build_object('partner_id', a.partner_id, 'direction', a.direction, "
         "  'terms', a.terms, 'inbound_terms', a.inbound_terms, 'outbound_terms', a.outbound_terms, "
-        "  'starts_on', a.starts_on, 'ends_on', a.ends_on, 'auto_renew', a.auto_renew), "
+        "  'starts_on', a.starts_on, 'ends_on', a.ends_on, 'auto_renew', a.auto_renew, "
+        "  'stalled_after_days', a.stalled_after_days), "
         "  a.status, agreement_status(a), a.version, a.partner_id, a.supersedes_id, "
         "  a.vendor_signed_at IS NOT NULL, a.partner_signed_at IS NOT NULL, a.direction "
         "FROM agreements a WHERE a.tenant_id = $1 AND a.id = $2 "
         "  AND ($3::uuid IS NULL OR a.partner_id = $3) FOR UPDATE");
 DB_STMT(st_update,
         "UPDATE agreements a SET direction = $3, terms = $4, inbound_terms = $5, outbound_terms = $6, "
-        "  starts_on = $7, ends_on = $8, auto_renew = $9, vendor_signer = NULL, vendor_signed_at = NULL, "
+        "  starts_on = $7, ends_on = $8, auto_renew = $9, stalled_after_days = $10, vendor_signer = NULL, vendor_signed_at = NULL, "
         "  partner_signer = NULL, partner_signed_at = NULL, version = a.version + 1, updated_at = now() "
         "WHERE a.tenant_id = $1 AND a.id = $2 RETURNING agreement_json(a), a.version");
 DB_STMT(st_sign,
@@ -153,13 +156,18 @@ static const char *member(json_t *a, const char *key, char **keep) {
     if (!v || json_is_null(v)) return NULL;
     if (json_is_string(v)) return json_string_value(v);
     if (json_is_boolean(v)) return json_is_true(v) ? "true" : "false";
+    if (json_is_integer(v)) {
+        *keep = malloc(24);
+        if (*keep) snprintf(*keep, 24, "%lld", (long long)json_integer_value(v));
+        return *keep;
+    }
     *keep = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
     return *keep;
 }
 
 /* Inserts `a` (validated) as a new draft; replies 201. `supersedes` may be NULL. */
 static void insert_draft(struct request *rq, json_t *a, const char *supersedes) {
-    char id[37], *k1, *k2, *k3;
+    char id[37], *k1, *k2, *k3, *k4;
     uuid_new(id);
     const char *terms = member(a, "terms", &k1), *in = member(a, "inbound_terms", &k2),
                *out = member(a, "outbound_terms", &k3), *tmp;
@@ -174,8 +182,10 @@ static void insert_draft(struct request *rq, json_t *a, const char *supersedes) 
                        json_string_value(json_object_get(a, "starts_on")),
                        (tmp = member(a, "ends_on", &dummy)),
                        json_is_true(json_object_get(a, "auto_renew")) ? "true" : "false",
-                       supersedes};
-    PGresult *r = db_exec(rq, &st_insert, 11, p);
+                       supersedes,
+                       member(a, "stalled_after_days", &k4)};
+    PGresult *r = db_exec(rq, &st_insert, 12, p);
+    free(k4);
     free(k1);
     free(k2);
     free(k3);
@@ -284,13 +294,15 @@ static const char *lock_for_or_reply(struct request *rq, struct locked *l, enum 
 
 /* Writes the merged agreement `m` over draft `id`, clearing its signatures. NULL on failure. */
 static PGresult *update_write(struct request *rq, const char *id, json_t *m) {
-    char *k1, *k2, *k3, *k4;
+    char *k1, *k2, *k3, *k4, *k5;
     const char *p[] = {rq->auth.tenant_id, id, json_string_value(json_object_get(m, "direction")),
                        member(m, "terms", &k1), member(m, "inbound_terms", &k2),
                        member(m, "outbound_terms", &k3),
                        json_string_value(json_object_get(m, "starts_on")), member(m, "ends_on", &k4),
-                       json_is_true(json_object_get(m, "auto_renew")) ? "true" : "false"};
-    PGresult *r = db_exec(rq, &st_update, 9, p);
+                       json_is_true(json_object_get(m, "auto_renew")) ? "true" : "false",
+                       member(m, "stalled_after_days", &k5)};
+    PGresult *r = db_exec(rq, &st_update, 10, p);
+    free(k5);
     free(k1);
     free(k2);
     free(k3);

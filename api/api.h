@@ -116,4 +116,8 @@ void api_staff_links_create(struct request *rq);
 void api_sessions_create(struct request *rq);
 void api_session_get(struct request *rq);
 void api_session_delete(struct request *rq);
+/* api/settings.c */
+void api_settings_get(struct request *rq);
+void api_settings_update(struct request *rq);
+
 #endif

@@ -135,6 +135,9 @@ static const struct route routes[] = {
     {"GET", "/v1/notification-contacts/{id}", api_notification_contacts_get, ROLES_STAFF | ROLE_READONLY, 0},
     {"PATCH", "/v1/notification-contacts/{id}", api_notification_contacts_update, ROLES_STAFF, RF_BODY},
     {"DELETE", "/v1/notification-contacts/{id}", api_notification_contacts_delete, ROLES_STAFF, 0},
+    /* the tenant's own settings: thresholds of its time-based events (api/settings.c) */
+    {"GET", "/v1/settings", api_settings_get, ROLES_STAFF | ROLE_READONLY, 0},
+    {"PATCH", "/v1/settings", api_settings_update, ROLE_ADMIN, RF_BODY},
 };
 
 

@@ -24,6 +24,7 @@ static const struct field TENANT_FIELDS[] = {
     FIELD_OBJECT("limits", 0, 1024),
     FIELDS_READONLY_RESOURCE,
     FIELD_READONLY("status"), FIELD_READONLY("suspended_at"), FIELD_READONLY("last_export_at"),
+    FIELD_READONLY("settings"), /* the tenant's own (GET/PATCH /v1/settings) */
 };
 #define NFIELDS (int)(sizeof TENANT_FIELDS / sizeof TENANT_FIELDS[0])
 

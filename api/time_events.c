@@ -42,42 +42,68 @@
     "NOT EXISTS (SELECT 1 FROM time_event_occurrences o WHERE o.tenant_id = " row ".tenant_id "     \
     "AND o.kind = '" kind "' AND o.resource_id = " row ".id AND o.occurrence_key = " key ") "
 
-/* Each scan: $1 now, $2 the batch size, $3 (where used) a number of days. Columns: tenant,
- * resource id, partner, occurrence key, the resource's JSON, the referral's status (timeline). */
+/* A drain (a batch was full, more are due) goes on from the last batch's sort key ($3, NULL for
+ * a pass's first batch) instead of walking again past everything announced that is still in the
+ * partial index (an overdue referral stays `submitted`): without it draining N due items costs
+ * O(N^2) index steps. What a drain passes over (a row locked by another instance, SKIP LOCKED)
+ * is found by the next pass, which starts from the beginning. */
+#define AFTER(key, type) "AND ($3::text IS NULL OR " key " >= $3::" type ") "
+
+/* Each scan: $1 now, $2 the batch size, $3 where a drain goes on from (above), $4 (where used) a
+ * number of days. Columns: tenant, resource id, partner, occurrence key, the resource's JSON, the
+ * referral's status (timeline), the sort key (text: a drain's next $3). */
 DB_STMT(st_ack_overdue,
-        "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.acknowledge_by), referral_json(r), r.status "
+        "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.acknowledge_by), referral_json(r), r.status, r.acknowledge_by::text "
         "FROM referrals r WHERE r.status = 'submitted' AND r.acknowledge_by <= $1::timestamptz AND "
         NOT_ANNOUNCED("referral.acknowledgement_overdue", "r", "api_ts(r.acknowledge_by)")
+        AFTER("r.acknowledge_by", "timestamptz")
         "ORDER BY r.acknowledge_by LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
+/* A threshold that varies per row (the tenant's setting, the agreement's) cannot be in a partial
+ * index: the index holds the base time, the range scanned is bounded by the smallest threshold in
+ * use (one probe each: tenants are few, agreements_stalled_days), and each row is then checked
+ * against its own. $4 is the instance's default. */
+#define STALLED_DAYS "coalesce(a.stalled_after_days, t.stalled_after_days, $4::int)"
+#define STALLED_MIN                                                                                \
+    "(SELECT least(min(coalesce(t2.stalled_after_days, $4::int)), "                                  \
+    "  (SELECT min(stalled_after_days) FROM agreements WHERE stalled_after_days IS NOT NULL)) FROM tenants t2)"
 DB_STMT(st_stalled,
-        "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.updated_at), referral_json(r), r.status "
-        "FROM referrals r WHERE r.status = 'engaged' "
-        "AND r.updated_at <= $1::timestamptz - make_interval(days => $3::int) AND "
+        "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.updated_at), referral_json(r), r.status, r.updated_at::text "
+        "FROM referrals r JOIN tenants t ON t.id = r.tenant_id "
+        "LEFT JOIN agreements a ON a.tenant_id = r.tenant_id AND a.id = r.agreement_id "
+        "WHERE r.status = 'engaged' AND r.updated_at <= $1::timestamptz - make_interval(days => " STALLED_MIN ") "
+        "AND r.updated_at <= $1::timestamptz - make_interval(days => " STALLED_DAYS ") AND "
         NOT_ANNOUNCED("referral.stalled", "r", "api_ts(r.updated_at)")
+        AFTER("r.updated_at", "timestamptz")
         "ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
 /* Once in a commission's life (an invoice rejected or void makes it payable again: no new event). */
 DB_STMT(st_payable,
-        "SELECT c.tenant_id, c.id, c.partner_id, 'payable', commission_json(c), NULL "
+        "SELECT c.tenant_id, c.id, c.partner_id, 'payable', commission_json(c), NULL, c.payable_at::text "
         "FROM commissions c WHERE c.status = 'pending' AND c.type = 'commission' "
         "AND c.payable_at <= $1::timestamptz AND "
         NOT_ANNOUNCED("commission.payable", "c", "'payable'")
+        AFTER("c.payable_at", "timestamptz")
         "ORDER BY c.payable_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
 DB_STMT(st_invoice_overdue,
-        "SELECT i.tenant_id, i.id, i.partner_id, i.due_on::text, invoice_json(i), NULL "
+        "SELECT i.tenant_id, i.id, i.partner_id, i.due_on::text, invoice_json(i), NULL, i.due_on::text "
         "FROM invoices i WHERE i.status IN ('submitted', 'approved') AND i.due_on < " TODAY " AND "
         NOT_ANNOUNCED("invoice.overdue", "i", "i.due_on::text")
+        AFTER("i.due_on", "date")
         "ORDER BY i.due_on LIMIT $2 FOR UPDATE OF i SKIP LOCKED");
 #define ENDING "a.ends_on IS NOT NULL AND NOT a.auto_renew AND a.status IN ('active', 'suspended') "
+#define EXPIRING_DAYS "coalesce(t.agreement_expiring_days, $4::int)"
 DB_STMT(st_expiring,
-        "SELECT a.tenant_id, a.id, a.partner_id, a.ends_on::text, agreement_json(a), NULL "
-        "FROM agreements a WHERE " ENDING "AND a.ends_on >= " TODAY " "
-        "AND a.ends_on <= " TODAY " + $3::int AND "
+        "SELECT a.tenant_id, a.id, a.partner_id, a.ends_on::text, agreement_json(a), NULL, a.ends_on::text "
+        "FROM agreements a JOIN tenants t ON t.id = a.tenant_id WHERE " ENDING "AND a.ends_on >= " TODAY " "
+        "AND a.ends_on <= " TODAY " + (SELECT max(coalesce(agreement_expiring_days, $4::int)) FROM tenants) "
+        "AND a.ends_on <= " TODAY " + " EXPIRING_DAYS " AND "
         NOT_ANNOUNCED("agreement.expiring", "a", "a.ends_on::text")
+        AFTER("a.ends_on", "date")
         "ORDER BY a.ends_on LIMIT $2 FOR UPDATE OF a SKIP LOCKED");
 DB_STMT(st_expired,
-        "SELECT a.tenant_id, a.id, a.partner_id, a.ends_on::text, agreement_json(a), NULL "
+        "SELECT a.tenant_id, a.id, a.partner_id, a.ends_on::text, agreement_json(a), NULL, a.ends_on::text "
         "FROM agreements a WHERE " ENDING "AND a.ends_on < " TODAY " AND "
         NOT_ANNOUNCED("agreement.expired", "a", "a.ends_on::text")
+        AFTER("a.ends_on", "date")
         "ORDER BY a.ends_on LIMIT $2 FOR UPDATE OF a SKIP LOCKED");
 
 /* Commitments, by the scorecards' rule (commitment_status_on, migration 0020) on the scheduler's
@@ -85,28 +111,53 @@ DB_STMT(st_expired,
  * ended (a scheduler away longer than that does not announce it late). */
 #define COMMITMENT "commitment_status_on(c, commitment_achieved(c), " TODAY ")"
 DB_STMT(st_at_risk,
-        "SELECT c.tenant_id, c.id, c.partner_id, c.period_end::text, commitment_json(c), NULL "
+        "SELECT c.tenant_id, c.id, c.partner_id, c.period_end::text, commitment_json(c), NULL, c.period_end::text "
         "FROM commitments c WHERE c.period_end >= " TODAY " AND c.period_start <= " TODAY " AND "
         NOT_ANNOUNCED("commitment.at_risk", "c", "c.period_end::text")
         "AND " COMMITMENT " = 'at_risk' "
+        AFTER("c.period_end", "date")
         "ORDER BY c.period_end LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
 DB_STMT(st_missed,
-        "SELECT c.tenant_id, c.id, c.partner_id, c.period_end::text, commitment_json(c), NULL "
+        "SELECT c.tenant_id, c.id, c.partner_id, c.period_end::text, commitment_json(c), NULL, c.period_end::text "
         "FROM commitments c WHERE c.period_end < " TODAY " AND c.period_end >= " TODAY " - 7 AND "
         NOT_ANNOUNCED("commitment.missed", "c", "c.period_end::text")
         "AND " COMMITMENT " = 'missed' "
+        AFTER("c.period_end", "date")
         "ORDER BY c.period_end LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
 /* The partner's latest check-in (as the relationship view orders them) says when the next is due. */
 DB_STMT(st_check_in_due,
-        "SELECT k.tenant_id, k.id, k.partner_id, k.next_due_on::text, check_in_json(k), NULL "
+        "SELECT k.tenant_id, k.id, k.partner_id, k.next_due_on::text, check_in_json(k), NULL, k.next_due_on::text "
         "FROM check_ins k WHERE k.next_due_on IS NOT NULL AND k.next_due_on <= " TODAY " "
         "AND NOT EXISTS (SELECT 1 FROM check_ins l WHERE l.tenant_id = k.tenant_id AND l.partner_id = k.partner_id "
         "  AND (l.held_on, l.created_at) > (k.held_on, k.created_at)) AND "
         NOT_ANNOUNCED("check_in.due", "k", "k.next_due_on::text")
+        AFTER("k.next_due_on", "date")
         "ORDER BY k.next_due_on LIMIT $2 FOR UPDATE OF k SKIP LOCKED");
 
+/* An active partner without a referral (partners.last_referral_at, kept by the referral's insert,
+ * migration 0023; never one: since the partner was created) for the tenant's threshold. Only in
+ * the 7 days after it became dormant, like commitment.missed: partners dormant for long stay out
+ * of the range scanned at each wake-up. */
+#define DRY_SINCE "coalesce(p.last_referral_at, p.created_at)"
+#define DORMANT_DAYS "coalesce(t.dormant_after_days, $4::int)"
+DB_STMT(st_dormant,
+        "SELECT p.tenant_id, p.id, p.id, api_ts(" DRY_SINCE "), partner_json(p), NULL, " DRY_SINCE "::text "
+        "FROM partners p JOIN tenants t ON t.id = p.tenant_id WHERE p.status = 'active' "
+        "AND " DRY_SINCE " <= $1::timestamptz - make_interval(days => "
+        "  (SELECT min(coalesce(dormant_after_days, $4::int)) FROM tenants)) "
+        "AND " DRY_SINCE " > $1::timestamptz - make_interval(days => "
+        "  (SELECT max(coalesce(dormant_after_days, $4::int)) + 7 FROM tenants)) "
+        "AND " DRY_SINCE " <= $1::timestamptz - make_interval(days => " DORMANT_DAYS ") "
+        "AND " DRY_SINCE " > $1::timestamptz - make_interval(days => " DORMANT_DAYS " + 7) AND "
+        NOT_ANNOUNCED("partner.dormant", "p", "api_ts(" DRY_SINCE ")")
+        AFTER(DRY_SINCE, "timestamptz")
+        "ORDER BY " DRY_SINCE " LIMIT $2 FOR UPDATE OF p SKIP LOCKED");
+
 /* Seconds from $1 (now) to the next moment something becomes due, NULL when nothing will;
- * $2 stalled days, $3 expiring days. Each part is a min() over a partial index. */
+ * $2 stalled days, $3 expiring days, $4 dormant days: the instance's defaults, so a row under
+ * another threshold (its tenant's or agreement's) may be foreseen early (a scan that finds
+ * nothing) or not at all (the idle cap, ALLIED_TIME_EVENTS_MAX_SLEEP_MS, wakes the scheduler
+ * for it). Each part is a min() over a partial index. */
 DB_STMT(st_next_due,
         "SELECT extract(epoch FROM least("
         " (SELECT min(acknowledge_by) FROM referrals WHERE status = 'submitted' AND acknowledge_by > $1::timestamptz),"
@@ -122,7 +173,10 @@ DB_STMT(st_next_due,
         "    WHERE " ENDING "AND a.ends_on >= " TODAY "),"
         " (SELECT (min(period_end) + 1)::timestamp AT TIME ZONE 'UTC' FROM commitments WHERE period_end >= " TODAY "),"
         " (SELECT min(next_due_on)::timestamp AT TIME ZONE 'UTC' FROM check_ins "
-        "    WHERE next_due_on IS NOT NULL AND next_due_on > " TODAY ")"
+        "    WHERE next_due_on IS NOT NULL AND next_due_on > " TODAY "),"
+        " (SELECT min(coalesce(last_referral_at, created_at)) FROM partners WHERE status = 'active' "
+        "    AND coalesce(last_referral_at, created_at) > $1::timestamptz - make_interval(days => $4::int))"
+        "    + make_interval(days => $4::int)"
         ") - $1::timestamptz)");
 
 DB_STMT(st_begin, "BEGIN");
@@ -141,7 +195,7 @@ struct kind {
     const char *resource_type; /* feed_events.resource_type */
     const char *timeline;      /* the referral timeline's entry type, or NULL */
     struct db_stmt *scan;
-    const int *days;           /* the scan's $3, or NULL when it takes none */
+    const int *days;           /* the scan's $4, or NULL when it takes none */
 };
 
 static const struct kind KINDS[] = {
@@ -154,6 +208,7 @@ static const struct kind KINDS[] = {
     {"commitment.at_risk", "commitment", NULL, &st_at_risk, NULL},
     {"commitment.missed", "commitment", NULL, &st_missed, NULL},
     {"check_in.due", "check_in", NULL, &st_check_in_due, NULL},
+    {"partner.dormant", "partner", NULL, &st_dormant, &cfg.dormant_days},
 };
 #define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
@@ -164,6 +219,7 @@ struct sched {
     int failures;    /* database failures in a row; 0 = healthy */
     double down_since;
     char err[512];
+    char after[NKINDS][64]; /* per kind: the sort key a drain goes on from; "" = from the start */
 };
 
 static double mono_s(void) {
@@ -252,26 +308,38 @@ static int by_tenant(const void *a, const void *b) {
     return strcmp(PQgetvalue(sort_rows, *(const int *)a, 0), PQgetvalue(sort_rows, *(const int *)b, 0));
 }
 
-/* One kind's claim, announcements and commit. Returns how many were claimed, or -1 on failure
+/* Where kind `i`'s next scan starts: after a full batch, from its last sort key (the scan's ORDER
+ * BY, so the last row's), else from the start. */
+static void drain_mark(struct sched *L, int i, PGresult *r, int n) {
+    if (n == BATCH && !PQgetisnull(r, n - 1, 6))
+        snprintf(L->after[i], sizeof L->after[i], "%s", PQgetvalue(r, n - 1, 6));
+    else
+        L->after[i][0] = '\0';
+}
+
+/* Kind `i`'s claim, announcements and commit. Returns how many were claimed, or -1 on failure
  * (the transaction rolled back: nothing of it happened). */
-static int scan(struct sched *L, const struct kind *k, const char *now) {
+static int scan(struct sched *L, int i, const char *now) {
+    const struct kind *k = &KINDS[i];
     char days[16];
     snprintf(days, sizeof days, "%d", k->days ? *k->days : 0);
-    const char *p[] = {now, BATCH_TEXT, days};
+    const char *p[] = {now, BATCH_TEXT, L->after[i][0] ? L->after[i] : NULL, days};
     PGresult *r = NULL;
     if (!run(L, &st_begin, 0, NULL, NULL)) return -1;
-    bool ok = run(L, k->scan, k->days ? 3 : 2, p, &r);
+    bool ok = run(L, k->scan, k->days ? 4 : 3, p, &r);
     int n = ok ? PQntuples(r) : 0;
     if (n > BATCH) n = BATCH; /* the scan's LIMIT; never more */
+    if (ok) drain_mark(L, i, r, n);
     /* Tenant by tenant: each feed append locks its tenant's feed counter until commit, so every
      * instance takes them in the same order and two schedulers never wait for each other. */
     int order[BATCH];
-    for (int i = 0; i < n; i++) order[i] = i;
+    for (int j = 0; j < n; j++) order[j] = j;
     sort_rows = r;
     qsort(order, (size_t)n, sizeof order[0], by_tenant);
-    for (int i = 0; ok && i < n; i++) ok = announce(L, k, r, order[i]);
+    for (int j = 0; ok && j < n; j++) ok = announce(L, k, r, order[j]);
     PQclear(r);
     if (ok && run(L, &st_commit, 0, NULL, NULL)) return n;
+    L->after[i][0] = '\0'; /* nothing of the batch happened: the next scan starts from the start */
     if (L->c && db_ok(L->c)) {
         char keep[sizeof L->err];
         memcpy(keep, L->err, sizeof keep);
@@ -283,12 +351,13 @@ static int scan(struct sched *L, const struct kind *k, const char *now) {
 
 /* Seconds until something next becomes due (capped by the idle limit), or -1 on failure. */
 static double next_due(struct sched *L, const char *now) {
-    char stalled[16], expiring[16];
+    char stalled[16], expiring[16], dormant[16];
     snprintf(stalled, sizeof stalled, "%d", cfg.stalled_days);
     snprintf(expiring, sizeof expiring, "%d", cfg.expiring_days);
-    const char *p[] = {now, stalled, expiring};
+    snprintf(dormant, sizeof dormant, "%d", cfg.dormant_days);
+    const char *p[] = {now, stalled, expiring, dormant};
     PGresult *r;
-    if (!run(L, &st_next_due, 3, p, &r)) return -1;
+    if (!run(L, &st_next_due, 4, p, &r)) return -1;
     double cap = cfg.time_events_max_sleep_ms / 1000.0, s = cap;
     if (!PQgetisnull(r, 0, 0)) s = atof(PQgetvalue(r, 0, 0)) + 0.05; /* just past the moment */
     PQclear(r);
@@ -307,7 +376,7 @@ static void *scheduler_main(void *arg) {
         scheduler_now(now, sizeof now);
         bool full = false, failed = false;
         for (int i = 0; i < NKINDS && !failed && !loop_stopping(&scheduler); i++) {
-            int n = scan(&L, &KINDS[i], now);
+            int n = scan(&L, i, now);
             failed = n < 0;
             full = full || n == BATCH;
         }

@@ -113,6 +113,8 @@ const struct config_option config_options[] = {
      INT(stalled_days, 1, 3650)},
     {"ALLIED_AGREEMENT_EXPIRING_DAYS", "30", "days before an agreement's ends_on that `agreement.expiring` is announced",
      INT(expiring_days, 0, 3650)},
+    {"ALLIED_DORMANT_DAYS", "60", "days an active partner may go without a referral before `partner.dormant` (a tenant's setting overrides)",
+     INT(dormant_days, 1, 3650)},
     {"ALLIED_TEST_MODE", "0", "1: allow test-only settings (ALLIED_TEST_CLOCK_OFFSET_S); never in production",
      INT(test_mode, 0, 1)},
     {"ALLIED_TEST_CLOCK_OFFSET_S", "0", "test only: seconds added to the scheduler's clock (refused without ALLIED_TEST_MODE=1)",

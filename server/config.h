@@ -60,6 +60,7 @@ struct config {
     int time_events_max_sleep_ms; /* ALLIED_TIME_EVENTS_MAX_SLEEP_MS: longest idle wait between scans */
     int stalled_days;         /* ALLIED_STALLED_DAYS: engaged this long without a change = stalled */
     int expiring_days;        /* ALLIED_AGREEMENT_EXPIRING_DAYS: agreement.expiring this long before ends_on */
+    int dormant_days;         /* ALLIED_DORMANT_DAYS: a partner this long without a referral = dormant */
     int test_mode;            /* ALLIED_TEST_MODE: 1 = test-only settings allowed */
     int test_clock_offset_s;  /* ALLIED_TEST_CLOCK_OFFSET_S: shifts the scheduler's "now" (test mode only) */
     const char *public_base_url; /* ALLIED_PUBLIC_BASE_URL: "" = the request's Host */

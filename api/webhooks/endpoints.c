@@ -26,7 +26,8 @@ static const char *const EVENT_TYPES[] = {
     "invoice.rejected", "invoice.void",
     /* time-based (api/time_events.c) */
     "referral.acknowledgement_overdue", "referral.stalled", "commission.payable", "invoice.overdue",
-    "agreement.expiring", "agreement.expired", "commitment.at_risk", "commitment.missed", "check_in.due", NULL};
+    "agreement.expiring", "agreement.expired", "commitment.at_risk", "commitment.missed", "check_in.due",
+    "partner.dormant", NULL};
 
 #define READONLY                                                                                   \
     FIELD_READONLY("secret"), FIELD_READONLY("partner_id"), FIELD_READONLY("disabled_reason"),       \

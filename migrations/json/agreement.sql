@@ -5,6 +5,7 @@
 CREATE OR REPLACE FUNCTION agreement_json(a agreements) RETURNS json LANGUAGE sql STABLE AS $$
   SELECT row_to_json(x) FROM (SELECT a.id, a.partner_id, agreement_status(a) AS status, a.direction,
     a.terms, a.inbound_terms, a.outbound_terms, a.starts_on, a.ends_on, a.auto_renew,
+    a.stalled_after_days,
     json_build_object(
       'vendor', CASE WHEN a.vendor_signed_at IS NULL THEN NULL ELSE
         json_build_object('signer_name', a.vendor_signer, 'signed_at', api_ts(a.vendor_signed_at)) END,

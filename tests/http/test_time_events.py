@@ -3,12 +3,14 @@ import datetime
 import os
 import signal
 import subprocess
-from lib import BIN, test, expect, expect_status, new_tenant, Client, Server, wait_until, wait_for_session, hold_lock, psql
+from lib import (BIN, test, expect, expect_status, expect_problem, new_tenant, cli, Client, Server, wait_until,
+                 wait_for_session, hold_lock, psql, parallel)
 
 TODAY = datetime.date.today()
 AHEAD_S = 3 * 86400  # the private schedulers' clock runs three days ahead
 TIME_TYPES = ("referral.acknowledgement_overdue", "referral.stalled", "commission.payable", "invoice.overdue",
-              "agreement.expiring", "agreement.expired", "commitment.at_risk", "commitment.missed", "check_in.due")
+              "agreement.expiring", "agreement.expired", "commitment.at_risk", "commitment.missed", "check_in.due",
+              "partner.dormant")
 n = 0
 
 
@@ -33,8 +35,11 @@ class World:
         self.c = Client(port, key)
         self.due, self.not_due = [], []  # (type, resource_id)
 
-    def partner(self):
-        return self.c.post("/v1/partners", {"name": "Pia"}).json
+    def partner(self, status=None):
+        body = {"name": "Pia", "status": status} if status else {"name": "Pia"}
+        r = self.c.post("/v1/partners", body)
+        expect_status(r, 201)
+        return r.json
 
     def agreement(self, partner, ends_on=None, **terms):
         t = {"compensation": {"model": "percentage", "rate_bps": 1000}}
@@ -104,6 +109,7 @@ class World:
         future = self.c.post(url, dict(body, period_start=day(10), period_end=day(20))).json
         self.not_due += [("commitment.at_risk", future["id"]), ("commitment.missed", future["id"])]
         # check-ins: the latest one's next_due_on counts
+        self.dormant(p)
         k = self.c.post("/v1/partners/%s/check-ins" % r["id"], {"held_on": day(-5), "next_due_on": day(2)})
         expect_status(k, 201)
         self.due.append(("check_in.due", k.json["id"]))
@@ -112,6 +118,15 @@ class World:
         new = self.c.post("/v1/partners/%s/check-ins" % s["id"], {"held_on": day(-1), "next_due_on": day(30)}).json
         self.not_due += [("check_in.due", old["id"]), ("check_in.due", new["id"])]
         return self
+
+    def dormant(self, prospect):
+        """The tenant's dry spell is one day: its active partners are dormant three days ahead."""
+        expect_status(self.c.patch("/v1/settings", {"dormant_after_days": 1}), 200)
+        self.due.append(("partner.dormant", self.partner("active")["id"]))  # never a referral
+        active = self.partner("active")
+        self.referral(active)
+        self.due.append(("partner.dormant", active["id"]))  # a day after its latest referral
+        self.not_due += [("partner.dormant", self.partner("paused")["id"]), ("partner.dormant", prospect["id"])]
 
     def events(self):
         out, after = [], "0"
@@ -228,3 +243,169 @@ def test_clock_needs_test_mode(ctx):
     expect(out.returncode != 0, "started: %r", out)
     lines = out.stderr.strip().splitlines()
     expect(len(lines) == 1 and "ALLIED_TEST_CLOCK_OFFSET_S" in lines[0] and "ALLIED_TEST_MODE" in lines[0], "%r", out.stderr)
+
+
+@test
+def partner_dormant_once_per_dry_spell(ctx):
+    """partner.dormant counts from the partner's latest referral (kept in the referral's transaction), once per dry spell, by the tenant's threshold"""
+    w = World(ctx.MAIN.port)
+    expect_status(w.c.patch("/v1/settings", {"dormant_after_days": 2}), 200)
+    p = w.partner("active")
+    first = w.referral(p)
+    at = psql("SELECT api_ts(last_referral_at) FROM partners WHERE id = '%s'" % p["id"])
+    expect(at == first["created_at"], "last_referral_at %r, the referral %r", at, first["created_at"])
+    # another tenant keeps the instance's default (60 days): its partner is not dormant three days ahead
+    other = World(ctx.MAIN.port)
+    quiet = other.partner("active")
+    dormant = ("partner.dormant", p["id"])
+    with scheduler():
+        wait_until(lambda: dormant in w.announced(), "the partner's first dry spell")
+        second = w.referral(p)  # a new referral, then a new dry spell: a new occurrence
+        wait_until(lambda: w.announced().count(dormant) == 2, lambda: "a second dry spell: %r" % w.announced())
+        marker = other.referral(other.partner())
+        psql("UPDATE referrals SET acknowledge_by = now() - interval '1 hour' WHERE id = '%s'" % marker["id"])
+        wait_until(lambda: ("referral.acknowledgement_overdue", marker["id"]) in other.announced(), "the marker")
+    expect(w.announced().count(dormant) == 2, "%r", w.announced())
+    expect(("partner.dormant", quiet["id"]) not in other.announced(), "announced before its threshold")
+    keys = psql("SELECT string_agg(occurrence_key, ',' ORDER BY occurrence_key) FROM time_event_occurrences "
+                "WHERE kind = 'partner.dormant' AND resource_id = '%s'" % p["id"])
+    expect(keys == "%s,%s" % (first["created_at"], second["created_at"]), "occurrence keys %r", keys)
+
+
+@test
+def concurrent_referrals_one_partner(ctx):
+    """concurrent referral creates for one partner all succeed and leave its last_referral_at at the latest"""
+    w = World(ctx.MAIN.port)
+    p = w.partner("active")
+
+    def submit(i):
+        return w.c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound",
+                                          "prospect": {"name": "P", "email": "c%d@conc%d.example" % (i, i)}})
+    got = parallel(8, submit)
+    for r in got:
+        expect(not isinstance(r, Exception) and r.status == 201, "%r", r)
+    latest = psql("SELECT max(created_at) = (SELECT last_referral_at FROM partners WHERE id = '%s') FROM referrals "
+                  "WHERE partner_id = '%s'" % (p["id"], p["id"]))
+    expect(latest == "t", "last_referral_at is not the latest referral's created_at")
+
+
+@test
+def time_events_thresholds_per_tenant_and_agreement(ctx):
+    """agreement.expiring uses the tenant's days, referral.stalled the agreement's days, else the tenant's, else the instance's"""
+    w = World(ctx.MAIN.port)
+    s = w.c.patch("/v1/settings", {"agreement_expiring_days": 10, "stalled_after_days": 5})
+    expect_status(s, 200)
+    near = w.agreement(w.partner(), ends_on=TODAY + datetime.timedelta(days=12))
+    far = w.agreement(w.partner(), ends_on=TODAY + datetime.timedelta(days=20))  # the instance's 30 would
+    quick = w.partner()
+    w.agreement(quick)
+    tenant_days = w.referral(quick, "acknowledge", "engage")  # 5 days: not stalled three days ahead
+    fast = w.partner()
+    a = w.c.post("/v1/agreements", {"partner_id": fast["id"], "direction": "inbound", "starts_on": "2026-01-01",
+                                    "stalled_after_days": 1, "terms": {"compensation": {"model": "percentage", "rate_bps": 1000}}})
+    expect_status(a, 201)
+    expect(a.json["stalled_after_days"] == 1, "%r", a.json)
+    w.c.post("/v1/agreements/%s/sign" % a.json["id"], {"party": "vendor", "signer_name": "V"})
+    expect_status(w.c.post("/v1/agreements/%s/sign" % a.json["id"], {"party": "partner", "signer_name": "P"}), 200)
+    agreement_days = w.referral(fast, "acknowledge", "engage")
+    with scheduler():
+        w.due = [("agreement.expiring", near["id"]), ("referral.stalled", agreement_days["id"])]
+        seen = w.wait_all_due()
+    expect(("agreement.expiring", far["id"]) not in seen, "expiring by the instance's days: %r", seen)
+    expect(("referral.stalled", tenant_days["id"]) not in seen, "stalled before the tenant's days: %r", seen)
+
+
+@test
+def settings_api(ctx):
+    """GET/PATCH /v1/settings: the tenant's thresholds (null = the instance's, shown as defaults), admin only to change, bad values 400, stale If-Match 412, and the operator sees them"""
+    tenant, key = new_tenant("settings")
+    c = Client(ctx.MAIN.port, key)
+    g = c.get("/v1/settings")
+    expect_status(g, 200)
+    expect(g.json["dormant_after_days"] is None and g.json["defaults"]["dormant_after_days"] == 60
+           and g.json["defaults"]["agreement_expiring_days"] == 30 and g.json["defaults"]["stalled_after_days"] == 14, "%r", g.json)
+    r = c.patch("/v1/settings", {"dormant_after_days": 45, "agreement_expiring_days": 0})
+    expect_status(r, 200)
+    expect(r.json["dormant_after_days"] == 45 and r.json["agreement_expiring_days"] == 0
+           and r.json["stalled_after_days"] is None and r.json["version"] == g.json["version"] + 1, "%r", r.json)
+    expect(r.h("etag") == '"%d"' % r.json["version"], "%r", r.headers)
+    r = c.patch("/v1/settings", {"dormant_after_days": None}, headers={"If-Match": r.h("etag")})
+    expect_status(r, 200)
+    expect(r.json["dormant_after_days"] is None and r.json["agreement_expiring_days"] == 0, "%r", r.json)
+    expect_problem(c.patch("/v1/settings", {"stalled_after_days": 7}, headers={"If-Match": '"1"'}), 412)
+    for body, field in (({"dormant_after_days": 0}, "dormant_after_days"), ({"stalled_after_days": "3"}, "stalled_after_days"),
+                        ({"agreement_expiring_days": 3651}, "agreement_expiring_days"), ({"colour": 1}, "colour"),
+                        ({"version": 3}, "version"), ({}, "body")):
+        expect_problem(c.patch("/v1/settings", body), 400, "validation-error", field)
+    staff = c.post("/v1/api-keys", {"role": "staff", "name": "s"}).json["key"]
+    expect_status(c.get("/v1/settings", key=staff), 200)
+    expect_problem(c.patch("/v1/settings", {"dormant_after_days": 3}, key=staff), 403)
+    p = c.post("/v1/partners", {"name": "P"}).json
+    pk = c.post("/v1/api-keys", {"role": "partner", "partner_id": p["id"], "name": "p"}).json["key"]
+    expect_problem(c.get("/v1/settings", key=pk), 403)
+    op = cli("key", "create", "--role", "operator", "--name", "settings")["key"]
+    t = Client(ctx.MAIN.port, op).get("/v1/tenants/" + tenant)
+    expect_status(t, 200)
+    expect(t.json["settings"] == {"agreement_expiring_days": 0, "stalled_after_days": None, "dormant_after_days": None},
+           "%r", t.json)
+
+
+@test
+def agreement_stalled_after_days_field(ctx):
+    """an agreement's stalled_after_days is set at create, changed by PATCH of a draft, null by default, and 1..3650"""
+    w = World(ctx.MAIN.port)
+    p = w.partner()
+    body = {"partner_id": p["id"], "direction": "inbound", "starts_on": "2026-01-01",
+            "terms": {"compensation": {"model": "percentage", "rate_bps": 1000}}}
+    a = w.c.post("/v1/agreements", body)
+    expect_status(a, 201)
+    expect(a.json["stalled_after_days"] is None, "%r", a.json)
+    r = w.c.patch("/v1/agreements/" + a.json["id"], {"stalled_after_days": 21})
+    expect_status(r, 200)
+    expect(r.json["stalled_after_days"] == 21, "%r", r.json)
+    for v in (0, 3651, "7", 1.5):
+        expect_problem(w.c.post("/v1/agreements", dict(body, stalled_after_days=v)), 400, "validation-error", "stalled_after_days")
+        expect_problem(w.c.patch("/v1/agreements/" + a.json["id"], {"stalled_after_days": v}), 400, "validation-error",
+                       "stalled_after_days")
+
+
+@test
+def time_events_at_the_moment(ctx):
+    """a deadline is not announced by a scheduler two minutes short of it, and is by one just past it"""
+    w = World(ctx.MAIN.port)
+    expect_status(w.c.patch("/v1/settings", {"dormant_after_days": 1}), 200)
+    p = w.partner("active")
+    psql("UPDATE partners SET created_at = now() - interval '23 hours' WHERE id = '%s'" % p["id"])
+    ref = w.referral(w.partner())
+    psql("UPDATE referrals SET acknowledge_by = now() + interval '1 hour' WHERE id = '%s'" % ref["id"])
+    due = [("referral.acknowledgement_overdue", ref["id"]), ("partner.dormant", p["id"])]  # both in ~1 h
+    marker = w.referral(w.partner())
+    psql("UPDATE referrals SET acknowledge_by = now() - interval '1 hour' WHERE id = '%s'" % marker["id"])
+    old = w.partner("active")  # the markers are due already: once both are announced, both kinds were scanned
+    psql("UPDATE partners SET created_at = now() - interval '25 hours' WHERE id = '%s'" % old["id"])
+    markers = [("referral.acknowledgement_overdue", marker["id"]), ("partner.dormant", old["id"])]
+    with scheduler(ALLIED_TEST_CLOCK_OFFSET_S="3480"):  # 58 minutes ahead: two minutes short
+        wait_until(lambda: all(m in w.announced() for m in markers), "the markers")
+    seen = w.announced()
+    expect(not any(d in seen for d in due), "announced before the moment: %r", seen)
+    with scheduler(ALLIED_TEST_CLOCK_OFFSET_S="3660"):  # one minute past it
+        w.due = due
+        seen = w.wait_all_due()
+    for d in due:
+        expect(seen.count(d) == 1, "%r announced %d times", d, seen.count(d))
+
+
+@test
+def time_events_drain_many(ctx):
+    """more due than one batch (450 overdue referrals, two schedulers draining at once): each announced exactly once"""
+    w = World(ctx.MAIN.port)
+    p = w.partner()
+    psql("INSERT INTO referrals (tenant_id, id, partner_id, direction, prospect, acknowledge_by) "
+         "SELECT '%s', gen_random_uuid(), '%s', 'inbound', '{\"name\": \"P\"}', now() - g * interval '1 second' "
+         "FROM generate_series(1, 450) g" % (w.tenant, p["id"]))
+    count = ("SELECT count(*) FROM time_event_occurrences WHERE tenant_id = '%s' "
+             "AND kind = 'referral.acknowledgement_overdue'" % w.tenant)
+    with Server(ALLIED_TIME_EVENTS_MAX_SLEEP_MS="200"), Server(ALLIED_TIME_EVENTS_MAX_SLEEP_MS="200"):
+        wait_until(lambda: psql(count) == "450", lambda: "announced %s of 450" % psql(count), 60)
+    seen = [d for d in w.announced() if d[0] == "referral.acknowledgement_overdue"]
+    expect(len(seen) == 450 and len(set(seen)) == 450, "%d events, %d distinct", len(seen), len(set(seen)))

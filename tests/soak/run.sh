@@ -7,3 +7,6 @@ for s in tests/soak/contention.py tests/soak/auth_timing.py tests/soak/outage.py
   echo "== $s"
   timeout 300 python3 "$s" </dev/null
 done
+# the scheduler's idle cost and its lag under 100,000 due items (about 10 minutes)
+echo "== tests/soak/time_events.py"
+timeout 1500 python3 tests/soak/time_events.py </dev/null
