@@ -60,6 +60,15 @@ struct config {
     int time_events_max_sleep_ms; /* ALLIED_TIME_EVENTS_MAX_SLEEP_MS: longest idle wait between scans */
     int stalled_days;         /* ALLIED_STALLED_DAYS: engaged this long without a change = stalled */
     int expiring_days;        /* ALLIED_AGREEMENT_EXPIRING_DAYS: agreement.expiring this long before ends_on */
+    const char *smtp_url;     /* ALLIED_SMTP_URL: empty = no mail is sent */
+    const char *smtp_user;    /* ALLIED_SMTP_USER */
+    const char *smtp_password; /* ALLIED_SMTP_PASSWORD */
+    int smtp_starttls;        /* ALLIED_SMTP_STARTTLS: 1 = require STARTTLS */
+    int smtp_timeout_ms;      /* ALLIED_SMTP_TIMEOUT_MS: one message */
+    const char *mail_from;    /* ALLIED_MAIL_FROM */
+    const char *public_base_url; /* ALLIED_PUBLIC_BASE_URL: links in messages */
+    int mail_poll_ms;         /* ALLIED_MAIL_POLL_MS: idle sender's look for due messages */
+    int mail_retry_scale;     /* ALLIED_MAIL_RETRY_SCALE: percent of the real retry schedule */
     int test_mode;            /* ALLIED_TEST_MODE: 1 = test-only settings allowed */
     int test_clock_offset_s;  /* ALLIED_TEST_CLOCK_OFFSET_S: shifts the scheduler's "now" (test mode only) */
 };
