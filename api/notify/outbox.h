@@ -11,7 +11,7 @@
 #include "api/notify/kinds.h"
 #include "server/edge/request.h"
 
-/* A CTE (with its trailing comma) for the statement whose CTE `e` has just inserted a feed event
+/* A CTE `n` (the last of the WITH list: no trailing comma) for the statement whose CTE `e` has just inserted a feed event
  * (seq), with $1 tenant, $2 event type, $5 the partner the event concerns. Each branch is one
  * probe of contacts_partner (tenant, partner) and runs only for a kind of its side, so a tenant
  * without contacts pays an empty index probe, and an event no contact may hear about none.
@@ -28,7 +28,7 @@
     "    AND $2 = ANY (" NOTIFY_PARTNER_KINDS_SQL ") "                                             \
     "  UNION ALL SELECT * FROM contacts WHERE tenant_id = $1 AND partner_id IS NULL "              \
     "    AND $2 = ANY (" NOTIFY_TENANT_KINDS_SQL ")) c "                                           \
-    "WHERE $2 = ANY (c.notifications) ON CONFLICT DO NOTHING), "
+    "WHERE $2 = ANY (c.notifications) ON CONFLICT DO NOTHING) "
 
 /* Queues a message to `to` in the request's transaction (it goes out only if the request
  * commits), sent by the same sender with the same retries: for messages that are not a contact's
