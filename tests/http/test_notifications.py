@@ -9,6 +9,7 @@ import socketserver
 import threading
 import urllib.parse
 import uuid
+from test_time_events import AHEAD_S, World
 from lib import (test, expect, expect_status, expect_problem, free_port, new_tenant, psql, wait_until,
                  Client, Server)
 
@@ -364,3 +365,24 @@ def notifications_list_refuses_bad_queries(ctx):
         page = c.get("/v1/notifications?limit=1").json
         expect(len(page["data"]) == 1 and "next_cursor" in page, "page %r", page)
         expect_problem(Client(srv.port).get("/v1/notifications"), 401)
+
+
+@test
+def time_events_are_mailed(ctx):
+    """a time-based event (an overdue acknowledgement) is mailed once to the tenant contact who asked for it"""
+    with SmtpSink() as sink:
+        w = World(ctx.MAIN.port)
+        p = w.partner()
+        w.agreement(p)
+        to, partner_side = addr("overdue"), addr("partnerside")
+        cid = contact(w.tenant, None, to, ["referral.acknowledgement_overdue"], role="sales")
+        contact(w.tenant, p["id"], partner_side, ["referral.acknowledgement_overdue"])  # a tenant-side kind
+        r = w.referral(p)
+        with Server(**mail_env(sink.url, ALLIED_TEST_MODE=1, ALLIED_TEST_CLOCK_OFFSET_S=AHEAD_S,
+                               ALLIED_TIME_EVENTS_MAX_SLEEP_MS=200)):
+            [m] = sink.wait(to, 1, 20)
+            wait_until(lambda: row_status(cid) == "sent:1", lambda: "rows: %s" % row_status(cid))
+        text = parts(m)["text/plain"]
+        expect(r["id"] in text and "referral.acknowledgement_overdue" in text, "message: %s", text)
+        expect(sink.to(partner_side) == [] and len(sink.to(to)) == 1, "partner side got %d, tenant %d",
+               len(sink.to(partner_side)), len(sink.to(to)))
