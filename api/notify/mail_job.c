@@ -6,6 +6,7 @@
 #include "api/notify/token.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/text.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,10 +42,18 @@ static const char *val(PGresult *r, int i, int col) {
     return PQgetisnull(r, i, col) ? NULL : PQgetvalue(r, i, col);
 }
 
+/* ALLIED_PUBLIC_BASE_URL without a trailing slash, into out[URL_MAX]. */
+static const char *base_url(char *out) {
+    size_t n = (size_t)snprintf(out, URL_MAX - 200, "%s", cfg.public_base_url);
+    if (n > URL_MAX - 201) n = URL_MAX - 201;
+    while (n > 0 && out[n - 1] == '/') out[--n] = '\0';
+    return out;
+}
+
 static void unsubscribe_url(const char *tenant, const char *contact, const char *kind, char out[URL_MAX]) {
-    char token[NOTIFY_TOKEN_MAX];
+    char token[NOTIFY_TOKEN_MAX], base[URL_MAX];
     if (notify_token_make(tenant, contact, kind, token) != 0) *token = '\0';
-    snprintf(out, URL_MAX, "%s/v1/unsubscribe?token=%s", cfg.public_base_url, token);
+    text_format(out, URL_MAX, "%s/v1/unsubscribe?token=%s", base_url(base), token);
 }
 
 /* The outcome of the attempt for every row in `ids`. */
@@ -84,7 +93,7 @@ static bool skip(struct db_conn *c, const char *tenant, PGresult *rows, int i, c
 static const char *send_rows(const char *tenant, PGresult *rows, const int *keep, int n, bool digest, char *serr,
                              size_t serrlen) {
     int i0 = keep[0];
-    char from[256], msgid[400], unsub[URL_MAX];
+    char from[256], msgid[400], unsub[URL_MAX], base[URL_MAX];
     smtp_from_address(from, sizeof from);
     const char *domain = strchr(from, '@') ? strchr(from, '@') + 1 : "allied.invalid";
     snprintf(msgid, sizeof msgid, "%s%s@%s", PQgetvalue(rows, i0, C_ID), digest ? ".digest" : "", domain);
@@ -110,7 +119,7 @@ static const char *send_rows(const char *tenant, PGresult *rows, const int *keep
         }
         unsubscribe_url(tenant, contact, digest ? "*" : items[0].type, unsub);
         struct notify_to to = {m.to, PQgetvalue(rows, i0, C_NAME), PQgetvalue(rows, i0, C_ROLE),
-                               val(rows, i0, C_PARTNER), PQgetvalue(rows, i0, C_TENANT), cfg.public_base_url, unsub};
+                               val(rows, i0, C_PARTNER), PQgetvalue(rows, i0, C_TENANT), base_url(base), unsub};
         if (render_mail(&to, items, n, digest, &mail) == 0) {
             m.subject = mail.subject, m.text = mail.text, m.html = mail.html, m.unsubscribe = unsub;
             out = smtp_send(&m, serr, serrlen) == 0 ? NULL : serr;
