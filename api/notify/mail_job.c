@@ -1,7 +1,6 @@
 /* One claimed message or digest (mail_job.h): read what to say, say it, record it. */
 #include "api/notify/mail_job.h"
 #include "api/notify/render.h"
-#include "api/notify/sender.h"
 #include "api/notify/smtp.h"
 #include "api/notify/token.h"
 #include "server/config.h"
@@ -32,6 +31,13 @@ DB_STMT(st_retry,
         "WHERE tenant_id = $1 AND id = ANY ($2::uuid[])");
 DB_STMT(st_skip,
         "UPDATE notifications SET status = 'skipped', last_error = $3, updated_at = now() WHERE tenant_id = $1 AND id = $2");
+
+static const int SCHEDULE_S[] = {30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400};
+#define ATTEMPTS (int)(sizeof SCHEDULE_S / sizeof SCHEDULE_S[0] + 1)
+
+int mail_retry_s(int attempt) {
+    return attempt >= 1 && attempt < ATTEMPTS ? SCHEDULE_S[attempt - 1] : -1;
+}
 
 enum { C_ID, C_TYPE, C_TO, C_DIRECT, C_SUBJECT, C_TEXT, C_HTML, C_WANTED, C_NAME, C_ROLE, C_PARTNER, C_TENANT,
        C_RTYPE, C_RID, C_DATA, C_AT, C_ATTEMPTS, C_CONTACT, C_EXISTS };

@@ -24,13 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const int SCHEDULE_S[] = {30, 120, 600, 1800, 3600, 7200, 14400, 28800, 43200, 86400};
-#define ATTEMPTS (int)(sizeof SCHEDULE_S / sizeof SCHEDULE_S[0] + 1)
-
-int mail_retry_s(int attempt) {
-    return attempt >= 1 && attempt < ATTEMPTS ? SCHEDULE_S[attempt - 1] : -1;
-}
-
 #define NOT_SUSPENDED "NOT EXISTS (SELECT 1 FROM tenants t WHERE t.id = n.tenant_id AND t.status = 'suspended') "
 #define LEASE "attempts = n.attempts + 1, next_attempt_at = now() + make_interval(secs => $1::int), updated_at = now() "
 

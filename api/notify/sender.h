@@ -5,6 +5,4 @@
 
 int mail_sender_start(void);
 void mail_sender_stop(void);
-/* Seconds before retry `attempt` (1-based) at the full schedule, or -1 when it was the last. */
-int mail_retry_s(int attempt);
 #endif
