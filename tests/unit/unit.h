@@ -24,4 +24,5 @@ void test_webhook(void);
 void test_text(void);
 void test_ratelimit(void);
 void test_states(void);
+void test_notify(void);
 #endif
