@@ -386,3 +386,23 @@ def time_events_are_mailed(ctx):
         expect(r["id"] in text and "referral.acknowledgement_overdue" in text, "message: %s", text)
         expect(sink.to(partner_side) == [] and len(sink.to(to)) == 1, "partner side got %d, tenant %d",
                len(sink.to(partner_side)), len(sink.to(to)))
+
+
+@test
+def direct_messages_are_sent_as_given(ctx):
+    """a direct message (notify_direct: a row with no contact) is sent as given, without an unsubscribe link"""
+    with SmtpSink() as sink, Server(**mail_env(sink.url)) as srv:
+        tenant, c, p = world(srv.port)
+        to = addr("direct")
+        # what notify_direct(rq, to, subject, text, html) writes in a request's transaction
+        psql("INSERT INTO notifications (tenant_id, type, recipient, subject, body_text, body_html) VALUES "
+             "('%s', 'direct', '%s', 'Your sign-in link — Ünïcode', 'Open https://x.example/s', "
+             "'<p>Open <a href=\"https://x.example/s\">this</a></p>')" % (tenant, to))
+        [m] = sink.wait(to, 1)
+        body = parts(m)
+        expect(m["Subject"] == "Your sign-in link — Ünïcode", "subject %r", m["Subject"])
+        expect(body["text/plain"].strip() == "Open https://x.example/s" and "this</a>" in body["text/html"], "%r", body)
+        expect(m["List-Unsubscribe"] is None, "a direct message has no unsubscribe link")
+        log = c.get("/v1/notifications?type=direct").json["data"]
+        expect([(x["to"], x["status"], x["contact_id"], x["event_cursor"]) for x in log] == [(to, "sent", None, None)],
+               "log %r", log)
