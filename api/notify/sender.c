@@ -57,7 +57,8 @@ struct mailer {
 /* Claims with `st`; the claimed rows (all of one tenant), or NULL after a failure. */
 static PGresult *claim(struct mailer *M, struct db_stmt *st) {
     char lease[16];
-    snprintf(lease, sizeof lease, "%d", cfg.smtp_timeout_ms / 1000 + 30); /* longer than one attempt */
+    /* longer than one attempt (render, send within the timeout, record), with room to spare */
+    snprintf(lease, sizeof lease, "%d", (2 * cfg.smtp_timeout_ms + 5999) / 1000);
     const char *p[] = {lease};
     return db_try_conn(M->c, st, 1, p, M->err, sizeof M->err);
 }

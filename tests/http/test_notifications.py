@@ -5,6 +5,7 @@ import email
 import email.policy
 import os
 import re
+import signal
 import socketserver
 import threading
 import urllib.parse
@@ -18,7 +19,10 @@ BASE = "https://allied.example"
 
 class _Handler(socketserver.StreamRequestHandler):
     def w(self, text):
-        self.wfile.write((text + "\r\n").encode())
+        try:
+            self.wfile.write((text + "\r\n").encode())
+        except OSError:  # the client is gone (a test killed the server)
+            pass
 
     def data(self):
         lines = []
@@ -52,6 +56,7 @@ class _Handler(socketserver.StreamRequestHandler):
                 self.w("354 go on")
                 raw = self.data()
                 sink.add(sender, rcpts, raw)
+                sink.release.wait(60)  # a held sink has the message but does not answer yet
                 self.w("250 OK queued")
             elif up == "RSET":
                 sender, rcpts = None, []
@@ -77,6 +82,8 @@ class SmtpSink:
         self.lock = threading.Lock()
         self.messages = []  # (mail from, [rcpt], email.message.EmailMessage)
         self.server = None
+        self.release = threading.Event()
+        self.release.set()
         if start:
             self.start()
 
@@ -99,6 +106,7 @@ class SmtpSink:
                           lambda: "%s: %d of %d messages" % (address, len(self.to(address)), n), timeout)
 
     def close(self):
+        self.release.set()
         if self.server:
             self.server.shutdown()
             self.server.server_close()
@@ -406,3 +414,30 @@ def direct_messages_are_sent_as_given(ctx):
         log = c.get("/v1/notifications?type=direct").json["data"]
         expect([(x["to"], x["status"], x["contact_id"], x["event_cursor"]) for x in log] == [(to, "sent", None, None)],
                "log %r", log)
+
+
+@test
+def crash_after_sending_sends_again_with_the_same_message_id(ctx):
+    """a sender killed after the SMTP server took a message, before recording it, sends it again with the same Message-ID"""
+    with SmtpSink() as sink:
+        env = mail_env(sink.url, ALLIED_SMTP_TIMEOUT_MS=2000)
+        sink.release.clear()  # the sink takes the message but does not answer
+        srv = Server(**env)
+        try:
+            tenant, c, p = world(srv.port)
+            to = addr("crash")
+            cid = contact(tenant, None, to, ["referral.submitted"])
+            referral(c, p)
+            sink.wait(to, 1)
+            srv.proc.send_signal(signal.SIGKILL)  # the send is not recorded (or recorded as failed)
+        finally:
+            srv.stop()
+        expect(row_status(cid).startswith("queued:"), "rows: %s", row_status(cid))
+        sink.release.set()
+        with Server(**env):  # after the lease (2 x 2 s + 5 s), the message goes out again
+            wait_until(lambda: psql("SELECT status FROM notifications WHERE contact_id = '%s'" % cid) == "sent",
+                       lambda: "rows: %s" % row_status(cid), 30)
+        got = sink.to(to)
+        ids = {m["Message-ID"] for m in got}
+        expect(len(got) >= 2 and len(ids) == 1, "%d copies, Message-IDs %r", len(got), ids)
+        expect(row_status(cid) == "sent:%d" % len(got), "rows: %s after %d copies", row_status(cid), len(got))
