@@ -25,7 +25,7 @@ UNIT_SRC   := tests/unit/unit_main.c tests/unit/test_util.c tests/unit/test_json
               tests/unit/test_router.c tests/unit/test_pagination.c tests/unit/test_auth.c \
               tests/unit/test_workflow.c tests/unit/test_terms.c tests/unit/test_money.c tests/unit/test_webhook.c \
               tests/unit/test_text.c tests/unit/test_ratelimit.c \
-              tests/unit/test_states.c tests/unit/test_notification_kinds.c
+              tests/unit/test_states.c tests/unit/test_notification_kinds.c tests/unit/test_notify.c
 
 CORE_OBJ   := $(patsubst %.c,$(BUILD)/%.o,$(filter-out $(BUILD)/%,$(CORE_SRC))) $(BUILD)/migrations.o $(BUILD)/embedded.o
 # Numbered migrations, then the JSON shapes (migrations/json/, common.sql first: the others use it).

@@ -11,6 +11,8 @@
 #include "api/money/invoice_states.h"
 #include "api/webhooks/deliver.h"
 #include "api/time_events.h"
+#include "api/notify/notify_api.h"
+#include "api/notify/sender.h"
 #include "server/edge/usage.h"
 #include <jansson.h>
 #include <stdio.h>
@@ -138,6 +140,10 @@ static const struct route routes[] = {
     /* the tenant's own settings: thresholds of its time-based events (api/settings.c) */
     {"GET", "/v1/settings", api_settings_get, ROLES_STAFF | ROLE_READONLY, 0},
     {"PATCH", "/v1/settings", api_settings_update, ROLE_ADMIN, RF_BODY},
+    /* e-mail notifications (api/notify/): the delivery log; unsubscribe links work without a key */
+    {"GET", "/v1/notifications", api_notifications_list, ROLES_STAFF | ROLE_READONLY | ROLE_PARTNER, RF_QUERY},
+    {"GET", "/v1/unsubscribe", api_unsubscribe_page, 0, RF_PUBLIC | RF_QUERY},
+    {"POST", "/v1/unsubscribe", api_unsubscribe, 0, RF_PUBLIC | RF_QUERY | RF_ANY_BODY},
 };
 
 
@@ -192,6 +198,7 @@ static const struct app_service services[] = {
     {"audit pruner", audit_pruner_start, audit_pruner_stop},
     {"time-event scheduler", time_events_start, time_events_stop},
     {"usage counters", usage_start, usage_stop}, /* server/edge/usage.c: flushes per-tenant usage */
+    {"mail sender", mail_sender_start, mail_sender_stop}, /* api/notify/sender.c: e-mail notifications */
 };
 
 const struct app allied_app = {

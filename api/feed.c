@@ -2,6 +2,7 @@
  * own connection, by the scheduler of time-based events). */
 #include "api/feed.h"
 #include "api/api.h"
+#include "api/notify/outbox.h"
 #include "api/webhooks/webhooks.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
@@ -13,14 +14,14 @@
 #include <string.h>
 
 /* The counter row lock orders the tenant's events by commit (see migrations/0003_feed.sql). */
-/* The same statement writes the webhook outbox (api/webhooks/webhooks.h), so no committed change
- * goes unannounced. */
+/* The same statement writes the e-mail outbox (api/notify/outbox.h) and the webhook outbox
+ * (api/webhooks/webhooks.h), so no committed change goes unannounced. */
 DB_STMT(st_append,
         "WITH s AS (INSERT INTO feed_counters AS f (tenant_id, last_seq) VALUES ($1, 1) "
         "  ON CONFLICT (tenant_id) DO UPDATE SET last_seq = f.last_seq + 1 RETURNING last_seq), "
         "e AS (INSERT INTO feed_events (tenant_id, seq, type, resource_type, resource_id, partner_id, data) "
-        "  SELECT $1, s.last_seq, $2, $3, $4, $5, $6::json FROM s RETURNING seq, at) "
-        WEBHOOK_OUTBOX_INSERT);
+        "  SELECT $1, s.last_seq, $2, $3, $4, $5, $6::json FROM s RETURNING seq, at), "
+        NOTIFICATION_OUTBOX_INSERT WEBHOOK_OUTBOX_INSERT);
 DB_STMT(st_head, "SELECT coalesce((SELECT last_seq FROM feed_counters WHERE tenant_id = $1), 0)");
 DB_STMT(st_read,
         "SELECT feed_event_json(e), e.seq FROM feed_events e WHERE e.tenant_id = $1 AND e.seq > $2 "

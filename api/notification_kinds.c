@@ -3,10 +3,10 @@
 #include <stddef.h>
 #include <string.h>
 
-#define PARTNER_ROW(kind) {kind, SIDE_PARTNER},
-#define TENANT_ROW(kind) {kind, SIDE_TENANT},
+#define PARTNER_ROW(kind, subject) {kind, SIDE_PARTNER, subject},
+#define TENANT_ROW(kind, subject) {kind, SIDE_TENANT, subject},
 const struct notification_kind NOTIFICATION_KINDS[] = {
-    NOTIFICATION_KINDS_PARTNER(PARTNER_ROW) NOTIFICATION_KINDS_TENANT(TENANT_ROW){NULL, SIDE_PARTNER},
+    NOTIFICATION_KINDS_PARTNER(PARTNER_ROW) NOTIFICATION_KINDS_TENANT(TENANT_ROW){NULL, SIDE_PARTNER, NULL},
 };
 
 const struct notification_kind *notification_kind_find(const char *kind) {

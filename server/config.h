@@ -61,6 +61,14 @@ struct config {
     int stalled_days;         /* ALLIED_STALLED_DAYS: engaged this long without a change = stalled */
     int expiring_days;        /* ALLIED_AGREEMENT_EXPIRING_DAYS: agreement.expiring this long before ends_on */
     int dormant_days;         /* ALLIED_DORMANT_DAYS: a partner this long without a referral = dormant */
+    const char *smtp_url;     /* ALLIED_SMTP_URL: empty = no mail is sent */
+    const char *smtp_user;    /* ALLIED_SMTP_USER */
+    const char *smtp_password; /* ALLIED_SMTP_PASSWORD */
+    int smtp_starttls;        /* ALLIED_SMTP_STARTTLS: 1 = require STARTTLS */
+    int smtp_timeout_ms;      /* ALLIED_SMTP_TIMEOUT_MS: one message */
+    const char *mail_from;    /* ALLIED_MAIL_FROM */
+    int mail_poll_ms;         /* ALLIED_MAIL_POLL_MS: idle sender's look for due messages */
+    int mail_retry_scale;     /* ALLIED_MAIL_RETRY_SCALE: percent of the real retry schedule */
     int test_mode;            /* ALLIED_TEST_MODE: 1 = test-only settings allowed */
     int test_clock_offset_s;  /* ALLIED_TEST_CLOCK_OFFSET_S: shifts the scheduler's "now" (test mode only) */
     const char *public_base_url; /* ALLIED_PUBLIC_BASE_URL: "" = the request's Host */

@@ -84,7 +84,7 @@ static int admit(struct request *rq, bool first_attempt) {
     if (r->flags & RF_BODY) {
         bool may_skip = (r->flags & RF_BODY_OPTIONAL) && rq->body_len == 0;
         if (!may_skip && json_body_or_reply(rq) != JIN_OK) return -1;
-    } else if (rq->body_len > 0 && !(r->flags & RF_RAW_BODY)) {
+    } else if (rq->body_len > 0 && !(r->flags & (RF_RAW_BODY | RF_ANY_BODY))) {
         reply_problem(rq, P_BAD_REQUEST, "%s %s takes no request body", r->method, r->pattern);
         return -1;
     }

@@ -17,6 +17,9 @@ typedef void (*handler_fn)(struct request *rq);
 /* Takes a body of any type, up to ALLIED_IMPORT_MAX_BYTES, spooled to an unlinked temporary file
  * (rq->body_fd) instead of memory; the handler checks its Content-Type and reads it (imports). */
 #define RF_RAW_BODY 128u
+/* Takes a small body of any type (up to ALLIED_MAX_BODY_BYTES, in rq->body) that the handler may
+ * ignore: a one-click unsubscribe's form (RFC 8058) posted by a mail provider or a browser. */
+#define RF_ANY_BODY 256u
 
 struct route {
     const char *method;

@@ -10,7 +10,8 @@ import os
 
 TENANT_TABLES = ["api_keys", "idempotency_keys", "partners", "feed_counters", "feed_events", "agreements",
                  "referrals", "referral_events", "invoices", "invoice_counters", "commissions", "invoice_lines",
-                 "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "commitments", "check_ins"]
+                 "webhook_endpoints", "webhook_deliveries", "webhook_attempts", "commitments", "check_ins",
+                 "notifications"]
 
 
 def as_app(sql, tenant=None):

@@ -25,4 +25,5 @@ void test_text(void);
 void test_ratelimit(void);
 void test_states(void);
 void test_notification_kinds(void);
+void test_notify(void);
 #endif

@@ -18,6 +18,7 @@ static const struct {
     {"terms and prospects: validation, defaults, normalisation", test_terms},
     {"money: half-up rounding at ties and limits, largest-remainder splits, overflow, JPY/USD/KWD", test_money},
     {"webhooks: signature vector, private addresses (v4, v6, mapped), retry schedule", test_webhook},
+    {"notifications: unsubscribe tokens (tampering), message rendering (escaping, digest), retry schedule", test_notify},
     {"text: UTF-8 cuts on character boundaries (1-4 byte characters, every offset), scrubbing", test_text},
     {"ratelimit: token buckets, failure throttle, shared minute budget (fake clock), address keys", test_ratelimit},
     {"states: every state x action of the agreement, commission and invoice tables; derived statuses", test_states},
