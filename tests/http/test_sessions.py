@@ -345,3 +345,48 @@ def sessions_count_against_the_tenant_rate_limits(ctx):
     by_cookie = browser.get("/v1/referrals")
     expect(by_cookie.h("ratelimit-policy") == by_key.h("ratelimit-policy"), "%r vs %r",
            by_cookie.h("ratelimit-policy"), by_key.h("ratelimit-policy"))
+
+
+@test
+def guessed_tokens_and_cookies_are_throttled_per_address(ctx):
+    """unknown sign-in tokens and unknown session cookies count as failed authentications of the client address: past ALLIED_AUTH_FAILURES_PER_ADDRESS it gets 429 auth-throttled"""
+    with Server(ALLIED_AUTH_FAILURES_PER_ADDRESS=3) as s:
+        anon = Client(s.port)
+        for _ in range(2):
+            expect_problem(anon.post("/v1/sessions", {"token": "B" * 43}), 401, "link-invalid")
+        expect_problem(Browser(s.port, "C" * 43).get("/v1/partners"), 401, "unauthorized")
+        r = anon.post("/v1/sessions", {"token": "D" * 43})
+        expect_problem(r, 429, "auth-throttled")
+        expect(r.h("retry-after"), "no Retry-After: %r", r.headers)
+        expect_problem(Browser(s.port, "E" * 43).get("/v1/partners"), 429, "auth-throttled")
+
+
+@test
+def a_suspended_tenants_sessions_and_links_are_refused(ctx):
+    """while the operator suspends a tenant its sessions get 403 tenant-suspended and its links do not sign in; after resuming they work again"""
+    admin, browser, a, b, ra, rb = partner_session(ctx, "sessions-suspended")
+    link = admin.post("/v1/partners/%s/portal-links" % a["id"]).json
+    tid = psql("SELECT id FROM tenants WHERE name = 'sessions-suspended'")
+    psql("UPDATE tenants SET status = 'suspended' WHERE id = '%s'" % tid)
+    try:
+        expect_problem(browser.get("/v1/referrals"), 403, "tenant-suspended")
+        expect_problem(Client(ctx.MAIN.port).post("/v1/sessions", {"token": token_of(link)}), 403, "tenant-suspended")
+    finally:
+        psql("UPDATE tenants SET status = 'active' WHERE id = '%s'" % tid)
+    expect_status(browser.get("/v1/referrals"), 200)
+    sign_in(ctx.MAIN.port, link)
+
+
+@test
+def finished_links_and_sessions_are_pruned(ctx):
+    """links and sessions finished more than a day ago are deleted when the tenant makes its next link; live ones stay"""
+    admin, browser, a, b, ra, rb = partner_session(ctx, "sessions-prune")
+    tid = psql("SELECT id FROM tenants WHERE name = 'sessions-prune'")
+    old = admin.post("/v1/partners/%s/portal-links" % a["id"]).json
+    psql("UPDATE portal_links SET expires_at = now() - interval '2 days' WHERE tenant_id = '%s'" % tid)
+    count = "SELECT count(*) FROM portal_links WHERE tenant_id = '%s'" % tid
+    expect(psql(count) == "2", "links: %s", psql(count))
+    admin.post("/v1/partners/%s/portal-links" % a["id"])
+    left = psql("SELECT count(*) FROM portal_links WHERE tenant_id = '%s' AND id = '%s'" % (tid, old["id"]))
+    expect(left == "0" and psql(count) == "2", "the unused old link was kept, or the signed-in one went: %s", psql(count))
+    expect_status(browser.get("/v1/referrals"), 200)
