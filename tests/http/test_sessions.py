@@ -390,3 +390,26 @@ def finished_links_and_sessions_are_pruned(ctx):
     left = psql("SELECT count(*) FROM portal_links WHERE tenant_id = '%s' AND id = '%s'" % (tid, old["id"]))
     expect(left == "0" and psql(count) == "2", "the unused old link was kept, or the signed-in one went: %s", psql(count))
     expect_status(browser.get("/v1/referrals"), 200)
+
+
+@test
+def parallel_requests_at_rotation_time_all_succeed(ctx):
+    """several requests sent at once when the rotation is due all succeed; one new cookie value comes back and both it and the old one work"""
+    import threading
+    admin, browser, a, b, ra, rb = partner_session(ctx, "sessions-parallel")
+    sid = browser.get("/v1/session").json["id"]
+    psql("UPDATE portal_sessions SET rotated_at = now() - interval '16 minutes' WHERE id = '%s'" % sid)
+    first, results = browser.cookie, []
+
+    def one():
+        results.append(Browser(ctx.MAIN.port, first).get("/v1/referrals"))
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expect(all(r.status == 200 for r in results), "statuses: %r", [r.status for r in results])
+    new = {cookie_of(r) for r in results} - {None}
+    expect(len(new) == 1, "new cookie values: %r", new)
+    expect_status(Browser(ctx.MAIN.port, new.pop()).get("/v1/referrals"), 200)
+    expect_status(Browser(ctx.MAIN.port, first).get("/v1/referrals"), 200)
