@@ -413,3 +413,19 @@ def parallel_requests_at_rotation_time_all_succeed(ctx):
     expect(len(new) == 1, "new cookie values: %r", new)
     expect_status(Browser(ctx.MAIN.port, new.pop()).get("/v1/referrals"), 200)
     expect_status(Browser(ctx.MAIN.port, first).get("/v1/referrals"), 200)
+
+
+@test
+def session_tables_are_tenant_scoped_for_the_runtime_role(ctx):
+    """as the runtime role, portal_links and portal_sessions show only the current tenant's rows (none without a tenant), and an unknown cookie hash finds nothing and sets no tenant"""
+    from test_isolation import as_app
+    partner_session(ctx, "sessions-rls")
+    partner_session(ctx, "sessions-rls-other")
+    tid = psql("SELECT id FROM tenants WHERE name = 'sessions-rls'")
+    for table in ("portal_links", "portal_sessions"):
+        expect(as_app("SELECT count(*) FROM %s WHERE tenant_id <> '%s'" % (table, tid), tenant=tid) == "0", "%s leaks", table)
+        expect(as_app("SELECT count(*) FROM %s WHERE tenant_id = '%s'" % (table, tid), tenant=tid) == "1", "%s: own row", table)
+        expect(as_app("SELECT count(*) FROM %s" % table) == "0", "%s visible without a tenant", table)
+    got = as_app("SELECT count(*) FROM allied_session_authenticate('%s', '%s', 60, 30, 900, 60); "
+                 "SELECT coalesce(current_setting('allied.tenant_id', true), '')" % ("0" * 64, "1" * 64))
+    expect(got.split("\n")[0] == "0" and got.split("\n")[1:] in ([""], []), "unknown hash: %r", got)
