@@ -9,6 +9,7 @@
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
 #include "server/edge/params.h"
+#include "server/edge/ratelimit.h"
 #include "server/edge/reply.h"
 #include "server/edge/resource.h"
 #include "server/edge/dispatch.h"
@@ -51,6 +52,13 @@ DB_STMT(st_key_json, "SELECT json_build_object('id', NULL, 'role', $3::text, 'pa
 DB_STMT(st_sign_out, "UPDATE portal_sessions SET revoked_at = coalesce(revoked_at, now()) "
                      "WHERE tenant_id = $1 AND id = $2");
 
+/* Links and sessions finished more than a day ago go when the tenant makes a new link (a link's
+ * sessions go with it): the tables hold what is live, and the audit log keeps who did what. */
+DB_STMT(st_prune, "DELETE FROM portal_links l WHERE l.tenant_id = $1 AND l.expires_at < now() - interval '1 day' "
+                  "AND NOT EXISTS (SELECT 1 FROM portal_sessions s WHERE s.tenant_id = l.tenant_id AND s.link_id = l.id "
+                  "  AND s.expires_at > now() - interval '1 day' "
+                  "  AND (s.revoked_at IS NULL OR s.revoked_at > now() - interval '1 day'))");
+
 /* Where the sign-in page is: ALLIED_PUBLIC_BASE_URL, else this request's own Host (a relative
  * link when it has none that is safe to repeat). */
 static void sign_in_url(struct request *rq, const char *token, char *out, size_t cap) {
@@ -76,6 +84,7 @@ static void create_link(struct request *rq, const char *role, const char *partne
     session_token_new(token, hash);
     snprintf(ttl, sizeof ttl, "%d", cfg.portal_link_ttl_s);
     const char *p[] = {rq->auth.tenant_id, id, hash, role, partner, contact, email, rq->auth.key_id, ttl};
+    db_prologue(rq, &st_prune, rq->auth.tenant_id); /* sent with the insert: no round trip of its own */
     PGresult *r = db_exec(rq, &st_link, 9, p);
     if (!r) return;
     json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
@@ -129,8 +138,10 @@ static void link_refused(struct request *rq, const char *state) {
         reply_problem(rq, P_LINK_INVALID, "this sign-in link has expired; ask for a new one");
     else if (strcmp(state, "suspended") == 0)
         reply_problem(rq, P_TENANT_SUSPENDED, "the operator suspended this tenant; its sign-in links are refused");
-    else
+    else {
         reply_problem(rq, P_LINK_INVALID, "this sign-in link is unknown; check it was copied whole, or ask for a new one");
+        ratelimit_address_failed(rq); /* a guess: counted against the address (256-bit tokens anyway) */
+    }
 }
 
 /* Replies `status` with the session's JSON (rq->auth: the session) and, with `token`, its cookie. */
@@ -163,7 +174,7 @@ static void adopt_session(struct request *rq, PGresult *r, const char *id) {
 }
 
 void api_sessions_create(struct request *rq) {
-    if (json_fields_or_reply(rq, rq->json, SESSION_FIELDS, 1, false)) return;
+    if (ratelimit_address_or_reply(rq) || json_fields_or_reply(rq, rq->json, SESSION_FIELDS, 1, false)) return;
     const char *link = json_string_value(json_object_get(rq->json, "token"));
     if (!session_token_valid(link)) {
         link_refused(rq, "unknown");

@@ -147,7 +147,8 @@ BEGIN
   IF NOT rotated AND ((is_current AND s.previous_hash IS NOT NULL AND s.previous_until IS NULL)
                       OR s.last_seen_at <= now() - make_interval(secs => p_touch_s)) THEN
     UPDATE portal_sessions SET last_seen_at = now(),
-        previous_until = CASE WHEN is_current AND previous_hash IS NOT NULL
+        -- the grace starts when the current value (as it is now, not as first read) is presented
+        previous_until = CASE WHEN token_hash = p_hash AND previous_hash IS NOT NULL
                               THEN coalesce(previous_until, now() + make_interval(secs => p_grace_s))
                               ELSE previous_until END
       WHERE tenant_id = s.tenant_id AND id = (SELECT id FROM portal_sessions

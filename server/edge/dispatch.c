@@ -74,8 +74,8 @@ static int admit(struct request *rq, bool first_attempt) {
         if (first_attempt) rc = ratelimit_auth_or_reply(rq, rc); /* a retry is not a new request */
         if (rc != 0) return -1;
         if (!(r->roles & rq->auth.role)) {
-            reply_problem(rq, P_FORBIDDEN, "a %s key may not call %s %s", role_name(rq->auth.role),
-                          r->method, r->pattern);
+            reply_problem(rq, P_FORBIDDEN, "a %s %s may not call %s %s", role_name(rq->auth.role),
+                          rq->auth.session ? "session" : "key", r->method, r->pattern);
             return -1;
         }
     }

@@ -12,6 +12,7 @@
 #include "server/log.h"
 #include "server/edge/reply.h"
 #include "server/edge/router.h"
+#include "server/edge/session_auth.h"
 #include "server/util.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -434,7 +435,8 @@ int ratelimit_precheck_or_reply(struct request *rq) {
     char prefix[KEY_PREFIX_LEN + 1];
     uint64_t now = now_ns();
     if (!rq->route || (rq->route->flags & RF_PUBLIC)) return 0;
-    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION)) return 0; /* 401 without a lookup */
+    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION)) /* a browser's session: its address only */
+        return session_cookie_present(rq) ? failures_or_reply(rq, NULL, false, now) : 0;
     bool has_prefix = bearer_prefix(rq, prefix);
     struct seen_key k = {.ok = true};
     if (has_prefix) seen_key(prefix, now, &k);
@@ -445,7 +447,7 @@ int ratelimit_precheck_or_reply(struct request *rq) {
 static void count_failure(struct request *rq) {
     char prefix[KEY_PREFIX_LEN + 1], addr[64];
     uint64_t now = now_ns();
-    if (rq->status != 401 || !req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION)) return;
+    if (rq->status != 401 || (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION) && !rq->auth_guess)) return;
     if (lim_fail_addr.interval_ns) {
         client_address(rq, addr, sizeof addr);
         pthread_mutex_lock(&fail_addr.lock);
@@ -689,4 +691,26 @@ int ratelimit_start(void) {
 
 void ratelimit_stop(void) {
     loop_stop(&flusher);
+}
+
+/* ---- Credentials other than API keys (browser sessions, sign-in links) ---- */
+
+int ratelimit_address_or_reply(struct request *rq) {
+    char addr[64];
+    uint64_t wait = 0, now = now_ns();
+    if (!lim_fail_addr.interval_ns) return 0;
+    client_address(rq, addr, sizeof addr);
+    if (!throttled(&fail_addr, &lim_fail_addr, addr, now, &wait)) return 0;
+    refuse(rq, P_AUTH_THROTTLED, rl_seconds_up(wait), AUTH_ADDRESS);
+    return -1;
+}
+
+void ratelimit_address_failed(struct request *rq) {
+    char addr[64];
+    uint64_t now = now_ns();
+    if (!lim_fail_addr.interval_ns) return;
+    client_address(rq, addr, sizeof addr);
+    pthread_mutex_lock(&fail_addr.lock);
+    rl_charge(&lim_fail_addr, &find(&fail_addr, addr, true, now)->tat, now);
+    pthread_mutex_unlock(&fail_addr.lock);
 }

@@ -83,6 +83,13 @@ int ratelimit_precheck_or_reply(struct request *rq);
  * returns -1. On success takes a token from the key's and the tenant's buckets and counts the
  * request against the tenant's minute budget: 0, or -1 after replying 429. */
 int ratelimit_auth_or_reply(struct request *rq, int auth_rc);
+/* For a sign-in link's token (checked by its handler on a public route; a session cookie's
+ * failures are counted like a key's, rq->auth_guess): refuses a client address throttled for
+ * failed authentication (429 auth-throttled): 0, or -1 after replying. */
+int ratelimit_address_or_reply(struct request *rq);
+/* Counts one failed authentication of such a credential (an unknown value: a guess) against the
+ * client address (ALLIED_AUTH_FAILURES_PER_ADDRESS). */
+void ratelimit_address_failed(struct request *rq);
 /* Hook in server/http.c when the response is sent: adds RateLimit-Policy and RateLimit to `resp`
  * when the request was counted (every authenticated response). */
 void ratelimit_headers(const struct request *rq, struct MHD_Response *resp);

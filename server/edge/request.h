@@ -89,6 +89,7 @@ struct request {
     struct rl_seen rl;
     char key_prefix[16];     /* the Bearer key's prefix, parsed once (auth_request_prefix) */
     signed char key_parsed;  /* 0 not yet, 1 key_prefix holds it, -1 no well-formed key */
+    bool auth_guess;         /* a 401 for an unknown session cookie: a failed authentication (ratelimit.c) */
     char set_cookie[160];    /* a rotated session cookie, sent with a success (server/edge/session_auth.c) */
 
     /* database, while a worker runs the request */

@@ -131,6 +131,7 @@ static PGresult *lookup(struct request *rq, const char *cookie, char *new_token)
     if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "ok") == 0) return r;
     char state[16] = "unknown";
     if (PQntuples(r) == 1) snprintf(state, sizeof state, "%s", PQgetvalue(r, 0, 0));
+    rq->auth_guess = strcmp(state, "unknown") == 0; /* the limiter counts a guess; an expired one is not */
     PQclear(r);
     state_refusal(rq, state);
     return NULL;
@@ -140,7 +141,10 @@ int session_auth_or_reply(struct request *rq) {
     const char *cookie = req_cookie(rq, SESSION_COOKIE);
     char new_token[SESSION_TOKEN_LEN + 1];
     rq->set_cookie[0] = '\0';
-    if (!session_token_valid(cookie)) return refuse(rq, "the session cookie is malformed");
+    if (!session_token_valid(cookie)) {
+        rq->auth_guess = true;
+        return refuse(rq, "the session cookie is malformed");
+    }
     PGresult *r = lookup(rq, cookie, new_token);
     if (!r) return -1;
     fill_auth(rq, r);

@@ -345,3 +345,87 @@ def sessions_count_against_the_tenant_rate_limits(ctx):
     by_cookie = browser.get("/v1/referrals")
     expect(by_cookie.h("ratelimit-policy") == by_key.h("ratelimit-policy"), "%r vs %r",
            by_cookie.h("ratelimit-policy"), by_key.h("ratelimit-policy"))
+
+
+@test
+def guessed_tokens_and_cookies_are_throttled_per_address(ctx):
+    """unknown sign-in tokens and unknown session cookies count as failed authentications of the client address: past ALLIED_AUTH_FAILURES_PER_ADDRESS it gets 429 auth-throttled"""
+    with Server(ALLIED_AUTH_FAILURES_PER_ADDRESS=3) as s:
+        anon = Client(s.port)
+        for _ in range(2):
+            expect_problem(anon.post("/v1/sessions", {"token": "B" * 43}), 401, "link-invalid")
+        expect_problem(Browser(s.port, "C" * 43).get("/v1/partners"), 401, "unauthorized")
+        r = anon.post("/v1/sessions", {"token": "D" * 43})
+        expect_problem(r, 429, "auth-throttled")
+        expect(r.h("retry-after"), "no Retry-After: %r", r.headers)
+        expect_problem(Browser(s.port, "E" * 43).get("/v1/partners"), 429, "auth-throttled")
+
+
+@test
+def a_suspended_tenants_sessions_and_links_are_refused(ctx):
+    """while the operator suspends a tenant its sessions get 403 tenant-suspended and its links do not sign in; after resuming they work again"""
+    admin, browser, a, b, ra, rb = partner_session(ctx, "sessions-suspended")
+    link = admin.post("/v1/partners/%s/portal-links" % a["id"]).json
+    tid = psql("SELECT id FROM tenants WHERE name = 'sessions-suspended'")
+    psql("UPDATE tenants SET status = 'suspended' WHERE id = '%s'" % tid)
+    try:
+        expect_problem(browser.get("/v1/referrals"), 403, "tenant-suspended")
+        expect_problem(Client(ctx.MAIN.port).post("/v1/sessions", {"token": token_of(link)}), 403, "tenant-suspended")
+    finally:
+        psql("UPDATE tenants SET status = 'active' WHERE id = '%s'" % tid)
+    expect_status(browser.get("/v1/referrals"), 200)
+    sign_in(ctx.MAIN.port, link)
+
+
+@test
+def finished_links_and_sessions_are_pruned(ctx):
+    """links and sessions finished more than a day ago are deleted when the tenant makes its next link; live ones stay"""
+    admin, browser, a, b, ra, rb = partner_session(ctx, "sessions-prune")
+    tid = psql("SELECT id FROM tenants WHERE name = 'sessions-prune'")
+    old = admin.post("/v1/partners/%s/portal-links" % a["id"]).json
+    psql("UPDATE portal_links SET expires_at = now() - interval '2 days' WHERE tenant_id = '%s'" % tid)
+    count = "SELECT count(*) FROM portal_links WHERE tenant_id = '%s'" % tid
+    expect(psql(count) == "2", "links: %s", psql(count))
+    admin.post("/v1/partners/%s/portal-links" % a["id"])
+    left = psql("SELECT count(*) FROM portal_links WHERE tenant_id = '%s' AND id = '%s'" % (tid, old["id"]))
+    expect(left == "0" and psql(count) == "2", "the unused old link was kept, or the signed-in one went: %s", psql(count))
+    expect_status(browser.get("/v1/referrals"), 200)
+
+
+@test
+def parallel_requests_at_rotation_time_all_succeed(ctx):
+    """several requests sent at once when the rotation is due all succeed; one new cookie value comes back and both it and the old one work"""
+    import threading
+    admin, browser, a, b, ra, rb = partner_session(ctx, "sessions-parallel")
+    sid = browser.get("/v1/session").json["id"]
+    psql("UPDATE portal_sessions SET rotated_at = now() - interval '16 minutes' WHERE id = '%s'" % sid)
+    first, results = browser.cookie, []
+
+    def one():
+        results.append(Browser(ctx.MAIN.port, first).get("/v1/referrals"))
+    threads = [threading.Thread(target=one) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    expect(all(r.status == 200 for r in results), "statuses: %r", [r.status for r in results])
+    new = {cookie_of(r) for r in results} - {None}
+    expect(len(new) == 1, "new cookie values: %r", new)
+    expect_status(Browser(ctx.MAIN.port, new.pop()).get("/v1/referrals"), 200)
+    expect_status(Browser(ctx.MAIN.port, first).get("/v1/referrals"), 200)
+
+
+@test
+def session_tables_are_tenant_scoped_for_the_runtime_role(ctx):
+    """as the runtime role, portal_links and portal_sessions show only the current tenant's rows (none without a tenant), and an unknown cookie hash finds nothing and sets no tenant"""
+    from test_isolation import as_app
+    partner_session(ctx, "sessions-rls")
+    partner_session(ctx, "sessions-rls-other")
+    tid = psql("SELECT id FROM tenants WHERE name = 'sessions-rls'")
+    for table in ("portal_links", "portal_sessions"):
+        expect(as_app("SELECT count(*) FROM %s WHERE tenant_id <> '%s'" % (table, tid), tenant=tid) == "0", "%s leaks", table)
+        expect(as_app("SELECT count(*) FROM %s WHERE tenant_id = '%s'" % (table, tid), tenant=tid) == "1", "%s: own row", table)
+        expect(as_app("SELECT count(*) FROM %s" % table) == "0", "%s visible without a tenant", table)
+    got = as_app("SELECT count(*) FROM allied_session_authenticate('%s', '%s', 60, 30, 900, 60); "
+                 "SELECT coalesce(current_setting('allied.tenant_id', true), '')" % ("0" * 64, "1" * 64))
+    expect(got.split("\n")[0] == "0" and got.split("\n")[1:] in ([""], []), "unknown hash: %r", got)
