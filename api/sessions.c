@@ -5,6 +5,7 @@
  * fragment (#token=), never to a server log; tokens and cookie values are stored only as SHA-256.
  * How the cookie then authenticates: server/edge/session_auth.c. */
 #include "api/api.h"
+#include "api/notify/outbox.h"
 #include "server/config.h"
 #include "server/data/db.h"
 #include "server/edge/json_in.h"
@@ -76,6 +77,16 @@ static void sign_in_url(struct request *rq, const char *token, char *out, size_t
     }
 }
 
+/* Queues the sign-in message to `to` (see notify_direct); 0 or -1 (answered). */
+static int email_link(struct request *rq, const char *to, const char *url) {
+    char text[1200];
+    snprintf(text, sizeof text,
+             "Follow this link to sign in to Allied. It works once, within %d minutes:\r\n\r\n%s\r\n\r\n"
+             "If you did not ask for it, ignore this message: nothing happens until the link is followed.\r\n",
+             (cfg.portal_link_ttl_s + 59) / 60, url);
+    return notify_direct(rq, to, "Your sign-in link", text, NULL);
+}
+
 /* Inserts a link for `role` (and `partner`, `contact`) to `email`; replies 201 with it and its url. */
 static void create_link(struct request *rq, const char *role, const char *partner, const char *contact,
                         const char *email) {
@@ -90,11 +101,20 @@ static void create_link(struct request *rq, const char *role, const char *partne
     json_t *o = json_loads(PQgetvalue(r, 0, 0), 0, NULL);
     PQclear(r);
     if (!o) abort();
+    sign_in_url(rq, token, url, sizeof url);
+    /* With SMTP configured the link is also e-mailed, queued in this transaction (sent only if
+     * the link is made). A relative link (no base URL, no usable Host) could not be followed
+     * from a mailbox: then it is only returned. */
+    bool mail = cfg.smtp_url[0] && strstr(url, "://") != NULL;
+    if (mail && email_link(rq, email, url) != 0) {
+        json_decref(o);
+        return;
+    }
+    json_object_set_new(o, "emailed", json_boolean(mail));
     /* An Idempotency-Key replay must not reveal the token: only its hash is stored. */
     json_object_set_new(o, "url", json_null());
     free(rq->idem_body);
     rq->idem_body = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    sign_in_url(rq, token, url, sizeof url);
     json_object_set_new(o, "url", json_string(url));
     reply_json(rq, 201, o);
 }

@@ -417,6 +417,34 @@ def direct_messages_are_sent_as_given(ctx):
 
 
 @test
+def sign_in_links_are_emailed(ctx):
+    """with SMTP configured a portal sign-in link is e-mailed to the partner (emailed: true) and signs in once; without, emailed is false and nothing is queued"""
+    from test_sessions import sign_in
+    with SmtpSink() as sink, Server(**mail_env(sink.url)) as srv:
+        tenant, c, _ = world(srv.port)
+        to = addr("portal")
+        p = c.post("/v1/partners", {"name": "Linked", "email": to}).json
+        r = c.post("/v1/partners/%s/portal-links" % p["id"], {}, headers={"Idempotency-Key": "link-1"})
+        expect(r.status == 201 and r.json["emailed"] is True and r.json["email"] == to, "%r", r)
+        again = c.post("/v1/partners/%s/portal-links" % p["id"], {}, headers={"Idempotency-Key": "link-1"})
+        expect(again.status == 201 and again.json["url"] is None and again.json["emailed"] is True, "%r", again)
+        [m] = sink.wait(to, 1)
+        text = parts(m)["text/plain"]
+        expect(m["Subject"] == "Your sign-in link" and r.json["url"] in text, "%r %r", m["Subject"], text)
+        expect(m["List-Unsubscribe"] is None, "a sign-in link has no unsubscribe link")
+        expect(r.json["url"].startswith(BASE + "/portal/sign-in#token="), "%r", r.json["url"])
+        b, _ = sign_in(srv.port, r.json)
+        expect_status(b.get("/v1/partners/%s" % p["id"]), 200)
+        log = c.get("/v1/notifications?type=direct").json["data"]
+        expect([(x["to"], x["status"]) for x in log] == [(to, "sent")], "one message, sent: %r", log)
+    tenant, c, _ = world(ctx.MAIN.port)
+    p = c.post("/v1/partners", {"name": "Unmailed", "email": addr("nomail")}).json
+    r = c.post("/v1/partners/%s/portal-links" % p["id"], {})
+    expect(r.status == 201 and r.json["emailed"] is False and r.json["url"], "%r", r)
+    expect(psql("SELECT count(*) FROM notifications WHERE tenant_id = '%s'" % tenant) == "0", "nothing queued")
+
+
+@test
 def crash_after_sending_sends_again_with_the_same_message_id(ctx):
     """a sender killed after the SMTP server took a message, before recording it, sends it again with the same Message-ID"""
     with SmtpSink() as sink:
