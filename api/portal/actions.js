@@ -9,9 +9,9 @@ import {toMinor} from './format.js';
 const DECLINE = [['not_a_fit', 'Not a fit'], ['duplicate', 'Duplicate'], ['out_of_scope', 'Out of scope'], ['other', 'Other']];
 
 function act(r, action, body, done, what) {
-  return post('/v1/referrals/' + r.id + '/' + action, body, {ifMatch: r.version}).then(() => {
+  return post('/v1/referrals/' + r.id + '/' + action, body, {ifMatch: r.version}).then(async () => {
+    await done();
     say(what);
-    done();
   });
 }
 
@@ -36,6 +36,7 @@ export function staffActions(r, done, full) {
     s === 'submitted' || s === 'acknowledged' ? declineForm(r, done) : null);
   if (!full) return quick;
   const working = s === 'acknowledged' || s === 'engaged';
+  if (!working && s !== 'submitted') return null; // closed: nothing more to do
   return h('section', {class: 'card', 'aria-labelledby': 'h-act'}, h('h2', {id: 'h-act'}, 'Next step'),
     quick,
     working ? form({class: 'inline-form', 'aria-labelledby': 'h-upd'}, [

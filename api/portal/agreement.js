@@ -17,8 +17,8 @@ function signForm(a, s, reload) {
     if (!v.agree) throw new Error('Tick the box to confirm you have read the terms.');
     if (!v.signer_name) throw Object.assign(new Error('Write your name to sign.'), {fields: [{field: 'signer_name', message: 'is required'}]});
     const done = await post('/v1/agreements/' + a.id + '/sign', {party: 'partner', signer_name: v.signer_name}, {ifMatch: a.version});
+    await reload();
     say(done.status === 'active' ? 'Signed: the agreement is now in force.' : 'Signed. It comes into force once the business signs too.');
-    reload();
   });
 }
 

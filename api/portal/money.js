@@ -25,8 +25,8 @@ function billForms(s, payable, reload) {
       h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Bill ' + money(total, cur))),
     ], async () => {
       const inv = await post('/v1/invoices', {partner_id: s.partner_id, commission_ids: list.map((c) => c.id)});
+      await reload();
       say('Invoice ' + inv.number + ' for ' + money(inv.total) + ' was sent to the business.');
-      reload();
     });
   });
 }
@@ -57,8 +57,8 @@ async function partnerPage(s) {
 function approveButton(i, reload) {
   return form({class: 'one'}, [h('button', {type: 'submit', 'aria-label': 'Approve ' + i.number}, 'Approve')], async () => {
     await post('/v1/invoices/' + i.id + '/approve', {}, {ifMatch: i.version});
+    await reload();
     say('Invoice ' + i.number + ' is approved.');
-    reload();
   });
 }
 
@@ -68,8 +68,8 @@ function payForm(i, reload) {
     h('button', {type: 'submit', 'aria-label': 'Record payment of ' + i.number}, 'Paid'),
   ], async (v) => {
     await post('/v1/invoices/' + i.id + '/pay', {reference: v.reference}, {ifMatch: i.version});
+    await reload();
     say('Invoice ' + i.number + ' is paid.');
-    reload();
   });
 }
 

@@ -4,7 +4,7 @@ import {h, param, badge, table, facts, fill, $} from './dom.js';
 import {get, all, post, mayAct} from './api.js';
 import {start, page, say, failed} from './shell.js';
 import {field, form, filled} from './forms.js';
-import {money, day, percent} from './format.js';
+import {money, day, percent, plural} from './format.js';
 
 const moneyList = (list) => (list && list.length ? list.map((m) => money(m)).join(' + ') : 'nothing');
 const amounts = (list) => (list && list.length ? list.map((m) => money(m)).join(', ') : 'none');
@@ -35,7 +35,7 @@ function sideRows(sc) {
 function reciprocity(sc) {
   const given = sc.inbound.referrals, got = sc.outbound.referrals;
   const words = given === got ? 'balanced' : given > got ? 'they give more than they receive' : 'you give more than you receive';
-  return h('p', {}, 'They introduced ' + given + ' clients to you; you introduced ' + got + ' to them (' + words + ').');
+  return h('p', {}, 'They introduced ' + plural(given, 'client', 'clients') + ' to you; you introduced ' + got + ' to them (' + words + ').');
 }
 
 function checkInForm(id, reload) {
@@ -47,8 +47,8 @@ function checkInForm(id, reload) {
     h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Save the check-in')),
   ], async (v) => {
     await post('/v1/partners/' + id + '/check-ins', filled(v));
+    await reload();
     say('The check-in was recorded.');
-    reload();
   });
 }
 
@@ -62,7 +62,7 @@ async function one(s, id) {
     h('section', {class: 'card', 'aria-labelledby': 'h-sc'},
       h('h2', {id: 'h-sc'}, 'Scorecard, ' + day(sc.from) + ' – ' + day(sc.to)),
       reciprocity(sc),
-      table('Both directions', ['', 'From them', 'From you'], sideRows(sc)),
+      table('Both directions', ['Figure', 'From them', 'From you'], sideRows(sc)),
       h('h3', {}, 'Money'),
       facts([['You owe them', moneyList(sc.commissions.payable.owed)], ['You paid them', moneyList(sc.commissions.payable.paid)],
         ['They owe you', moneyList(sc.commissions.receivable.owed)], ['They paid you', moneyList(sc.commissions.receivable.paid)],

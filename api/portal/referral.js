@@ -45,8 +45,8 @@ function partnerActions(r, reload) {
     const stamp = new Date().toISOString().slice(0, 10);
     const text = ((r.prospect.notes ? r.prospect.notes + '\n\n' : '') + stamp + ': ' + v.note).slice(-5000);
     await patch('/v1/referrals/' + r.id, {prospect: {notes: text}}, {ifMatch: r.version});
+    await reload();
     say('Your note was added.');
-    reload();
   });
   const withdraw = form({'aria-labelledby': 'h-wd', class: 'inline-form'}, [
     h('h3', {id: 'h-wd'}, 'Withdraw this introduction'),
@@ -54,8 +54,8 @@ function partnerActions(r, reload) {
     h('div', {class: 'actions'}, h('button', {type: 'submit', class: 'danger'}, 'Withdraw')),
   ], async (v) => {
     await post('/v1/referrals/' + r.id + '/withdraw', filled({reason: v.reason}), {ifMatch: r.version});
+    await reload();
     say('The introduction was withdrawn.');
-    reload();
   });
   return h('section', {class: 'card'}, notes, withdraw);
 }
