@@ -210,8 +210,19 @@ async function main() {
     await waitText(S, 'Grace Hopper is acknowledged');
     await waitText(S, 'In progress (1)');
 
-    step('staff win it with the deal amount on its page');
-    await go(S, refPath, 'Mark as won');
+    step('staff tell the partner how it is going, on its page');
+    await go(S, refPath, 'Send the update');
+    await fillForm(S, 'form[aria-labelledby="h-upd"]', {stage: 'Proposal sent', note: 'Proposal sent on Monday; decision expected this week.'});
+    await clickButton(S, 'Send the update');
+    await waitText(S, 'The update was sent');
+
+    step("the partner's home page lists it as open, with the stage staff gave");
+    await go(P, '/portal/', 'Open introductions');
+    await waitText(P, 'Grace Hopper (Cobol Systems)');
+    await waitText(P, 'Proposal sent');
+    await check(P, 'partner-home-open');
+
+    step('staff win it with the deal amount');
     await fillForm(S, 'form[aria-labelledby="h-win"]', {'deal.amount': '12000', 'deal.currency': 'EUR'});
     await clickButton(S, 'Mark as won');
     await waitText(S, 'Grace Hopper is won');
@@ -221,6 +232,7 @@ async function main() {
     step('the partner follows it: the timeline and a pending commission');
     await go(P, refPath, 'Timeline');
     await waitText(P, 'Acknowledged');
+    await waitText(P, 'Proposal sent on Monday; decision expected this week.');
     await waitText(P, 'Won');
     await waitText(P, '€1,200.00');
     await waitText(P, 'pending');
