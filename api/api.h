@@ -113,4 +113,11 @@ void api_export(struct request *rq);
 void api_import_export(struct request *rq);
 void api_imports_partners(struct request *rq);
 void api_imports_referrals(struct request *rq);
+
+/* signing people in: api/sessions.c */
+void api_portal_links_create(struct request *rq);
+void api_staff_links_create(struct request *rq);
+void api_sessions_create(struct request *rq);
+void api_session_get(struct request *rq);
+void api_session_delete(struct request *rq);
 #endif

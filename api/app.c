@@ -121,6 +121,12 @@ static const struct route routes[] = {
     {"POST", "/v1/imports/export", api_import_export, ROLE_ADMIN, RF_RAW_BODY | RF_REPORT},
     {"POST", "/v1/imports/partners", api_imports_partners, ROLES_STAFF, RF_RAW_BODY | RF_QUERY | RF_REPORT},
     {"POST", "/v1/imports/referrals", api_imports_referrals, ROLES_STAFF, RF_RAW_BODY | RF_QUERY | RF_REPORT},
+    /* signing people in (api/sessions.c): one-time links, then a session cookie for the pages */
+    {"POST", "/v1/partners/{id}/portal-links", api_portal_links_create, ROLES_STAFF, OPT_BODY},
+    {"POST", "/v1/staff-links", api_staff_links_create, ROLE_ADMIN, RF_BODY},
+    {"POST", "/v1/sessions", api_sessions_create, 0, RF_PUBLIC | RF_BODY},
+    {"GET", "/v1/session", api_session_get, ROLES_ANY, 0},
+    {"DELETE", "/v1/session", api_session_delete, ROLES_ANY, 0},
 };
 
 

@@ -117,6 +117,15 @@ const struct config_option config_options[] = {
      INT(test_mode, 0, 1)},
     {"ALLIED_TEST_CLOCK_OFFSET_S", "0", "test only: seconds added to the scheduler's clock (refused without ALLIED_TEST_MODE=1)",
      INT(test_clock_offset_s, -1000000000, 1000000000)},
+    {"ALLIED_PUBLIC_BASE_URL", "", "the address people reach this instance at, e.g. https://allied.example.com (sign-in links); empty = the request's own Host",
+     TEXT(public_base_url)},
+    {"ALLIED_PORTAL_LINK_TTL_S", "1800", "seconds a sign-in link works (it works once)", INT(portal_link_ttl_s, 1, 604800)},
+    {"ALLIED_SESSION_IDLE_S", "1800", "seconds a browser session lasts without use", INT(session_idle_s, 1, 2592000)},
+    {"ALLIED_SESSION_ABSOLUTE_S", "43200", "seconds a browser session lasts at most, however used", INT(session_absolute_s, 1, 31536000)},
+    {"ALLIED_SESSION_ROTATE_S", "900", "seconds of use after which a session's cookie value is replaced", INT(session_rotate_s, 0, 31536000)},
+    {"ALLIED_SESSION_GRACE_S", "60", "seconds a replaced cookie value keeps working once the new one was used", INT(session_grace_s, 0, 3600)},
+    {"ALLIED_COOKIE_SECURE", "auto", "Secure on the session cookie: auto (when a trusted proxy says X-Forwarded-Proto: https), always or never",
+     TEXT(cookie_secure)},
 };
 const int config_options_count = sizeof config_options / sizeof config_options[0];
 
@@ -164,6 +173,10 @@ int config_load(void) {
         return -1;
     }
     log_set_level(cfg.log_level);
+    if (strcmp(cfg.cookie_secure, "auto") && strcmp(cfg.cookie_secure, "always") && strcmp(cfg.cookie_secure, "never")) {
+        fprintf(stderr, "allied: ALLIED_COOKIE_SECURE must be auto, always or never\n");
+        return -1;
+    }
     if (cfg.test_clock_offset_s != 0 && !cfg.test_mode) {
         fprintf(stderr, "allied: ALLIED_TEST_CLOCK_OFFSET_S is a test-only setting: refused without ALLIED_TEST_MODE=1\n");
         return -1;

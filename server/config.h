@@ -62,6 +62,13 @@ struct config {
     int expiring_days;        /* ALLIED_AGREEMENT_EXPIRING_DAYS: agreement.expiring this long before ends_on */
     int test_mode;            /* ALLIED_TEST_MODE: 1 = test-only settings allowed */
     int test_clock_offset_s;  /* ALLIED_TEST_CLOCK_OFFSET_S: shifts the scheduler's "now" (test mode only) */
+    const char *public_base_url; /* ALLIED_PUBLIC_BASE_URL: "" = the request's Host */
+    int portal_link_ttl_s;    /* ALLIED_PORTAL_LINK_TTL_S: sign-in links */
+    int session_idle_s;       /* ALLIED_SESSION_IDLE_S */
+    int session_absolute_s;   /* ALLIED_SESSION_ABSOLUTE_S */
+    int session_rotate_s;     /* ALLIED_SESSION_ROTATE_S */
+    int session_grace_s;      /* ALLIED_SESSION_GRACE_S */
+    const char *cookie_secure; /* ALLIED_COOKIE_SECURE: auto, always, never */
 };
 
 /* One row per environment variable: the table is the documentation's source, and for plain

@@ -250,8 +250,9 @@ static void run_one(struct worker *w, struct request *rq) {
         hooks.run(rq);
     }
     /* A transaction can only be open here through a bug; never hand it to the next request. */
-    if (w->db->pipe == PIPE_SYNC_PENDING && rq->db_fail == DBF_NONE) {
-        /* a read's sync: read with the next request's first statements, one round trip saved */
+    if (w->db->pipe == PIPE_SYNC_PENDING && rq->db_fail == DBF_NONE && !rq->settle_read) {
+        /* a read's sync: read with the next request's first statements, one round trip saved
+         * (unless the answer must wait for the read's own writes to commit: settle_read) */
     } else if (!db_settle(w->db)) {
         rq->db_fail = DBF_CONNECTION;
     } else if (PQtransactionStatus(w->db->pg) != PQTRANS_IDLE && db_ok(w->db)) {

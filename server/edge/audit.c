@@ -11,13 +11,15 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-/* The key's name and role are read from api_keys as it is at the time (the request knows only the id). */
+/* The key's name and role are read from api_keys as it is at the time (the request knows only the id);
+ * a browser session (issue 15) is named "session of <email>" with its role. */
 DB_STMT(st_insert, "INSERT INTO audit_events (tenant_id, key_id, key_name, key_role, client_address, method, "
                    "route, resource_id, status, request_id) "
-                   "SELECT a.tenant_id, a.key_id, k.name, coalesce(k.role, 'unknown'), a.client_address, a.method, a.route, "
-                   "a.resource_id, a.status, a.request_id "
+                   "SELECT a.tenant_id, a.key_id, coalesce(k.name, 'session of ' || s.email), coalesce(k.role, s.role, 'unknown'), "
+                   "a.client_address, a.method, a.route, a.resource_id, a.status, a.request_id "
                    "FROM json_populate_record(NULL::audit_events, $1::json) a "
-                   "LEFT JOIN api_keys k ON k.tenant_id = a.tenant_id AND k.id = a.key_id");
+                   "LEFT JOIN api_keys k ON k.tenant_id = a.tenant_id AND k.id = a.key_id "
+                   "LEFT JOIN portal_sessions s ON s.tenant_id = a.tenant_id AND s.id = a.key_id");
 DB_STMT(st_set_tenant, "SELECT set_config('allied.tenant_id', $1, true)");
 
 static bool state_changing(const char *m) {

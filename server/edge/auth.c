@@ -4,6 +4,7 @@
 #include "server/edge/auth_cache.h"
 #include "server/data/db.h"
 #include "server/edge/reply.h"
+#include "server/edge/session_auth.h"
 #include "server/util.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -176,8 +177,10 @@ static int operator_or_reply(struct request *rq, const char *const *params, cons
 
 int auth_or_reply(struct request *rq) {
     char hash[65];
-    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION))
+    if (!req_header(rq, MHD_HTTP_HEADER_AUTHORIZATION)) {
+        if (session_cookie_present(rq)) return session_auth_or_reply(rq); /* a browser (issue 15) */
         return unauthorized(rq, "send Authorization: Bearer <api key>");
+    }
     const char *key = auth_bearer_key(rq);
     if (!key) return unauthorized(rq, "use the Bearer scheme");
     const char *prefix = auth_request_prefix(rq);

@@ -12,6 +12,7 @@
 #include "server/edge/ratelimit.h"
 #include "server/edge/reply.h"
 #include "server/edge/router.h"
+#include "server/edge/session_auth.h"
 #include "server/text.h"
 #include "server/util.h"
 #include "server/data/worker.h"
@@ -40,6 +41,10 @@ uint64_t now_ns(void) {
 
 const char *req_header(struct request *rq, const char *name) {
     return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_cookie(struct request *rq, const char *name) {
+    return MHD_lookup_connection_value(rq->conn, MHD_COOKIE_KIND, name);
 }
 
 const char *req_query(struct request *rq, const char *name) {
@@ -162,6 +167,7 @@ static enum MHD_Result send_response(struct request *rq) {
     for (int i = 0; i < rq->nheaders; i++)
         MHD_add_response_header(r, rq->headers[i].name, rq->headers[i].value);
     ratelimit_headers(rq, r);
+    session_headers(rq, r);
     if (atomic_load(&draining) || rq->early_reply)
         MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     /* No answer is ever sniffed into another type; an HTML page runs no script, loads nothing

@@ -36,7 +36,9 @@
     X(P_TENANT_SUSPENDED, 403, "tenant-suspended", "This tenant is suspended by the operator")     \
     X(P_TENANT_LIMIT, 409, "tenant-limit", "A limit the operator set for this tenant is reached") \
     X(P_EXPORT_REQUIRED, 409, "export-required", "Export the tenant's data before deleting it")    \
-    X(P_IMPORT_REFUSED, 422, "import-refused", "Rows of the import were refused; nothing was imported")
+    X(P_IMPORT_REFUSED, 422, "import-refused", "Rows of the import were refused; nothing was imported") \
+    X(P_LINK_INVALID, 401, "link-invalid", "The sign-in link is expired, already used or unknown") \
+    X(P_CSRF, 403, "csrf", "A request with the session cookie must carry its X-CSRF-Token")
 
 enum problem {
 #define X(name, status, slug, title) name,

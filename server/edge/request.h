@@ -26,6 +26,7 @@ struct auth {
     char partner_id[UUID_LEN + 1]; /* "" unless role is partner */
     int64_t valid_until_ms; /* Unix ms after which this identity no longer holds (expiry, rotation); 0 = none */
     /* An operator key (ROLE_OPERATOR, not in ROLES_ANY) has no tenant: tenant_id is "". */
+    bool session; /* authenticated by the allied_session cookie: key_id is the session's id */
     bool tenant_suspended; /* the tenant's keys are refused (403 tenant-suspended) */
     long tenant_rate;      /* the tenant's own requests per second, 0 = the instance default */
 };
@@ -88,6 +89,7 @@ struct request {
     struct rl_seen rl;
     char key_prefix[16];     /* the Bearer key's prefix, parsed once (auth_request_prefix) */
     signed char key_parsed;  /* 0 not yet, 1 key_prefix holds it, -1 no well-formed key */
+    char set_cookie[160];    /* a rotated session cookie, sent with a success (server/edge/session_auth.c) */
 
     /* database, while a worker runs the request */
     struct worker *worker;
@@ -96,6 +98,7 @@ struct request {
     const char *prologue_arg[DB_MAX_PROLOGUE];
     int nprologue;
     bool read_txn; /* a GET: an implicit read-only transaction in a pipeline (server/db.c) */
+    bool settle_read; /* a read whose writes must commit before it is answered (a rotated session cookie) */
     enum db_fail db_fail;
     int db_ok_calls; /* statements that succeeded for this request */
     char sqlstate[6];
@@ -122,6 +125,8 @@ uint64_t now_ns(void);
 
 /* Request header value (case-insensitive name), or NULL. Borrowed from MHD. */
 const char *req_header(struct request *rq, const char *name);
+/* Request cookie value, or NULL. Borrowed from MHD. */
+const char *req_cookie(struct request *rq, const char *name);
 /* Query argument value, or NULL. Borrowed from MHD. */
 const char *req_query(struct request *rq, const char *name);
 #endif
