@@ -4,6 +4,8 @@ import {h, $} from './dom.js';
 import {signIn} from './api.js';
 import {page} from './shell.js';
 
+const sentenceCase = (s) => s.charAt(0).toUpperCase() + s.slice(1) + (/[.!?]$/.test(s) ? '' : '.');
+
 async function main() {
   const hash = new URLSearchParams(location.hash.slice(1));
   const token = hash.get('token');
@@ -22,8 +24,8 @@ async function main() {
   } catch (e) {
     page(h('div', {class: 'card', role: 'alert'},
       h('p', {}, h('strong', {}, 'This sign-in link does not work. ')),
-      h('p', {}, e.status === 401 ? (e.problem.detail || e.message) : e.message),
-      h('p', {}, 'Ask the business for a new link: each link works once and for a short time.')));
+      h('p', {}, e.status === 401 && e.problem.detail ? sentenceCase(e.problem.detail) : e.message),
+      h('p', {}, 'Each link works once and for a short time: ask the business for a new one.')));
   }
 }
 

@@ -37,6 +37,7 @@ import test_keys_audit  # noqa: E402,F401
 import test_time_events  # noqa: E402,F401
 import test_operator  # noqa: E402,F401
 import test_sessions  # noqa: E402,F401
+import test_portal  # noqa: E402,F401
 import test_contract  # noqa: E402,F401 - last: it checks what every test above observed
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",

@@ -113,7 +113,7 @@ async function waitText(page, needle, what) {
 }
 
 async function go(page, rel, needle) {
-  await page.goto(BASE + rel, {waitUntil: 'networkidle0'});
+  await page.goto(BASE + rel, {waitUntil: 'load'});
   if (needle) await waitText(page, needle, 'opening ' + rel);
 }
 
@@ -288,6 +288,15 @@ async function main() {
     allowed.push({status: 401, method: 'GET', path: '/v1/session'});
     await go(P, '/portal/money', 'You are not signed in');
     await check(P, 'partner-signed-out');
+
+    step('the used sign-in link, followed again in another browser, says why it does not work');
+    const other = await (await browser.createBrowserContext()).newPage();
+    watch(other, 'stranger');
+    allowed.push({status: 401, method: 'POST', path: '/v1/sessions'});
+    await other.goto(link(FIX.partner_link), {waitUntil: 'load'});
+    await waitText(other, 'This sign-in link does not work');
+    if (new URL(other.url()).hash) fail('the token stayed in the address: ' + other.url());
+    await check(other, 'sign-in-used');
     clean('the end');
     console.log('pages checked: ' + [...checkedPages].sort().join(' '));
     console.log('ok');
