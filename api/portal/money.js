@@ -62,6 +62,17 @@ function approveButton(i, reload) {
   });
 }
 
+function rejectForm(i, reload) {
+  return form({class: 'one'}, [
+    field('reason', 'Reject because', {maxlength: 1000, autocomplete: 'off'}),
+    h('button', {type: 'submit', class: 'danger', 'aria-label': 'Reject ' + i.number}, 'Reject'),
+  ], async (v) => {
+    await post('/v1/invoices/' + i.id + '/reject', {reason: v.reason}, {ifMatch: i.version});
+    await reload();
+    say('Invoice ' + i.number + ' is rejected; its commissions can be billed again.');
+  });
+}
+
 function payForm(i, reload) {
   return form({class: 'one'}, [
     field('reference', 'Payment reference', {required: true, maxlength: 200, autocomplete: 'off'}),
@@ -81,7 +92,7 @@ async function staffPage(s) {
   const act = mayAct(s);
   const heads = ['Number', 'Partner', 'Total', 'Issued', 'Due', 'Paid', act ? 'Action' : 'Document'];
   const cell = (i) => h('div', {class: 'actions'}, printable(i),
-    act && i.status === 'submitted' ? approveButton(i, reload) : null, act && i.status === 'approved' ? payForm(i, reload) : null);
+    act && i.status === 'submitted' ? [approveButton(i, reload), rejectForm(i, reload)] : null, act && i.status === 'approved' ? payForm(i, reload) : null);
   page(
     h('section', {class: 'card', 'aria-labelledby': 'h-sub'}, h('h2', {id: 'h-sub'}, 'To approve'),
       table('Invoices submitted by partners', heads, invoiceRows(invoices.filter((i) => i.status === 'submitted'), names, cell),

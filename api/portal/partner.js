@@ -4,7 +4,7 @@ import {h, param, badge, table, facts, fill, $} from './dom.js';
 import {get, all, post, mayAct} from './api.js';
 import {start, page, say, failed} from './shell.js';
 import {field, form, filled} from './forms.js';
-import {money, day, percent, plural} from './format.js';
+import {money, day, when, percent, plural} from './format.js';
 
 const moneyList = (list) => (list && list.length ? list.map((m) => money(m)).join(' + ') : 'nothing');
 const amounts = (list) => (list && list.length ? list.map((m) => money(m)).join(', ') : 'none');
@@ -52,6 +52,22 @@ function checkInForm(id, reload) {
   });
 }
 
+// A one-time sign-in link for a person at the partner (POST /v1/partners/{id}/portal-links):
+// shown once, to pass on (the server also e-mails it when it can).
+function inviteForm(p) {
+  const out = h('div', {'aria-live': 'polite'});
+  return h('div', {}, form({class: 'inline-form', 'aria-labelledby': 'h-inv-new'}, [
+    h('h3', {id: 'h-inv-new'}, 'Invite someone to the portal'),
+    field('email', 'E-mail', {type: 'email', maxlength: 254, autocomplete: 'off', value: p.email || ''},
+      'Empty: the partner’s own e-mail. The link works once, for a short time.'),
+    h('div', {class: 'actions'}, h('button', {type: 'submit'}, 'Make a sign-in link')),
+  ], async (v) => {
+    const link = await post('/v1/partners/' + p.id + '/portal-links', filled({email: v.email}));
+    fill(out, h('div', {class: 'field'}, h('label', {for: 'new-link'}, 'Sign-in link for ' + link.email + ' (until ' + when(link.expires_at) + ')'),
+      h('input', {id: 'new-link', readonly: true, value: link.url})));
+  }), out);
+}
+
 async function one(s, id) {
   const [p, sc, commitments, checkins] = await Promise.all([get('/v1/partners/' + id), get('/v1/reports/partners/' + id),
     get('/v1/partners/' + id + '/commitments'), get('/v1/partners/' + id + '/check-ins')]);
@@ -70,7 +86,8 @@ async function one(s, id) {
         ['Since their last introduction', sc.days_since_last_referral === null ? 'none yet' : sc.days_since_last_referral + ' days']])),
     h('div', {},
       h('section', {class: 'card', 'aria-labelledby': 'h-p'}, h('h2', {id: 'h-p'}, 'Partner'),
-        facts([['Company', p.company], ['E-mail', p.email], ['Phone', p.phone], ['Kind', p.kind], ['Ideal client', p.ideal_client]])),
+        facts([['Company', p.company], ['E-mail', p.email], ['Phone', p.phone], ['Kind', p.kind], ['Ideal client', p.ideal_client]]),
+        mayAct(s) ? inviteForm(p) : null),
       h('section', {class: 'card', 'aria-labelledby': 'h-cm'}, h('h2', {id: 'h-cm'}, 'Commitments'),
         table('Commitments', ['Period', 'Goal', 'Achieved', 'Status'], commitments.data.map((c) => [
           day(c.period_start) + ' – ' + day(c.period_end),

@@ -9,7 +9,7 @@ import {staffActions} from './actions.js';
 
 const WORDS = {
   submitted: 'Introduced', acknowledged: 'Acknowledged', engaged: 'In talks', updated: 'Update', won: 'Won',
-  lost: 'Lost', declined: 'Declined', withdrawn: 'Withdrawn', edited: 'Details edited',
+  lost: 'Lost', declined: 'Declined', withdrawn: 'Withdrawn', edited: 'Notes or details edited',
 };
 const OPEN = ['submitted', 'acknowledged', 'engaged'];
 
@@ -25,12 +25,12 @@ function timeline(events, r, s) {
   }));
 }
 
-function commissionsCard(list) {
+function commissionsCard(list, staff) {
   if (!list.length) return null;
   return h('section', {class: 'card', 'aria-labelledby': 'h-com'}, h('h2', {id: 'h-com'}, 'Commission'),
     table('Commission on this introduction', ['Amount', 'Status', 'Payable from'],
       list.map((c) => [money(c.amount, c.currency), badge(c.status), day(c.payable_at)])),
-    h('p', {}, h('a', {href: 'money'}, 'Bill it or see your invoices')));
+    h('p', {}, h('a', {href: 'money'}, staff ? 'Invoices' : 'Bill it or see your invoices')));
 }
 
 // The partner's side: notes for the business (the prospect's notes) and withdrawing.
@@ -76,7 +76,7 @@ async function load(s, id) {
           r.status === 'submitted' ? ['Acknowledge by', when(r.acknowledge_by) + (r.overdue ? ' (overdue)' : '')] : null,
           ['Stage', r.stage], r.deal ? ['Deal', money(r.deal)] : null,
           r.close_reason ? ['Reason', r.close_reason] : null, r.close_note ? ['Closing note', r.close_note] : null])),
-      commissionsCard(commissions),
+      commissionsCard(commissions, isStaff(s)),
       isStaff(s) ? (mayAct(s) ? staffActions(r, reload, true) : null) : partnerActions(r, reload)),
     h('section', {class: 'card', 'aria-labelledby': 'h-tl'}, h('h2', {id: 'h-tl'}, 'Timeline'), timeline(events.data, r, s))));
 }

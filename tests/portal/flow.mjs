@@ -278,6 +278,10 @@ async function main() {
     await S.click('tbody a');
     await waitText(S, 'Scorecard');
     await waitText(S, 'They introduced 1 client to you');
+    await clickButton(S, 'Make a sign-in link');
+    await S.waitForSelector('#new-link', {timeout: 15000});
+    const invite = await S.$eval('#new-link', (el) => el.value);
+    if (!/\/portal\/sign-in#token=[\w-]{20,}$/.test(invite)) fail('the invitation is not a sign-in link: ' + invite);
     await check(S, 'staff-partner');
 
     step('signing out ends the session');
