@@ -143,7 +143,13 @@ def fixture(c, port):
         "acknowledge_within_hours": 48, "guidelines": "Introduce by e-mail; never promise prices.",
         "termination": {"notice_days": 30, "conditions": "Either side, in writing."}}}).json
     expect_status(c.post("/v1/agreements/%s/sign" % a["id"], {"party": "vendor", "signer_name": "Vera Vendor"}), 200)
-    return {"partner_id": p["id"], "partner_name": p["name"], "agreement_id": a["id"]}
+    # Another partner's introduction, past its acknowledgement deadline: the inbox lists it first.
+    b = c.post("/v1/partners", {"name": "Babbage Partners"}).json
+    late = c.post("/v1/referrals", {"partner_id": b["id"], "direction": "inbound",
+                                    "prospect": {"name": "Charles Late", "email": "charles@late-engines.example"}})
+    expect_status(late, 201)
+    lib.psql("UPDATE referrals SET acknowledge_by = now() - interval '1 hour' WHERE id = '%s'" % late.json["id"])
+    return {"partner_id": p["id"], "partner_name": p["name"], "agreement_id": a["id"], "late_name": "Charles Late"}
 
 
 def sign_in_links(c, fix):

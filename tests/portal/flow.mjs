@@ -155,6 +155,12 @@ async function main() {
     await waitText(P, FIX.partner_name);
     await check(P, 'partner-home-start');
 
+    step('the keyboard reaches the skip link first, and it leads to the content');
+    await P.keyboard.press('Tab');
+    if (await P.evaluate(() => document.activeElement.className) !== 'skip') fail('the first Tab stop is not the skip link');
+    await P.keyboard.press('Enter');
+    await P.waitForFunction(() => document.activeElement.id === 'main', {timeout: 5000});
+
     step('the partner reads and signs the agreement');
     await go(P, '/portal/agreement', 'Sign this agreement');
     await waitText(P, 'What you earn');
@@ -203,12 +209,16 @@ async function main() {
 
     step('staff follow their sign-in link to the inbox and acknowledge the introduction');
     await S.goto(link(FIX.staff_link), {waitUntil: 'networkidle0'});
-    await waitText(S, 'Waiting for acknowledgement (1)', 'the staff inbox');
+    await waitText(S, 'Waiting for acknowledgement (2)', 'the staff inbox');
     await waitText(S, 'Grace Hopper');
+    const order = await S.$$eval('section[aria-labelledby="h-wait"] li h3', (hs) => hs.map((x) => x.textContent));
+    if (!(order.length === 2 && order[0].includes(FIX.late_name) && order[0].includes('overdue')))
+      fail('the overdue introduction is not first in the inbox: ' + JSON.stringify(order));
     await check(S, 'staff-inbox');
     await clickButton(S, 'Acknowledge: Grace Hopper');
     await waitText(S, 'Grace Hopper is acknowledged');
     await waitText(S, 'In progress (1)');
+    await waitText(S, 'Waiting for acknowledgement (1)');
 
     step('staff tell the partner how it is going, on its page');
     await go(S, refPath, 'Send the update');
