@@ -57,6 +57,8 @@ $(BUILD)/migrations.o: $(BUILD)/migrations.c
 # NAME=PATH, NAME being what the server looks up (server/embed.h).
 EMBEDDED := openapi.yaml=openapi.yaml docs/index.html=api/docs/index.html \
             docs/redoc.standalone.js=api/docs/redoc.standalone.js
+# The partner portal's pages, styles and scripts (api/portal.c serves them under /portal/).
+EMBEDDED += $(foreach f,$(sort $(notdir $(wildcard api/portal/*.html api/portal/*.js api/portal/*.css))),portal/$(f)=api/portal/$(f))
 $(BUILD)/embedded.c: $(foreach e,$(EMBEDDED),$(lastword $(subst =, ,$(e)))) scripts/embed_files.sh
 	@mkdir -p $(BUILD)
 	sh scripts/embed_files.sh $(EMBEDDED) > $@.tmp && mv $@.tmp $@

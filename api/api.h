@@ -12,6 +12,10 @@ void api_metrics(struct request *rq);
 void api_openapi(struct request *rq);
 void api_docs(struct request *rq);
 void api_docs_redoc(struct request *rq);
+/* the partner portal and staff inbox pages (api/portal.c) */
+void api_portal_home(struct request *rq);
+void api_portal_file(struct request *rq);
+void api_portal_redirect(struct request *rq);
 
 /* api/api_keys.c */
 void api_keys_create(struct request *rq);

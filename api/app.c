@@ -30,6 +30,10 @@ static const struct route routes[] = {
     {"GET", "/openapi.yaml", api_openapi, 0, RF_PUBLIC | RF_INLINE},
     {"GET", "/docs", api_docs, 0, RF_PUBLIC | RF_INLINE},
     {"GET", "/docs/redoc.standalone.js", api_docs_redoc, 0, RF_PUBLIC | RF_INLINE},
+    /* the partner portal and staff inbox: pages compiled into the binary (api/portal.c) */
+    {"GET", "/portal", api_portal_redirect, 0, RF_PUBLIC | RF_INLINE},
+    {"GET", "/portal/", api_portal_home, 0, RF_PUBLIC | RF_INLINE | RF_QUERY},
+    {"GET", "/portal/{file}", api_portal_file, 0, RF_PUBLIC | RF_INLINE | RF_QUERY},
     /* API keys (admin only) */
     {"POST", "/v1/api-keys", api_keys_create, ROLE_ADMIN, RF_BODY},
     {"GET", "/v1/api-keys", api_keys_list, ROLE_ADMIN, RF_QUERY},

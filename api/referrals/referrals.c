@@ -63,8 +63,11 @@ DB_STMT(st_dup_lock,
         "UNION ALL "
         "SELECT pg_advisory_xact_lock(hashtextextended($1 || ':domain:' || $3, 0)) WHERE $3 <> ''");
 /* An open or recently won referral of the same prospect inside its protection window. */
+/* Also when it was introduced, by which partner, and until when it stays protected. */
 DB_STMT(st_dup_find,
-        "SELECT r.id FROM referrals r LEFT JOIN agreements a "
+        "SELECT r.id, r.partner_id, api_ts(r.created_at), api_ts(coalesce(r.closed_at, r.created_at) + "
+        "  make_interval(days => coalesce((agreement_terms(a, r.direction)->>'protection_days')::int, 90))) "
+        "FROM referrals r LEFT JOIN agreements a "
         "  ON a.tenant_id = r.tenant_id AND a.id = r.agreement_id "
         "WHERE r.tenant_id = $1 AND ((r.prospect_email = $2 AND $2 <> '') "
         "                         OR (r.prospect_domain = $3 AND $3 <> '')) "
@@ -213,10 +216,14 @@ static bool not_duplicate_or_reply(struct request *rq, const struct prospect_key
     if (!(r = db_exec(rq, &st_dup_find, 3, dp))) return false;
     bool duplicate = PQntuples(r) && !override;
     if (duplicate) {
-        /* Staff may see which referral holds the credit; a partner learns only that one does. */
-        json_t *extra = rq->auth.role == ROLE_PARTNER
-                            ? json_object()
-                            : json_pack("{s:s}", "existing_referral_id", PQgetvalue(r, 0, 0));
+        /* Staff may see which referral holds the credit; a partner learns until when it is
+         * protected, and which one it is only when the partner made it itself. */
+        bool own = rq->auth.role == ROLE_PARTNER && !strcmp(PQgetvalue(r, 0, 1), rq->auth.partner_id);
+        json_t *extra = json_pack("{s:s, s:b}", "protected_until", PQgetvalue(r, 0, 3), "introduced_by_you", own);
+        if (rq->auth.role != ROLE_PARTNER || own) {
+            json_object_set_new(extra, "existing_referral_id", json_string(PQgetvalue(r, 0, 0)));
+            json_object_set_new(extra, "introduced_at", json_string(PQgetvalue(r, 0, 2)));
+        }
         reply_problem_extra(rq, P_DUPLICATE_REFERRAL, extra,
                             "this prospect was already introduced and is still protected%s",
                             rq->auth.role == ROLE_PARTNER ? "" : "; staff may override with override_reason");

@@ -39,6 +39,7 @@ import test_operator  # noqa: E402,F401
 import test_sessions  # noqa: E402,F401
 import test_contacts  # noqa: E402,F401
 import test_notifications  # noqa: E402,F401
+import test_portal  # noqa: E402,F401
 import test_contract  # noqa: E402,F401 - last: it checks what every test above observed
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",

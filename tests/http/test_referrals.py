@@ -232,7 +232,14 @@ def duplicates(ctx):
                                               "prospect": {"name": "Colleague", "email": "bob@lovelace-corp.example"}}), 409)
     rp = e.qk.post("/v1/referrals", {"prospect": {"name": "x", "email": "ada@lovelace-corp.example"}})
     expect_problem(rp, 409, "duplicate-referral")
-    expect("existing_referral_id" not in rp.json, "a partner must not learn another partner's referral id")
+    expect("existing_referral_id" not in rp.json and "introduced_at" not in rp.json,
+           "a partner must not learn another partner's referral id: %r", rp.json)
+    expect(rp.json["introduced_by_you"] is False and rp.json["protected_until"] > first["created_at"], "%r", rp.json)
+    mine = e.qk.post("/v1/referrals", {"prospect": {"name": "Own", "email": "own@own-firm.example"}})
+    again = e.qk.post("/v1/referrals", {"prospect": {"name": "Own again", "email": "own@own-firm.example"}})
+    expect_problem(again, 409, "duplicate-referral")
+    expect(again.json["introduced_by_you"] is True and again.json["existing_referral_id"] == mine.json["id"]
+           and again.json["introduced_at"] == mine.json["created_at"], "a partner sees its own earlier one: %r", again.json)
     e.referral(email="one@gmail.com")
     e.referral(email="two@gmail.com")  # free-mail domains say nothing about the company
     ok = e.c.post("/v1/referrals", {"partner_id": e.q["id"], "direction": "inbound", "override_reason": "Different division",
