@@ -381,20 +381,31 @@ void http_resume(struct request *rq) {
 static void access_log(const struct request *rq, int status, uint64_t dur,
                        enum MHD_RequestTerminationCode toe) {
     if (!log_enabled(LOG_INFO)) return;
-    char ts[32];
+    /* Written by hand, not with jansson: json_pack + json_dumps cost about 45,000 instructions per
+     * request (callgrind), a third of a whole GET. The method is the client's (an unmatched route
+     * takes any token): scrubbed to UTF-8 first. */
+    char ts[32], method[32];
     log_timestamp(ts);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s?, s:s?, s:s, s:s, s:i, s:I, s:f}", "ts", ts, "level", "info",
-                          "msg", "request", "request_id", rq->request_id, "key_id",
-                          rq->auth.ok ? rq->auth.key_id : NULL, "tenant", rq->auth.ok ? rq->auth.tenant_id : NULL,
-                          "method", rq->method, "route", rq->route ? rq->route->pattern : "(unmatched)",
-                          "status", status, "bytes", (json_int_t)(status ? rq->resp_sent : 0), "duration_ms",
-                          (double)dur / 1e6);
-    if (!o) return;
-    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) json_object_set_new(o, "termination", json_integer(toe));
-    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (line) log_json_line(LOG_INFO, line);
-    free(line);
-    json_decref(o);
+    snprintf(method, sizeof method, "%s", rq->method ? rq->method : "");
+    utf8_scrub(method);
+    const char *route = rq->route ? rq->route->pattern : "(unmatched)";
+    char line[4096], *w = line; /* ample: every field is bounded (route 200, request id 130, method 31) */
+    w += sprintf(w, "{\"ts\":\"%s\",\"level\":\"info\",\"msg\":\"request\",\"request_id\":", ts);
+    w = json_put_string(w, rq->request_id);
+    w = stpcpy(w, ",\"key_id\":");
+    w = json_put_string(w, rq->auth.ok ? rq->auth.key_id : NULL);
+    w = stpcpy(w, ",\"tenant\":");
+    w = json_put_string(w, rq->auth.ok ? rq->auth.tenant_id : NULL);
+    w = stpcpy(w, ",\"method\":");
+    w = json_put_string(w, method);
+    w = stpcpy(w, ",\"route\":");
+    if (strlen(route) > 200) route = "(unmatched)"; /* never: patterns are the route table's */
+    w = json_put_string(w, route);
+    w += sprintf(w, ",\"status\":%d,\"bytes\":%lld,\"duration_ms\":%.3f", status,
+                 (long long)(status ? rq->resp_sent : 0), (double)dur / 1e6);
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK) w += sprintf(w, ",\"termination\":%d", (int)toe);
+    strcpy(w, "}");
+    log_json_line(LOG_INFO, line);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
