@@ -3,7 +3,9 @@
 -- statement, and finds operator keys (0017), which an unknown prefix looked up with a second
 -- function: it answers role 'operator' with no tenant for those. The columns of 0016 keep their
 -- names and order (two are added at the end), so an instance still running the previous release
--- reads what it read before. Tenant keys are looked at first, as before.
+-- reads what it read before for tenant keys; an operator key's first request on such an instance
+-- fails (500) until it runs this release (it would read the operator row as a tenant key's).
+-- allied_authenticate_operator (0017) is left in place. Tenant keys are looked at first, as before.
 DROP FUNCTION allied_authenticate(text, text);
 CREATE FUNCTION allied_authenticate(p_prefix text, p_hash text)
 RETURNS TABLE (key_id uuid, key_tenant uuid, key_role text, key_partner uuid, key_valid_until timestamptz,
