@@ -81,3 +81,21 @@ size_t utf8_scrub(char *s) {
     }
     return bad;
 }
+
+char *json_put_string(char *w, const char *s) {
+    if (!s) return memcpy(w, "null", 4), w + 4;
+    *w++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *w++ = '\\';
+            *w++ = (char)c;
+        } else if (c < 0x20) {
+            w += sprintf(w, "\\u%04x", c);
+        } else {
+            *w++ = (char)c;
+        }
+    }
+    *w++ = '"';
+    return w;
+}

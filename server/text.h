@@ -25,4 +25,10 @@ size_t text_vformat(char *dst, size_t cap, const char *fmt, va_list ap) __attrib
  * not come through a UTF-8 check, such as a header or a library's error message, before it goes
  * into JSON. Returns the number of bytes replaced. */
 size_t utf8_scrub(char *s);
+
+/* Writes `s` (UTF-8) at `w` as a JSON string: quotes, backslashes and control bytes escaped; `null`
+ * when s is NULL. `w` needs room for 6 bytes per byte of `s`, plus 2 (4 for null). Returns the end
+ * (not terminated). For JSON written on every request, where jansson's pack and dump cost more
+ * than the rest of the line. */
+char *json_put_string(char *w, const char *s);
 #endif

@@ -153,15 +153,18 @@ static void reply_lost_race(struct request *rq, const char *const *p, enum ref_a
     PQclear(r);
 }
 
-/* What follows the move (`moved`: its row): a win's commissions, the timeline event, the feed
- * entry. False if one failed (a 409 if a win's attributions name a partner that is gone). */
+/* What follows the move (`moved`: its row): the timeline event, a win's commissions, the feed
+ * entry. False if one failed (a 409 if a win's attributions name a partner that is gone). The
+ * feed appends come last: each locks the tenant's feed counter until the commit (api/feed.c), so
+ * nothing else waits on that lock (for a win, the timeline insert used to run while holding it). */
 static bool move_record(struct request *rq, struct move *m, PGresult *moved) {
     char type[40];
     snprintf(type, sizeof type, "referral.%s", workflow_event_type(m->act));
+    if (referral_event_append(rq, m->id, workflow_event_type(m->act), workflow_status_name(m->from),
+                              workflow_status_name(m->t->to), m->note ? m->note : m->reason, m->stage))
+        return false;
     int made = m->act == RA_WIN ? commissions_create(rq, m->id, m->currency, &m->plan) : 0;
-    if (made || referral_event_append(rq, m->id, workflow_event_type(m->act), workflow_status_name(m->from),
-                                      workflow_status_name(m->t->to), m->note ? m->note : m->reason, m->stage) ||
-        feed_append(rq, type, "referral", m->id, m->partner, PQgetvalue(moved, 0, 0))) {
+    if (made || feed_append(rq, type, "referral", m->id, m->partner, PQgetvalue(moved, 0, 0))) {
         if (made && rq->db_fail == DBF_CONSTRAINT && !strcmp(rq->sqlstate, "23503"))
             /* Only data from before partner deletes checked attributions can get here. */
             reply_problem(rq, P_CONFLICT, "a partner named in the referral's attributions no longer exists; "

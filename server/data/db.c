@@ -115,8 +115,6 @@ static PGresult *run(struct db_conn *c, struct db_stmt *st, int n, const char *c
         PQclear(p);
         c->prepared[id] = 1;
     }
-    atomic_fetch_add_explicit(&db_statements_total, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&db_round_trips_total, 1, memory_order_relaxed);
     return PQexecPrepared(c->pg, name, n, vals, NULL, NULL, 0);
 }
 
@@ -289,6 +287,10 @@ PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *con
         r = run_pipelined(c, rq, st, n, vals);
     } else {
         if (c->pipe != PIPE_OFF) db_settle(c); /* the last request's sync, before a plain statement */
+        /* Requests' statements only (pipelines count in pipeline()): background work on system
+         * connections (db_exec_conn, db_try_conn) is not a request's cost. */
+        atomic_fetch_add_explicit(&db_statements_total, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&db_round_trips_total, 1, memory_order_relaxed);
         r = run(c, st, n, vals);
     }
     if (result_ok(r)) {

@@ -3,6 +3,7 @@
 #include "server/data/db.h"
 #include "server/edge/router.h"
 #include "server/log.h"
+#include "server/text.h"
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -43,36 +44,48 @@ static void peer_address(struct request *rq, char *out, size_t n) {
     }
 }
 
-/* At most 200 bytes of `s` as a JSON string; null if that is not UTF-8 (a cut character, or a
- * path parameter that never was). */
-static json_t *id_text(const char *s) {
-    json_t *v = json_stringn(s, strnlen(s, 200));
-    return v ? v : json_null();
-}
-
 /* The resource the request acted on: the created one (the last segment of Location), else the
- * first path parameter; null for a route without either. */
-static json_t *resource_id(struct request *rq) {
+ * first path parameter; NULL for a route without either. */
+static const char *resource_id(struct request *rq) {
     for (int i = 0; i < rq->nheaders; i++)
         if (strcasecmp(rq->headers[i].name, "Location") == 0) {
             const char *slash = strrchr(rq->headers[i].value, '/');
-            return id_text(slash ? slash + 1 : rq->headers[i].value);
+            return slash ? slash + 1 : rq->headers[i].value;
         }
-    if (rq->nparams > 0 && rq->params[0]) return id_text(rq->params[0]);
-    return json_null();
+    return rq->nparams > 0 ? rq->params[0] : NULL;
 }
 
+/* Built by hand rather than with jansson: this runs on every write, and json_pack + json_dumps
+ * were about 40,000 instructions of a partner POST's 210,000 (callgrind, make bench). */
 char *audit_row(struct request *rq) {
     if (!rq->route || !state_changing(rq->method) || !rq->auth.ok || !rq->auth.tenant_id[0]) return NULL;
     char addr[64];
     peer_address(rq, addr, sizeof addr);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o, s:i, s:s}", "tenant_id", rq->auth.tenant_id,
-                          "key_id", rq->auth.key_id, "client_address", addr, "method", rq->method, "route", rq->route->pattern, "resource_id",
-                          resource_id(rq), "status", rq->status, "request_id", rq->request_id);
-    if (!o) return NULL; /* out of memory */
-    char *s = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    return s;
+    /* At most 200 bytes of the resource id; null if that is not UTF-8 (a cut character, or a path
+     * parameter that never was). */
+    char res[201];
+    const char *rid = resource_id(rq);
+    if (rid) {
+        size_t n = strnlen(rid, 200);
+        memcpy(res, rid, n);
+        res[n] = '\0';
+        if (utf8_scrub(res) == 0) rid = res;
+        else rid = NULL;
+    }
+    const char *text[] = {rq->auth.tenant_id, rq->auth.key_id, addr, rq->method, rq->route->pattern, rid,
+                          rq->request_id};
+    size_t cap = 160;
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++) cap += text[i] ? 6 * strlen(text[i]) + 2 : 4;
+    char *row = malloc(cap), *w = row;
+    if (!row) return NULL;
+    static const char *const names[] = {"{\"tenant_id\":", ",\"key_id\":", ",\"client_address\":", ",\"method\":",
+                                        ",\"route\":", ",\"resource_id\":", ",\"request_id\":"};
+    for (size_t i = 0; i < sizeof text / sizeof text[0]; i++) {
+        w = stpcpy(w, names[i]);
+        w = json_put_string(w, text[i]);
+    }
+    sprintf(w, ",\"status\":%d}", rq->status);
+    return row;
 }
 
 void audit_queue(struct request *rq, const char *row) {

@@ -72,18 +72,17 @@ DB_STMT(st_set_tenant, "SELECT set_config('allied.tenant_id', $1, true)");
 DB_STMT(st_set_tenant_read, "SELECT set_config('allied.tenant_id', $1, true), "
                             "set_config('transaction_read_only', 'on', true)");
 DB_STMT(st_read_only, "SELECT set_config('transaction_read_only', 'on', true)");
-DB_STMT(st_authenticate, "SELECT key_id, key_tenant, key_role, coalesce(key_partner::text, ''), "
-                         "coalesce(floor(extract(epoch FROM key_valid_until) * 1000)::bigint, 0), key_state "
+/* One statement for a cold key (migration 0025): the key, its tenant's state (suspended, its own
+ * rate), or an operator key (role operator, no tenant). */
+DB_STMT(st_authenticate, "SELECT key_id, coalesce(key_tenant::text, ''), key_role, coalesce(key_partner::text, ''), "
+                         "coalesce(floor(extract(epoch FROM key_valid_until) * 1000)::bigint, 0), key_state, "
+                         "coalesce(tenant_suspended, false), coalesce(tenant_rate, 0) "
                          "FROM allied_authenticate($1, $2)");
 /* Operator keys (migration 0017): no tenant; the request works across tenants (allied.scope, the
  * same setting system connections use), which only the operator routes ever allow. */
-DB_STMT(st_authenticate_operator, "SELECT key_id FROM allied_authenticate_operator($1, $2)");
 DB_STMT(st_set_scope, "SELECT set_config('allied.scope', 'all', true)");
 DB_STMT(st_set_scope_read, "SELECT set_config('allied.scope', 'all', true), "
                            "set_config('transaction_read_only', 'on', true)");
-/* The key's tenant as the operator set it (its own row: row-level security allows it). */
-DB_STMT(st_tenant_state, "SELECT status = 'suspended', coalesce(rate_per_second, 0) FROM tenants "
-                         "WHERE id = $1");
 /* Marks a cached key used (at most once a minute per key and instance; the function itself skips a
  * key written within the last minute). Goes out with the request's first statement, before a read
  * turns read-only: no round trip of its own. */
@@ -99,23 +98,6 @@ static int admitted_or_reply(struct request *rq) {
     if (!rq->auth.tenant_suspended) return 0;
     reply_problem(rq, P_TENANT_SUSPENDED, "the operator suspended this tenant; its keys are refused until it is resumed");
     return -1;
-}
-
-/* Looks the key up as an operator key: 0 (rq->auth filled), 1 not one, -1 after a reply. */
-static int operator_key(struct request *rq, const char *const *params) {
-    PGresult *r = db_exec(rq, &st_authenticate_operator, 2, params);
-    if (!r) {
-        db_reply_failure(rq);
-        return -1;
-    }
-    int found = PQntuples(r) == 1;
-    if (found) {
-        rq->auth.ok = true;
-        rq->auth.role = ROLE_OPERATOR;
-        snprintf(rq->auth.key_id, sizeof rq->auth.key_id, "%s", PQgetvalue(r, 0, 0));
-    }
-    PQclear(r);
-    return found ? 0 : 1;
 }
 
 /* A key this instance has verified: its settings go out with the first statement, no lookup. */
@@ -148,28 +130,14 @@ static int key_row_or_reply(struct request *rq, PGresult *r) {
     rq->auth.role = auth_role_parse(PQgetvalue(r, 0, 2));
     snprintf(rq->auth.partner_id, sizeof rq->auth.partner_id, "%s", PQgetvalue(r, 0, 3));
     rq->auth.valid_until_ms = strtoll(PQgetvalue(r, 0, 4), NULL, 10);
+    rq->auth.tenant_suspended = PQgetvalue(r, 0, 6)[0] == 't';
+    rq->auth.tenant_rate = atol(PQgetvalue(r, 0, 7));
     PQclear(r);
     return 0;
 }
 
-/* The key's tenant: suspended or not, and its own request rate (cached with the key). */
-static int tenant_state(struct request *rq) {
-    const char *tp[] = {rq->auth.tenant_id};
-    PGresult *t = db_exec(rq, &st_tenant_state, 1, tp);
-    if (!t) return -1;
-    if (PQntuples(t) == 1) {
-        rq->auth.tenant_suspended = PQgetvalue(t, 0, 0)[0] == 't';
-        rq->auth.tenant_rate = atol(PQgetvalue(t, 0, 1));
-    }
-    PQclear(t);
-    return 0;
-}
-
-/* No tenant key has this prefix and secret: an operator key, or 401. */
-static int operator_or_reply(struct request *rq, const char *const *params, const char *hash, unsigned long gen) {
-    int op = operator_key(rq, params);
-    if (op < 0) return -1;
-    if (op > 0) return unauthorized(rq, "the API key is unknown or revoked");
+/* An operator key (no tenant): the request works across tenants. */
+static int operator_admitted(struct request *rq, const char *hash, unsigned long gen) {
     db_prologue(rq, rq->read_txn ? &st_set_scope_read : &st_set_scope, NULL); /* with the first statement */
     auth_cache_put(hash, &rq->auth, gen);
     return 0;
@@ -196,13 +164,10 @@ int auth_or_reply(struct request *rq) {
     }
     if (PQntuples(r) != 1) {
         PQclear(r);
-        return operator_or_reply(rq, params, hash, gen);
+        return unauthorized(rq, "the API key is unknown or revoked");
     }
     if (key_row_or_reply(rq, r)) return -1;
-    if (tenant_state(rq)) {
-        db_reply_failure(rq);
-        return -1;
-    }
+    if (rq->auth.role == ROLE_OPERATOR) return operator_admitted(rq, hash, gen);
     if (rq->read_txn) db_prologue(rq, &st_read_only, NULL); /* goes with the handler's first statement */
     auth_cache_put(hash, &rq->auth, gen);
     return admitted_or_reply(rq);

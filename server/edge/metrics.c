@@ -129,7 +129,8 @@ static void put_database(struct buf *b) {
     put_one(b, "allied_db_errors_total", "counter", "Failed database calls and connection attempts.",
             atomic_load(&db_errors_total));
     put_one(b, "allied_db_statements_total", "counter",
-            "Statements sent to PostgreSQL (prepared-statement executions).", atomic_load(&db_statements_total));
+            "Statements requests sent to PostgreSQL (prepared-statement executions; background work not counted).",
+            atomic_load(&db_statements_total));
     put_one(b, "allied_db_round_trips_total", "counter",
             "Waits for PostgreSQL (statements sent in one pipeline count once).", atomic_load(&db_round_trips_total));
     put(b, "# HELP allied_db_timeouts_total Requests answered 503 because a statement or a lock wait hit its time "

@@ -288,28 +288,53 @@ static long window_s(const struct rl_limit *l) {
     return rl_seconds_up(horizon(l));
 }
 
+/* Writes the decimal `v` at `w`; returns the end. */
+static char *put_long(char *w, long long v) {
+    char tmp[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do tmp[n++] = (char)('0' + u % 10); while ((u /= 10) > 0);
+    if (v < 0) *w++ = '-';
+    while (n) *w++ = tmp[--n];
+    return w;
+}
+
+/* Appends one list item `"name";p1=v1;p2=v2` (after ", " unless it is the first). The plain
+ * appends replace twelve snprintf calls, which were about 11,000 instructions a response
+ * (callgrind). Each buffer holds at most three items of under 80 bytes. */
+static char *put_item(char *start, char *w, const char *name, char p1, long long v1, char p2, long long v2) {
+    if (w != start) w = stpcpy(w, ", ");
+    *w++ = '"';
+    w = stpcpy(w, name);
+    *w++ = '"';
+    *w++ = ';';
+    *w++ = p1;
+    *w++ = '=';
+    w = put_long(w, v1);
+    *w++ = ';';
+    *w++ = p2;
+    *w++ = '=';
+    return put_long(w, v2);
+}
+
 void ratelimit_headers(const struct request *rq, struct MHD_Response *resp) {
     const struct rl_seen *s = &rq->rl;
     if (!s->counted || !s->policies) return;
-    char policy[256] = "", state[256] = "";
-    size_t pl = 0, sl = 0;
-#define ADD(buf, len, ...)                                                                         \
-    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s", len ? ", " : "");                   \
-    len += (size_t)snprintf(buf + len, sizeof buf - len, __VA_ARGS__)
+    char policy[256], state[256], *pw = policy, *sw = state;
     if (s->policies & RL_P_KEY) {
-        ADD(policy, pl, "\"key\";q=%llu;w=%ld", (unsigned long long)lim_key.burst,
-            window_s(&lim_key));
-        ADD(state, sl, "\"key\";r=%ld;t=%ld", s->key_r, s->key_t);
+        pw = put_item(policy, pw, "key", 'q', (long long)lim_key.burst, 'w', window_s(&lim_key));
+        sw = put_item(state, sw, "key", 'r', s->key_r, 't', s->key_t);
     }
     if (s->policies & RL_P_TENANT) {
-        ADD(policy, pl, "\"tenant\";q=%ld;w=%ld", s->tenant_q, s->tenant_w);
-        ADD(state, sl, "\"tenant\";r=%ld;t=%ld", s->tenant_r, s->tenant_t);
+        pw = put_item(policy, pw, "tenant", 'q', s->tenant_q, 'w', s->tenant_w);
+        sw = put_item(state, sw, "tenant", 'r', s->tenant_r, 't', s->tenant_t);
     }
     if (s->policies & RL_P_BUDGET) {
-        ADD(policy, pl, "\"tenant-minute\";q=%d;w=60", cfg.rate_tenant_per_min);
-        ADD(state, sl, "\"tenant-minute\";r=%ld;t=%ld", s->budget_r, s->budget_t);
+        pw = put_item(policy, pw, "tenant-minute", 'q', cfg.rate_tenant_per_min, 'w', 60);
+        sw = put_item(state, sw, "tenant-minute", 'r', s->budget_r, 't', s->budget_t);
     }
-#undef ADD
+    *pw = '\0';
+    *sw = '\0';
     MHD_add_response_header(resp, "RateLimit-Policy", policy);
     MHD_add_response_header(resp, "RateLimit", state);
 }

@@ -23,7 +23,10 @@ with a warm key (the benchmark's steady state; server/edge/auth_cache.c):
   \startpipeline/\endpipeline where it can (it cannot \gset inside a pipeline, so a transition's
   first statement, which reads into variables, costs pgbench one round trip more than the server).
 A cold key instead runs allied_authenticate(prefix, sha256 hex of the whole key) in that first
-pipeline (AUTH below), once per key per instance."""
+pipeline (AUTH below), once per key per instance: one statement (the key, its tenant's state and
+operator keys; migration 0025).
+The server counts only requests' statements (allied_db_statements_total leaves out background
+work on system connections), so a stmts/req above this file's count is a stale mirror or retries."""
 import os
 import re
 
@@ -160,13 +163,13 @@ def transition(action, frm, to, stage="NULL", amount="NULL", currency="NULL", cl
         steps.append((COMM_PLAN, {1: ":tenant", 2: RID}, "gset"))
     steps.append((REF_MOVE, {1: ":tenant", 2: RID, 3: ":status", 4: ":version", 5: "'%s'" % to, 6: stage,
                              7: amount, 8: currency, 9: "NULL", 10: "NULL", 11: closing, 12: "NULL"}, "gset"))
+    steps.append(event(action, "'%s'" % frm, to, stage))  # the timeline first: the feed appends go last
     if win:  # one payable commission for the whole deal (10 % of 100000), and its feed event
         steps.append((COMM_INSERT, {1: ":tenant", 2: RID, 3: ":agreement_id", 4: "'payable'", 5: currency,
                                     6: "'0'", 7: "CAST(ARRAY[gen_random_uuid()] AS text)",
                                     8: "('{' || :partner_id || '}')", 9: "'{10000}'", 10: "'{10000}'"}, "gset"))
         steps.append(feed("commission.created", "commission", ":id", ":partner_id", ":commission_json"))
-    steps += [event(action, "'%s'" % frm, to, stage),
-              feed("referral." + action, "referral", RID, ":pid", ":referral_json")]
+    steps += [feed("referral." + action, "referral", RID, ":pid", ":referral_json")]
     return steps + audit_commit("/v1/referrals/{id}/" + {"acknowledged": "acknowledge", "engaged": "engage",
                                                          "won": "win"}[action], 200)
 

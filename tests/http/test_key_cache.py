@@ -40,3 +40,27 @@ def cache_off_still_authenticates(ctx):
         for _ in range(3):
             expect_status(c.get("/v1/partners"), 200)
         expect_problem(c.get("/v1/partners", key=admin[:-1] + ("A" if admin[-1] != "A" else "B")), 401)
+
+
+def _statements(port):
+    import re
+    text = Client(port).get("/metrics").body.decode()
+    return int(re.search(r"^allied_db_statements_total (\d+)", text, re.M).group(1))
+
+
+@test
+def cold_key_is_one_statement(ctx):
+    """a key the instance has not seen costs one statement more than a cached one, tenant key or operator key (the key, its tenant's state and operator keys in one lookup)"""
+    from lib import cli
+    with Server(ALLIED_KEY_CACHE_TTL_MS=3600000) as s:
+        tenant = Client(s.port, new_tenant("cold key")[1])
+        operator = Client(s.port, cli("key", "create", "--role", "operator", "--name", "cold")["key"])
+        for _ in range(8):  # every pooled connection used once (prepared, settled) by another key first
+            expect_status(Client(s.port, new_tenant("cold key warm-up")[1]).get("/v1/partners?limit=1"), 200)
+        for c, path in ((tenant, "/v1/partners?limit=1"), (operator, "/v1/tenants?limit=1")):
+            costs = []
+            for _ in range(2):  # the first request verifies the key, the second is served from the cache
+                before = _statements(s.port)
+                expect_status(c.get(path), 200)
+                costs.append(_statements(s.port) - before)
+            expect(costs[0] == costs[1] + 1, "statements of a cold and a warm request to %s: %r", path, costs)
