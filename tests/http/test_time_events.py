@@ -114,8 +114,9 @@ class World:
         expect_status(k, 201)
         self.due.append(("check_in.due", k.json["id"]))
         s = self.partner()
-        old = self.c.post("/v1/partners/%s/check-ins" % s["id"], {"held_on": day(-9), "next_due_on": day(1)}).json
+        # the later one first: otherwise a scheduler pass between the two would rightly announce the older
         new = self.c.post("/v1/partners/%s/check-ins" % s["id"], {"held_on": day(-1), "next_due_on": day(30)}).json
+        old = self.c.post("/v1/partners/%s/check-ins" % s["id"], {"held_on": day(-9), "next_due_on": day(1)}).json
         self.not_due += [("check_in.due", old["id"]), ("check_in.due", new["id"])]
         return self
 
