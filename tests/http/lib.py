@@ -6,6 +6,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -79,6 +80,10 @@ class Server:
             self.proc.kill()
             rc = self.proc.wait()
         self.log.close()
+        if rc != 0 and sig == signal.SIGTERM:
+            # Rare under a loaded machine so far: say why, so the next one can be diagnosed.
+            sys.stderr.write("server on port %d exited %d; the end of %s:\n%s\n"
+                             % (self.port, rc, self.log_path, self.log_text()[-3000:]))
         return rc
 
     def log_text(self):
