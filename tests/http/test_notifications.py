@@ -9,6 +9,7 @@ import re
 import signal
 import socketserver
 import threading
+import time
 import urllib.parse
 import uuid
 from test_time_events import AHEAD_S, World
@@ -352,6 +353,39 @@ def daily_digest_is_one_message(ctx):
         # the digest's link stops every kind
         expect_status(Client(srv.port).post(unsubscribe_target(m)), 200)
         expect(psql("SELECT notifications FROM contacts WHERE id = '%s'" % cd) == "{}", "still subscribed")
+
+
+@test
+def two_senders_send_each_digest_once(ctx):
+    """two instances sending from one database send each contact's due digest once, never split in two"""
+    with SmtpSink() as sink:
+        a, b = Server(**mail_env(sink.url)), Server(**mail_env(sink.url))
+        try:
+            tenant, c, p = world(a.port)
+            cb = Client(b.port, c.key)
+            dailies = [addr("daily%d" % i) for i in range(8)]
+            cids = [contact(tenant, None, d, ["referral.submitted"], digest="daily", name="D%d" % i)
+                    for i, d in enumerate(dailies)]
+            for i in range(3):
+                referral(c if i % 2 else cb, p, "Split%d" % i)
+            ids = "'" + "','".join(cids) + "'"
+            wait_until(lambda: psql("SELECT count(*) FROM notifications WHERE contact_id IN (%s) AND digest "
+                                    "AND status = 'queued'" % ids) == "24", "24 held digest rows")
+            psql("UPDATE notifications SET next_attempt_at = now() WHERE contact_id IN (%s)" % ids)  # a day passes
+            for d in dailies:
+                [m] = sink.wait(d, 1)
+                text = parts(m)["text/plain"]
+                expect(all("Split%d" % i in text for i in range(3)), "%s's digest: %s", d, text)
+            wait_until(lambda: psql("SELECT count(*) || ':' || count(DISTINCT (contact_id, sent_at)) FROM notifications "
+                                    "WHERE contact_id IN (%s) AND status = 'sent'" % ids) == "24:8",
+                       lambda: psql("SELECT string_agg(status || '/' || attempts, ' ') FROM notifications "
+                                    "WHERE contact_id IN (%s)" % ids))
+            time.sleep(0.5)  # ten poll intervals of both senders: nothing more goes out
+            counts = [len(sink.to(d)) for d in dailies]
+            expect(counts == [1] * 8, "digests per contact %r", counts)
+        finally:
+            a.stop()
+            b.stop()
 
 
 @test
