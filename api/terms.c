@@ -36,6 +36,7 @@ static const struct field MONEY[] = {
 static const struct field PAYMENT[] = {
     FIELD_INT("net_days", F_REQUIRED, 0, 365),
     FIELD_TEXT("method", F_NULLABLE, 100),
+    FIELD_BOOL("self_billing", 0), /* absent: true, the partner may bill its payable commissions */
 };
 static const struct field TERMINATION[] = {
     FIELD_INT("notice_days", 0, 0, 365),

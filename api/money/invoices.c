@@ -30,7 +30,8 @@ DB_STMT(st_lock_commissions,
         "SELECT c.id, commission_status(c), c.partner_id, c.kind, c.currency, c.amount, c.type, "
         "  coalesce((agreement_terms(a, CASE WHEN c.kind = 'payable' THEN 'inbound' ELSE 'outbound' END)"
         "            ->'payment_terms'->>'net_days')::int, 30), "
-        "  coalesce(r.prospect->>'name', '') "
+        "  coalesce(r.prospect->>'name', ''), "
+        "  coalesce((agreement_terms(a, 'inbound')->'payment_terms'->>'self_billing')::boolean, true) "
         "FROM commissions c "
         "JOIN referrals r ON r.tenant_id = c.tenant_id AND r.id = c.referral_id "
         "LEFT JOIN agreements a ON a.tenant_id = c.tenant_id AND a.id = c.agreement_id "
@@ -186,6 +187,7 @@ struct draft {
     int64_t total;
     int net_days, real; /* real: how many are commissions (not adjustments) */
     bool overflow;
+    bool billed_by_business; /* an agreement of one of them says payment_terms.self_billing false */
     json_t *unknown, *other, *unavailable, *mismatched; /* offenders, by reason */
     struct arr cids, amounts, descs;                    /* the lines, as SQL arrays */
 };
@@ -213,6 +215,7 @@ static void draft_add_line(struct draft *d, PGresult *r, int k) {
     if (!strcmp(PQgetvalue(r, k, 6), "commission")) d->real++;
     int nd = atoi(PQgetvalue(r, k, 7));
     if (nd > d->net_days) d->net_days = nd;
+    if (!strcmp(PQgetvalue(r, k, 3), "payable") && !strcmp(PQgetvalue(r, k, 9), "f")) d->billed_by_business = true;
     char desc[300]; /* the prospect's name, cut to fit on a character boundary */
     text_format(desc, sizeof desc, "%s: %s", !strcmp(PQgetvalue(r, k, 6), "commission") ? "Commission" : "Clawback",
                 *PQgetvalue(r, k, 8) ? PQgetvalue(r, k, 8) : "referral");
@@ -258,6 +261,9 @@ static bool draft_ok_or_reply(struct request *rq, const struct draft *d) {
                             json_array_size(d->mismatched), d->kind, d->currency);
     else if (rq->auth.role == ROLE_PARTNER && strcmp(d->kind, "payable") != 0)
         reply_problem(rq, P_FORBIDDEN, "a partner key invoices only what it is owed (payable commissions)");
+    else if (rq->auth.role == ROLE_PARTNER && d->billed_by_business)
+        reply_problem(rq, P_FORBIDDEN, "the agreement does not allow self-billing (payment_terms.self_billing is false): "
+                                       "the business invoices these commissions");
     else if (json_array_size(d->unavailable))
         offenders(rq, P_INVALID_STATE, "unavailable_commissions", json_incref(d->unavailable),
                   "only payable commissions can be invoiced");

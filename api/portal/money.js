@@ -5,6 +5,7 @@ import {all, post, isStaff, mayAct} from './api.js';
 import {start, page, say, failed} from './shell.js';
 import {field, form} from './forms.js';
 import {money, day, when} from './format.js';
+import {inboundTerms} from './terms.js';
 
 const printable = (i) => h('a', {href: '/v1/invoices/' + i.id}, 'Printable invoice ' + i.number);
 
@@ -34,16 +35,24 @@ function billForms(s, payable, reload) {
 const plural = (n) => n === 1 ? '1 commission' : n + ' commissions';
 
 async function partnerPage(s) {
-  const [commissions, invoices, refs] = await Promise.all([all('/v1/commissions'), all('/v1/invoices'), all('/v1/referrals')]);
+  const [commissions, invoices, refs, agreements] = await Promise.all([all('/v1/commissions'), all('/v1/invoices'),
+    all('/v1/referrals'), all('/v1/agreements')]);
   const who = Object.fromEntries(refs.map((r) => [r.id, r.prospect.name]));
-  const payable = commissions.filter((c) => c.status === 'payable' && c.kind === 'payable');
+  // Where the agreement says payment_terms.self_billing false, the business invoices (the API refuses the partner).
+  const byBusiness = new Set(agreements.filter((a) => (inboundTerms(a).payment_terms || {}).self_billing === false)
+    .map((a) => a.id));
+  const due = commissions.filter((c) => c.status === 'payable' && c.kind === 'payable');
+  const payable = due.filter((c) => !byBusiness.has(c.agreement_id));
+  const theirs = due.filter((c) => byBusiness.has(c.agreement_id));
   commissions.reverse();
   invoices.reverse();
   const reload = () => partnerPage(s).catch(failed);
   page(
     h('section', {class: 'card', 'aria-labelledby': 'h-bill'}, h('h2', {id: 'h-bill'}, 'Bill what is payable'),
       payable.length ? billForms(s, payable, reload)
-        : h('p', {class: 'empty'}, 'Nothing is payable right now. A commission becomes payable once its holding period is over.')),
+        : h('p', {class: 'empty'}, 'Nothing is payable right now. A commission becomes payable once its holding period is over.'),
+      theirs.length ? h('p', {}, plural(theirs.length) + ' payable under an agreement where the business invoices you: ' +
+        'nothing to do, it appears under “Your invoices” when the business bills it.') : null),
     h('section', {class: 'card', 'aria-labelledby': 'h-inv'}, h('h2', {id: 'h-inv'}, 'Your invoices'),
       table('Invoices', ['Number', 'Status', 'Total', 'Issued', 'Due', 'Paid', 'Document'], invoiceRows(invoices),
         'No invoices yet.')),

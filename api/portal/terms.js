@@ -23,8 +23,10 @@ export function plainTerms(t) {
     ['Scope', t.scope || 'Not written down.'],
     ['What you earn', earns(t)],
     t.client_discount_bps ? ['Your client’s discount', percent(t.client_discount_bps) + ' off for the clients you introduce.'] : null,
-    ['When you are paid', 'Within ' + plural(pay.net_days ?? 30, 'day', 'days') + ' of your invoice' +
-      (pay.method ? ', by ' + pay.method : '') + '.'],
+    ['When you are paid', pay.self_billing === false
+      ? 'The business invoices your commissions and pays within ' + plural(pay.net_days ?? 30, 'day', 'days') +
+        ' of its invoice' + (pay.method ? ', by ' + pay.method : '') + '.'
+      : 'Within ' + plural(pay.net_days ?? 30, 'day', 'days') + ' of your invoice' + (pay.method ? ', by ' + pay.method : '') + '.'],
     ['Holding period', t.holding_days ? 'A commission can be billed ' + plural(t.holding_days, 'day', 'days') +
       ' after the deal is won (the refund window).' : 'A commission can be billed as soon as the deal is won.'],
     ['Protection', 'An introduction you make is credited to you for ' + plural(t.protection_days ?? 90, 'day', 'days') + '.'],

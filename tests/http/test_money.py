@@ -369,3 +369,34 @@ def partner_scope_and_isolation_for_money(ctx):
     expect_problem(other.post("/v1/invoices", {"partner_id": op["id"], "commission_ids": [cp["id"]]}), 422, "invoice-invalid")
     psql("UPDATE invoices SET due_on = current_date - 1 WHERE id = '%s'" % inv.json["id"])
     expect([i["id"] for i in m.c.get("/v1/invoices?overdue=true").json["data"]] == [inv.json["id"]], "overdue filter")
+
+
+@test
+def self_billing_follows_the_agreement(ctx):
+    """payment_terms.self_billing false: the partner's key gets 403 billing those commissions, the business's key bills them; true or absent lets the partner bill"""
+    m = Money(ctx)
+    payment = {"net_days": 14, "self_billing": False}
+    a = m.agreement(m.p, {"model": "fixed", "amount": 250, "currency": "EUR"}, payment_terms=payment)
+    expect(m.c.get("/v1/agreements/" + a["id"]).json["terms"]["payment_terms"] == payment, "terms kept as given")
+    m.agreement(m.q, {"model": "fixed", "amount": 100, "currency": "EUR"},
+                payment_terms={"net_days": 30, "self_billing": True})
+    rp, rq = m.referral(m.p), m.referral(m.q)
+    m.win(rp, 1)
+    m.win(rq, 1)
+    cp, cq = m.commissions(rp)[0], m.commissions(rq)[0]
+    pk = Client(m.c.port, m.c.post("/v1/api-keys", {"role": "partner", "partner_id": m.p["id"]}).json["key"])
+    qk = Client(m.c.port, m.c.post("/v1/api-keys", {"role": "partner", "partner_id": m.q["id"]}).json["key"])
+    r = m.invoice(m.p, [cp], pk)
+    expect_problem(r, 403, "forbidden")
+    expect("self_billing" in r.json["detail"], "detail %r", r.json)
+    expect(m.c.get("/v1/commissions/" + cp["id"]).json["status"] == "payable", "still payable after the refusal")
+    inv = m.invoice(m.p, [cp])
+    expect_status(inv, 201)
+    expect(inv.json["total"]["amount"] == 250 and inv.json["due_on"] == str(TODAY + datetime.timedelta(days=14)),
+           "%r", inv.json)
+    expect_status(m.invoice(m.q, [cq], qk), 201)
+    for bad in ("yes", 1, None):
+        r = m.c.post("/v1/agreements", {"partner_id": m.r["id"], "direction": "inbound", "starts_on": "2026-01-01",
+                                        "terms": {"compensation": {"model": "none"},
+                                                  "payment_terms": {"net_days": 30, "self_billing": bad}}})
+        expect_problem(r, 400, "validation-error", "terms.payment_terms.self_billing")
