@@ -29,66 +29,56 @@ The server counts only requests' statements (allied_db_statements_total leaves o
 work on system connections), so a stmts/req above this file's count is a stale mirror or retries."""
 import os
 import re
+import subprocess
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 _LITERAL = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
 
-def _macro(name):
-    """The text of `#define NAME "..." ...` (string literals only) from server/ or api/."""
-    for folder in ("server", "api"):
-        for dirpath, _, files in os.walk(os.path.join(ROOT, folder)):
-            for f in files:
-                text = open(os.path.join(dirpath, f)).read()
-                m = re.search(r"#define %s\b((?:[^\n]*\\\n)*[^\n]*)" % name, text)
-                if m:
-                    return _expand(m.group(1).replace("\\\n", " "))
-    raise KeyError("no #define %s" % name)
+PKGS = ["libmicrohttpd", "jansson", "libpq", "uuid", "libcrypto", "libcurl"]  # the Makefile's PKGS
+_PRE = {}
 
 
-def _expand(args):
-    """Concatenates a run of C string literals and macro names, as the compiler does."""
-    out = []
-    for lit, name in re.findall(r'"((?:[^"\\]|\\.)*)"|\b([A-Z][A-Z0-9_]{3,})\b', args):
-        out.append(lit.replace('\\"', '"') if name == "" else _macro(name))
-    return "".join(out)
+def _preprocessed(path):
+    """`path` through the C preprocessor with the build's include flags: every macro the SQL is made
+    of (X-macro lists, NOT_ANNOUNCED, ...) expanded exactly as the compiler sees it."""
+    if path not in _PRE:
+        flags = subprocess.run(["pkg-config", "--cflags"] + PKGS, capture_output=True, text=True).stdout.split()
+        out = subprocess.run([os.environ.get("CC", "cc"), "-E", "-P", "-std=c17", "-D_GNU_SOURCE", "-I" + ROOT]
+                             + flags + [os.path.join(ROOT, path)], capture_output=True, text=True, check=True)
+        _PRE[path] = out.stdout
+    return _PRE[path]
 
 
-def _call(path, macro, name):
-    """The arguments of `MACRO(name, ...)` in `path`, split at top-level commas."""
-    text = open(os.path.join(ROOT, path)).read()
-    start = text.index("%s(%s," % (macro, name)) + len(macro) + 1
-    depth, quoted, args, cur = 0, False, [], ""
-    for i in range(start, len(text)):
-        c = text[i]
-        if quoted:
-            quoted = not (c == '"' and text[i - 1] != "\\")
-        elif c == '"':
-            quoted = True
-        elif c in "({":
-            depth += 1
-        elif c in ")}":
-            if depth == 0:
-                return args + [cur]
-            depth -= 1
-        elif c == "," and depth == 0:
-            args.append(cur)
-            cur = ""
-            continue
-        cur += c
-    raise ValueError("unterminated %s(%s" % (macro, name))
+def _literals(text, at):
+    """The C string literals that follow `at` in `text`, concatenated as the compiler does."""
+    out, i = [], at
+    while True:
+        while i < len(text) and text[i].isspace():
+            i += 1
+        m = _LITERAL.match(text, i)
+        if not m:
+            return "".join(out)
+        out.append(bytes(m.group(1), "utf-8").decode("unicode_escape").encode("latin-1").decode("utf-8"))
+        i = m.end()
 
 
 def stmt(path, name):
     """The text of DB_STMT(name, ...) in `path`, exactly as the server prepares it."""
-    return _expand(_call(path, "DB_STMT", name)[1])
+    text = _preprocessed(path)
+    m = re.search(r"struct db_stmt %s = \{ *\.sql = " % re.escape(name), text)
+    if not m:
+        raise KeyError("no DB_STMT(%s, ...) in %s" % (name, path))
+    return _literals(text, m.end())
 
 
 def list_first(path, name):
     """The first-page statement of LIST_SPEC(name, select, key, ...) (server/edge/list.h)."""
-    args = _call(path, "LIST_SPEC", name)
-    select, key = _expand(args[1]), _expand(args[2])
-    return select + " AND $3::timestamptz IS NULL AND $4::uuid IS NULL ORDER BY " + key + " LIMIT $2"
+    text = _preprocessed(path)
+    m = re.search(r"struct list_spec %s = \{ *\.first = \{ *\.sql = " % re.escape(name), text)
+    if not m:
+        raise KeyError("no LIST_SPEC(%s, ...) in %s" % (name, path))
+    return _literals(text, m.end())
 
 
 BEGIN = (stmt("server/edge/dispatch.c", "st_begin"), {})
