@@ -30,9 +30,8 @@ DB_STMT(st_read,
 int feed_append(struct request *rq, const char *type, const char *resource_type,
                 const char *resource_id, const char *partner_id, const char *data) {
     const char *p[] = {rq->auth.tenant_id, type, resource_type, resource_id, partner_id, data};
-    PGresult *r = db_exec(rq, &st_append, 6, p);
-    PQclear(r);
-    return r ? 0 : -1;
+    /* Sent with the COMMIT: the counter row below is locked for that one round trip only. */
+    return db_defer(rq, &st_append, 6, p);
 }
 
 int feed_append_conn(struct db_conn *c, const char *tenant, const char *type, const char *resource_type,

@@ -5,8 +5,9 @@
 #include <stddef.h>
 
 /* Appends one event ("referral.acknowledged", ...) carrying `data` (the resource's JSON after the
- * change). Call it as the last statement before commit: it holds the tenant's feed counter lock
- * until then. Returns 0, or -1 with rq->db_fail set (the caller replies). */
+ * change). Deferred (db_defer): it goes out with the request's COMMIT, in one round trip, so the
+ * tenant's feed counter row is locked only for that trip; a failure is the commit's. Returns 0,
+ * or -1 with rq->db_fail set when it had to be sent at once and failed (the caller replies). */
 int feed_append(struct request *rq, const char *type, const char *resource_type,
                 const char *resource_id, const char *partner_id, const char *data);
 

@@ -256,8 +256,8 @@ static PGresult *run_pipelined(struct db_conn *c, struct request *rq, struct db_
     for (int i = 0; i < rq->nprologue; i++) {
         sts[i] = rq->prologue[i];
         one[i] = rq->prologue_arg[i];
-        args[i] = one[i] ? &one[i] : NULL;
-        nargs[i] = one[i] ? 1 : 0;
+        args[i] = rq->prologue_vals[i] ? rq->prologue_vals[i] : one[i] ? &one[i] : NULL;
+        nargs[i] = rq->prologue_vals[i] ? rq->prologue_n[i] : one[i] ? 1 : 0;
     }
     sts[count - 1] = st;
     args[count - 1] = vals;
@@ -269,7 +269,65 @@ static PGresult *run_pipelined(struct db_conn *c, struct request *rq, struct db_
 void db_prologue(struct request *rq, struct db_stmt *st, const char *arg) {
     if (rq->nprologue == DB_MAX_PROLOGUE) abort(); /* raise DB_MAX_PROLOGUE */
     rq->prologue[rq->nprologue] = st;
+    rq->prologue_vals[rq->nprologue] = NULL;
     rq->prologue_arg[rq->nprologue++] = arg;
+}
+
+bool db_deferred_pending(struct request *rq) {
+    return rq->ndeferred > 0;
+}
+
+void db_deferred_free(struct request *rq) {
+    for (int i = 0; i < rq->ndeferred; i++) free(rq->deferred[i].vals);
+    rq->ndeferred = 0;
+}
+
+void db_deferred_into_prologue(struct request *rq) {
+    for (int i = 0; i < rq->ndeferred; i++) {
+        if (rq->nprologue == DB_MAX_PROLOGUE) abort(); /* raise DB_MAX_PROLOGUE */
+        rq->prologue[rq->nprologue] = rq->deferred[i].st;
+        rq->prologue_arg[rq->nprologue] = NULL;
+        rq->prologue_vals[rq->nprologue] = (const char *const *)rq->deferred[i].vals;
+        rq->prologue_n[rq->nprologue++] = rq->deferred[i].n;
+    }
+}
+
+/* Sends what was deferred, in order, then `st` (when given): for db_defer when it cannot hold. */
+static int send_now(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
+    int rc = 0;
+    for (int i = 0; i < rq->ndeferred && rc == 0; i++) {
+        PGresult *r = db_exec(rq, rq->deferred[i].st, rq->deferred[i].n, (const char *const *)rq->deferred[i].vals);
+        rc = r ? 0 : -1;
+        PQclear(r);
+    }
+    db_deferred_free(rq);
+    if (rc == 0 && st) {
+        PGresult *r = db_exec(rq, st, n, vals);
+        rc = r ? 0 : -1;
+        PQclear(r);
+    }
+    return rc;
+}
+
+int db_defer(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
+    if (rq->read_txn || rq->ndeferred == DB_MAX_DEFERRED) return send_now(rq, st, n, vals);
+    size_t size = (size_t)n * sizeof(char *);
+    for (int i = 0; i < n; i++) size += vals[i] ? strlen(vals[i]) + 1 : 0;
+    char **copy = malloc(size ? size : 1);
+    if (!copy) return send_now(rq, st, n, vals);
+    char *o = (char *)(copy + n);
+    for (int i = 0; i < n; i++) {
+        if (!vals[i]) {
+            copy[i] = NULL;
+            continue;
+        }
+        size_t len = strlen(vals[i]) + 1;
+        memcpy(o, vals[i], len);
+        copy[i] = o;
+        o += len;
+    }
+    rq->deferred[rq->ndeferred++] = (struct db_deferred){st, n, copy};
+    return 0;
 }
 
 bool db_prologue_pending(struct request *rq) {

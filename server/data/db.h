@@ -40,6 +40,19 @@ void db_prologue(struct request *rq, struct db_stmt *st, const char *arg);
 bool db_prologue_pending(struct request *rq);
 void db_prologue_drop(struct request *rq);
 
+/* Holds a write back until the request commits, to go out in the COMMIT's pipeline (no round
+ * trip of its own), after every other statement: for a statement whose result nobody reads and
+ * that takes a hot lock, such as the feed append (the tenant's counter row is then locked only
+ * for the commit's round trip). The parameters are copied. Deferred statements keep their order;
+ * past DB_MAX_DEFERRED (or for a read, or without memory) they and this one are sent now. Its
+ * failure is the commit's, answered by the runner. 0, or -1 when sending now failed. */
+int db_defer(struct request *rq, struct db_stmt *st, int n, const char *const *vals);
+bool db_deferred_pending(struct request *rq);
+/* Moves the deferred statements into the prologue (they go with the next statement: COMMIT). */
+void db_deferred_into_prologue(struct request *rq);
+/* Forgets the deferred statements (after the commit, or when the attempt rolls back). */
+void db_deferred_free(struct request *rq);
+
 /* Reads (rq->read_txn) run as one implicit transaction in an open libpq pipeline: no BEGIN and no
  * COMMIT, the tenant set transaction-locally by the first statements, each statement one round
  * trip (the first one together with the prologue). db_end_read ends it with a sync whose result

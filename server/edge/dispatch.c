@@ -55,6 +55,7 @@ static void rollback(struct request *rq) {
         db_end_read(rq);
         return;
     }
+    db_deferred_free(rq); /* held back for a commit that is not coming */
     if (db_prologue_pending(rq)) { /* BEGIN was never sent: nothing to roll back */
         db_prologue_drop(rq);
         return;
@@ -105,17 +106,17 @@ static bool commit(struct request *rq) {
         return rq->db_fail == DBF_NONE;
     }
     char *audit = audit_row(rq);
-    if (audit) { /* the audit row commits with the change, sent together with the COMMIT */
-        audit_queue(rq, audit);
-        bool ok = simple(rq, &st_commit);
-        free(audit);
-        return ok;
-    }
-    if (db_prologue_pending(rq)) { /* no statement ran: there is no transaction */
+    if (!audit && !db_deferred_pending(rq) && db_prologue_pending(rq)) { /* nothing ran: no transaction */
         db_prologue_drop(rq);
         return true;
     }
-    return simple(rq, &st_commit);
+    /* The deferred writes (the feed appends) and the audit row go out together with the COMMIT. */
+    db_deferred_into_prologue(rq);
+    if (audit) audit_queue(rq, audit);
+    bool ok = simple(rq, &st_commit);
+    free(audit);
+    db_deferred_free(rq);
+    return ok;
 }
 
 /* How an attempt ended: answered, to be run again, or a database failure for the runner to answer
@@ -213,6 +214,7 @@ void dispatch_run(struct request *rq) {
         return;
     }
     run_transaction(rq);
+    db_deferred_free(rq);
     audit_refused(rq); /* a refused write, after its rollback (successes were logged in their commit) */
     /* Usage per tenant and route group (server/edge/usage.c): counted in memory, flushed apart. */
     if (rq->auth.ok && rq->auth.tenant_id[0] && !rq->auth.tenant_suspended)

@@ -12,7 +12,10 @@
 #define UUID_LEN 36
 #define MAX_PATH_PARAMS 4
 #define MAX_RESP_HEADERS 8
-#define DB_MAX_PROLOGUE 6
+/* Statements a write holds back until its COMMIT (db_defer), and what may go out before one
+ * statement: BEGIN, budget, settings (at most 6), the deferred ones and the audit row. */
+#define DB_MAX_DEFERRED 10
+#define DB_MAX_PROLOGUE (6 + DB_MAX_DEFERRED + 1)
 
 enum role { ROLE_ADMIN = 1, ROLE_STAFF = 2, ROLE_PARTNER = 4, ROLE_READONLY = 8, ROLE_OPERATOR = 16 };
 #define ROLES_ANY (ROLE_ADMIN | ROLE_STAFF | ROLE_PARTNER | ROLE_READONLY)
@@ -97,7 +100,15 @@ struct request {
     struct db_conn *db;
     struct db_stmt *prologue[DB_MAX_PROLOGUE]; /* sent with the next statement (server/db.c) */
     const char *prologue_arg[DB_MAX_PROLOGUE];
+    const char *const *prologue_vals[DB_MAX_PROLOGUE]; /* a deferred statement's parameters, else NULL */
+    int prologue_n[DB_MAX_PROLOGUE];
     int nprologue;
+    struct db_deferred {
+        struct db_stmt *st;
+        int n;
+        char **vals; /* one block: the pointers, then the strings (server/data/db.c db_defer) */
+    } deferred[DB_MAX_DEFERRED];
+    int ndeferred;
     bool read_txn; /* a GET: an implicit read-only transaction in a pipeline (server/db.c) */
     bool settle_read; /* a read whose writes must commit before it is answered (a rotated session cookie) */
     enum db_fail db_fail;

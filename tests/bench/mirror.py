@@ -17,6 +17,7 @@ Server request path today (server/edge/dispatch.c run_transaction, server/edge/a
 with a warm key (the benchmark's steady state; server/edge/auth_cache.c):
   a write: BEGIN, set_config('allied.tenant_id', tenant, true) and the handler's first statement
   go out together in one libpq pipeline (one round trip); then the handler's other statements;
+  what the handler deferred (db_defer: its feed appends, which lock the tenant's feed counter row),
   the audit event (server/edge/audit.c) and COMMIT, together in one pipeline. A read (GET): no BEGIN or COMMIT; the tenant (and read-only) setting and the handler's
   first statement go out in an open pipeline, one implicit transaction ended by a sync that is
   read with the next request's pipeline, so a GET costs two statements and one round trip. pgbench mirrors the pipelines with
@@ -109,12 +110,13 @@ DOMAIN = "(CAST(:n AS text) || '-' || CAST(:m AS text) || '.pg')"
 RANDOM = ["\\set n random(1, 2000000000)", "\\set m random(1, 2000000000)"]
 
 
-def audit_commit(route, status):
-    """A write's end: its audit event (the JSON the server builds in C, made in SQL) and COMMIT, one pipeline."""
+def audit_commit(route, status, deferred=()):
+    """A write's end, one pipeline: the statements it deferred (db_defer: the feed appends), its audit
+    event (the JSON the server builds in C, made in SQL) and COMMIT."""
     row = ("CAST(json_build_object('tenant_id', CAST(:tenant AS text), 'key_id', CAST(:keyid AS text), "
            "'client_address', '127.0.0.1', 'method', 'POST', 'route', '%s', 'resource_id', NULL, "
            "'status', %d, 'request_id', 'bench') AS text)" % (route, status))
-    return [PIPE, (AUDIT_INSERT, {1: row}), COMMIT, END]
+    return [PIPE] + list(deferred) + [(AUDIT_INSERT, {1: row}), COMMIT, END]
 
 
 def feed(event, resource, rid, partner, doc):
@@ -141,8 +143,8 @@ SUBMIT = RANDOM + [
     (REF_DUP_FIND, {1: ":tenant", 2: EMAIL, 3: DOMAIN}),
     (REF_INSERT, {1: ":tenant", 2: RID, 3: ":pid", 4: "'inbound'", 5: "'{\"name\":\"B\"}'", 6: EMAIL, 7: DOMAIN,
                   8: "NULL", 9: "NULL"}, "gset"),
-    event("submitted", "NULL", "submitted"),
-    feed("referral.submitted", "referral", RID, ":pid", ":referral_json")] + audit_commit("/v1/referrals", 201)
+    event("submitted", "NULL", "submitted")] + audit_commit(
+        "/v1/referrals", 201, [feed("referral.submitted", "referral", RID, ":pid", ":referral_json")])
 
 
 def transition(action, frm, to, stage="NULL", amount="NULL", currency="NULL", closing="false"):
@@ -153,15 +155,16 @@ def transition(action, frm, to, stage="NULL", amount="NULL", currency="NULL", cl
         steps.append((COMM_PLAN, {1: ":tenant", 2: RID}, "gset"))
     steps.append((REF_MOVE, {1: ":tenant", 2: RID, 3: ":status", 4: ":version", 5: "'%s'" % to, 6: stage,
                              7: amount, 8: currency, 9: "NULL", 10: "NULL", 11: closing, 12: "NULL"}, "gset"))
-    steps.append(event(action, "'%s'" % frm, to, stage))  # the timeline first: the feed appends go last
+    steps.append(event(action, "'%s'" % frm, to, stage))
+    feeds = []  # deferred by the server: they go out with the COMMIT
     if win:  # one payable commission for the whole deal (10 % of 100000), and its feed event
         steps.append((COMM_INSERT, {1: ":tenant", 2: RID, 3: ":agreement_id", 4: "'payable'", 5: currency,
                                     6: "'0'", 7: "CAST(ARRAY[gen_random_uuid()] AS text)",
                                     8: "('{' || :partner_id || '}')", 9: "'{10000}'", 10: "'{10000}'"}, "gset"))
-        steps.append(feed("commission.created", "commission", ":id", ":partner_id", ":commission_json"))
-    steps += [feed("referral." + action, "referral", RID, ":pid", ":referral_json")]
+        feeds.append(feed("commission.created", "commission", ":id", ":partner_id", ":commission_json"))
+    feeds.append(feed("referral." + action, "referral", RID, ":pid", ":referral_json"))
     return steps + audit_commit("/v1/referrals/{id}/" + {"acknowledged": "acknowledge", "engaged": "engage",
-                                                         "won": "win"}[action], 200)
+                                                         "won": "win"}[action], 200, feeds)
 
 
 ACKNOWLEDGE = transition("acknowledged", "submitted", "acknowledged")

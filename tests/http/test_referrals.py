@@ -2,9 +2,11 @@
 import json
 import os
 import random
+import re
 import subprocess
 import threading
-from lib import test, expect, expect_status, expect_problem, new_tenant, Client, parallel, psql, BIN
+from lib import (test, expect, expect_status, expect_problem, new_tenant, Client, parallel, psql, hold_lock,
+                 Server, BIN)
 
 WORKFLOW = None
 # How to bring a fresh submitted referral into each status (through the API).
@@ -460,3 +462,37 @@ def referral_timeline_pages_and_refuses_bad_parameters(ctx):
                      ("limit=0", "limit"), ("limit=501", "limit"), ("limit=1.5", "limit")):
         expect_problem(e.c.get(url + "?" + q), 400, "validation-error", field)
     expect_problem(e.c.get(url + "?cursor=1"), 400)
+
+
+def round_trips(port):
+    text = Client(port).get("/metrics").body.decode()
+    return int(re.search(r"^allied_db_round_trips_total (\d+)", text, re.M).group(1))
+
+
+@test
+def feed_append_goes_with_the_commit(ctx):
+    """a write's feed append goes out with its COMMIT (an acknowledgement costs 4 round trips); if it fails there (the feed counter held past the lock timeout) the answer is 503 and nothing of the change stays"""
+    e = Env(ctx, "deferred feed")
+    refs = [e.referral() for _ in range(2)]
+    tenant = psql("SELECT tenant_id FROM referrals WHERE id = '%s'" % refs[0]["id"])
+    with Server(ALLIED_LOCK_TIMEOUT_MS=300) as s:
+        c = Client(s.port, e.c.key)
+        expect_status(c.get("/v1/partners"), 200)  # the key is now in this instance's cache
+        before = round_trips(s.port)
+        expect_status(e.act(refs[0], "acknowledge", client=c), 200)
+        spent = round_trips(s.port) - before
+        expect(spent == 4, "an acknowledgement took %d round trips (BEGIN+read, move, timeline, feed+audit+COMMIT)", spent)
+        types = [x["type"] for x in e.c.get("/v1/events?limit=1000").json["data"] if x["resource_id"] == refs[0]["id"]]
+        expect(types == ["referral.submitted", "referral.acknowledged"], "feed %r", types)
+        holder = hold_lock("SELECT 1 FROM feed_counters WHERE tenant_id = '%s' FOR UPDATE" % tenant, 3)
+        try:
+            expect_problem(e.act(refs[1], "acknowledge", client=c), 503)
+        finally:
+            holder.wait(30)
+        r = c.get("/v1/referrals/" + refs[1]["id"]).json
+        expect(r["status"] == "submitted" and r["version"] == refs[1]["version"], "the change stayed: %r", r)
+        timeline = [x["type"] for x in c.get("/v1/referrals/%s/events" % refs[1]["id"]).json["data"]]
+        expect("acknowledged" not in timeline, "timeline %r", timeline)
+        expect_status(e.act(refs[1], "acknowledge", client=c), 200)
+        types = [x["type"] for x in e.c.get("/v1/events?limit=1000").json["data"] if x["resource_id"] == refs[1]["id"]]
+        expect(types == ["referral.submitted", "referral.acknowledged"], "feed %r", types)
