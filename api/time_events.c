@@ -1,6 +1,8 @@
 /* The scheduler of time-based events. One thread per `allied serve`, on a system connection
  * (allied.scope = 'all': it serves every tenant). For each kind, one transaction:
- *   1. claim — an indexed scan on the due moment (a partial index per kind, migrations/0020)
+ *   1. claim — an indexed scan on the due moment (a partial index per kind, migrations/0020;
+ *      for overdue acknowledgements and payable commissions the claim also marks its rows, which
+ *      leave the index, so those that stay due are not walked again: 0027)
  *      takes the due resources not yet announced, FOR UPDATE SKIP LOCKED, so another instance
  *      scanning at the same time takes other rows and a request changing the resource meanwhile
  *      is seen (a referral acknowledged just now is no longer overdue);
@@ -52,12 +54,22 @@
 /* Each scan: $1 now, $2 the batch size, $3 where a drain goes on from (above), $4 (where used) a
  * number of days. Columns: tenant, resource id, partner, occurrence key, the resource's JSON, the
  * referral's status (timeline), the sort key (text: a drain's next $3). */
+/* A claim that marks what it claims (migration 0027), so an announced row that stays due leaves
+ * the partial index the scan walks; the mark commits or rolls back with the announcement. */
+#define CLAIM_AND_MARK(claim, table, mark, order)                                                  \
+    "WITH due AS (" claim "), m AS (UPDATE " table " x SET " mark " FROM due "                      \
+    "  WHERE x.tenant_id = due.tenant_id AND x.id = due.id) "                                      \
+    "SELECT tenant_id, id, partner_id, okey, doc, status, skey FROM due ORDER BY " order
 DB_STMT(st_ack_overdue,
-        "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.acknowledge_by), referral_json(r), r.status, r.acknowledge_by::text "
-        "FROM referrals r WHERE r.status = 'submitted' AND r.acknowledge_by <= $1::timestamptz AND "
+        CLAIM_AND_MARK(
+        "SELECT r.tenant_id, r.id, r.partner_id, api_ts(r.acknowledge_by) AS okey, referral_json(r) AS doc, "
+        "  r.status, r.acknowledge_by::text AS skey, r.acknowledge_by AS due_at "
+        "FROM referrals r WHERE r.status = 'submitted' AND r.acknowledge_by <= $1::timestamptz "
+        "AND r.ack_overdue_announced_for IS DISTINCT FROM r.acknowledge_by AND "
         NOT_ANNOUNCED("referral.acknowledgement_overdue", "r", "api_ts(r.acknowledge_by)")
         AFTER("r.acknowledge_by", "timestamptz")
-        "ORDER BY r.acknowledge_by LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
+        "ORDER BY r.acknowledge_by LIMIT $2 FOR UPDATE OF r SKIP LOCKED",
+        "referrals", "ack_overdue_announced_for = x.acknowledge_by", "due_at"));
 /* A threshold that varies per row (the tenant's setting, the agreement's) cannot be in a partial
  * index: the index holds the base time, the range scanned is bounded by the smallest threshold in
  * use (one probe each: tenants are few, agreements_stalled_days), and each row is then checked
@@ -77,12 +89,15 @@ DB_STMT(st_stalled,
         "ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
 /* Once in a commission's life (an invoice rejected or void makes it payable again: no new event). */
 DB_STMT(st_payable,
-        "SELECT c.tenant_id, c.id, c.partner_id, 'payable', commission_json(c), NULL, c.payable_at::text "
-        "FROM commissions c WHERE c.status = 'pending' AND c.type = 'commission' "
+        CLAIM_AND_MARK(
+        "SELECT c.tenant_id, c.id, c.partner_id, 'payable' AS okey, commission_json(c) AS doc, NULL AS status, "
+        "  c.payable_at::text AS skey, c.payable_at AS due_at "
+        "FROM commissions c WHERE c.status = 'pending' AND c.type = 'commission' AND NOT c.payable_announced "
         "AND c.payable_at <= $1::timestamptz AND "
         NOT_ANNOUNCED("commission.payable", "c", "'payable'")
         AFTER("c.payable_at", "timestamptz")
-        "ORDER BY c.payable_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
+        "ORDER BY c.payable_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+        "commissions", "payable_announced = true", "due_at"));
 DB_STMT(st_invoice_overdue,
         "SELECT i.tenant_id, i.id, i.partner_id, i.due_on::text, invoice_json(i), NULL, i.due_on::text "
         "FROM invoices i WHERE i.status IN ('submitted', 'approved') AND i.due_on < " TODAY " AND "
@@ -160,11 +175,12 @@ DB_STMT(st_dormant,
  * for it). Each part is a min() over a partial index. */
 DB_STMT(st_next_due,
         "SELECT extract(epoch FROM least("
-        " (SELECT min(acknowledge_by) FROM referrals WHERE status = 'submitted' AND acknowledge_by > $1::timestamptz),"
+        " (SELECT min(acknowledge_by) FROM referrals WHERE status = 'submitted' "
+        "    AND ack_overdue_announced_for IS DISTINCT FROM acknowledge_by AND acknowledge_by > $1::timestamptz),"
         " (SELECT min(updated_at) FROM referrals WHERE status = 'engaged' "
         "    AND updated_at > $1::timestamptz - make_interval(days => $2::int)) + make_interval(days => $2::int),"
         " (SELECT min(payable_at) FROM commissions WHERE status = 'pending' AND type = 'commission' "
-        "    AND payable_at > $1::timestamptz),"
+        "    AND NOT payable_announced AND payable_at > $1::timestamptz),"
         " (SELECT (min(due_on) + 1)::timestamp AT TIME ZONE 'UTC' FROM invoices "
         "    WHERE status IN ('submitted', 'approved') AND due_on >= " TODAY "),"
         " (SELECT (min(a.ends_on) - $3::int)::timestamp AT TIME ZONE 'UTC' FROM agreements a "
