@@ -28,13 +28,14 @@ static const char *const KINDS[] = {"payable", "receivable", NULL};
 /* Locked in id order so that concurrent invoices over overlapping sets cannot deadlock. */
 DB_STMT(st_lock_commissions,
         "SELECT c.id, commission_status(c), c.partner_id, c.kind, c.currency, c.amount, c.type, "
-        "  coalesce((agreement_terms(a, CASE WHEN c.kind = 'payable' THEN 'inbound' ELSE 'outbound' END)"
-        "            ->'payment_terms'->>'net_days')::int, 30), "
-        "  coalesce(r.prospect->>'name', ''), "
-        "  coalesce((agreement_terms(a, 'inbound')->'payment_terms'->>'self_billing')::boolean, true) "
+        "  coalesce((t.pay->>'net_days')::int, 30), coalesce(r.prospect->>'name', ''), "
+        "  coalesce((t.pay->>'self_billing')::boolean, true) "
         "FROM commissions c "
         "JOIN referrals r ON r.tenant_id = c.tenant_id AND r.id = c.referral_id "
         "LEFT JOIN agreements a ON a.tenant_id = c.tenant_id AND a.id = c.agreement_id "
+        /* the payment terms of the side the commission is paid on: one call per row */
+        "CROSS JOIN LATERAL (SELECT agreement_terms(a, CASE WHEN c.kind = 'payable' THEN 'inbound' "
+        "  ELSE 'outbound' END)->'payment_terms' AS pay) t "
         "WHERE c.tenant_id = $1 AND c.id = ANY($2::uuid[]) ORDER BY c.id FOR UPDATE OF c");
 /* Locks the tenant's counter for the year until commit: numbers are used once, without gaps. */
 DB_STMT(st_next_number,

@@ -18,15 +18,15 @@ export function earns(t) {
 
 export function plainTerms(t) {
   const pay = t.payment_terms || {};
+  const within = plural(pay.net_days ?? 30, 'day', 'days') + ' of ' + (pay.self_billing === false ? 'its' : 'your') +
+    ' invoice' + (pay.method ? ', by ' + pay.method : '') + '.';
   const term = t.termination || {};
   return facts([
     ['Scope', t.scope || 'Not written down.'],
     ['What you earn', earns(t)],
     t.client_discount_bps ? ['Your client’s discount', percent(t.client_discount_bps) + ' off for the clients you introduce.'] : null,
     ['When you are paid', pay.self_billing === false
-      ? 'The business invoices your commissions and pays within ' + plural(pay.net_days ?? 30, 'day', 'days') +
-        ' of its invoice' + (pay.method ? ', by ' + pay.method : '') + '.'
-      : 'Within ' + plural(pay.net_days ?? 30, 'day', 'days') + ' of your invoice' + (pay.method ? ', by ' + pay.method : '') + '.'],
+      ? 'The business invoices your commissions and pays within ' + within : 'Within ' + within],
     ['Holding period', t.holding_days ? 'A commission can be billed ' + plural(t.holding_days, 'day', 'days') +
       ' after the deal is won (the refund window).' : 'A commission can be billed as soon as the deal is won.'],
     ['Protection', 'An introduction you make is credited to you for ' + plural(t.protection_days ?? 90, 'day', 'days') + '.'],

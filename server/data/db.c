@@ -251,13 +251,11 @@ static PGresult *run_pipelined(struct db_conn *c, struct request *rq, struct db_
                                const char *const *vals) {
     struct db_stmt *sts[DB_MAX_PROLOGUE + 1];
     const char *const *args[DB_MAX_PROLOGUE + 1];
-    const char *one[DB_MAX_PROLOGUE];
     int nargs[DB_MAX_PROLOGUE + 1], count = rq->nprologue + 1;
     for (int i = 0; i < rq->nprologue; i++) {
         sts[i] = rq->prologue[i];
-        one[i] = rq->prologue_arg[i];
-        args[i] = rq->prologue_vals[i] ? rq->prologue_vals[i] : one[i] ? &one[i] : NULL;
-        nargs[i] = rq->prologue_vals[i] ? rq->prologue_n[i] : one[i] ? 1 : 0;
+        args[i] = rq->prologue_vals[i];
+        nargs[i] = rq->prologue_n[i];
     }
     sts[count - 1] = st;
     args[count - 1] = vals;
@@ -268,9 +266,11 @@ static PGresult *run_pipelined(struct db_conn *c, struct request *rq, struct db_
 
 void db_prologue(struct request *rq, struct db_stmt *st, const char *arg) {
     if (rq->nprologue == DB_MAX_PROLOGUE) abort(); /* raise DB_MAX_PROLOGUE */
-    rq->prologue[rq->nprologue] = st;
-    rq->prologue_vals[rq->nprologue] = NULL;
-    rq->prologue_arg[rq->nprologue++] = arg;
+    int i = rq->nprologue++;
+    rq->prologue[i] = st;
+    rq->prologue_arg[i] = arg;
+    rq->prologue_vals[i] = arg ? &rq->prologue_arg[i] : NULL; /* rq outlives the pipeline */
+    rq->prologue_n[i] = arg ? 1 : 0;
 }
 
 bool db_deferred_pending(struct request *rq) {
@@ -286,7 +286,6 @@ void db_deferred_into_prologue(struct request *rq) {
     for (int i = 0; i < rq->ndeferred; i++) {
         if (rq->nprologue == DB_MAX_PROLOGUE) abort(); /* raise DB_MAX_PROLOGUE */
         rq->prologue[rq->nprologue] = rq->deferred[i].st;
-        rq->prologue_arg[rq->nprologue] = NULL;
         rq->prologue_vals[rq->nprologue] = (const char *const *)rq->deferred[i].vals;
         rq->prologue_n[rq->nprologue++] = rq->deferred[i].n;
     }

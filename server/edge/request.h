@@ -99,8 +99,8 @@ struct request {
     struct worker *worker;
     struct db_conn *db;
     struct db_stmt *prologue[DB_MAX_PROLOGUE]; /* sent with the next statement (server/db.c) */
-    const char *prologue_arg[DB_MAX_PROLOGUE];
-    const char *const *prologue_vals[DB_MAX_PROLOGUE]; /* a deferred statement's parameters, else NULL */
+    const char *prologue_arg[DB_MAX_PROLOGUE];         /* db_prologue's one parameter, or NULL */
+    const char *const *prologue_vals[DB_MAX_PROLOGUE]; /* each one's parameters (a deferred one's too) */
     int prologue_n[DB_MAX_PROLOGUE];
     int nprologue;
     struct db_deferred {

@@ -2,6 +2,7 @@
 (standard library only: socketserver speaking EHLO/MAIL/RCPT/DATA/QUIT), messages parsed with
 `email`. Contacts are made with the contacts API; a row the API would refuse (a kind of the other
 side) is written with psql, to show the sender ignores it too."""
+import contextlib
 import email
 import email.policy
 import os
@@ -306,26 +307,32 @@ def smtp_outage_retries_and_delivers_once(ctx):
         sink.close()
 
 
+@contextlib.contextmanager
+def two_senders(sink):
+    """Two instances sending to `sink` from the one database."""
+    a, b = Server(**mail_env(sink.url)), Server(**mail_env(sink.url))
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
 @test
 def two_senders_send_each_message_once(ctx):
     """two instances sending from one database send each message exactly once"""
-    with SmtpSink() as sink:
-        a, b = Server(**mail_env(sink.url)), Server(**mail_env(sink.url))
-        try:
-            tenant, c, p = world(a.port)
-            to = addr("twice")
-            cid = contact(tenant, None, to, ["referral.submitted"])
-            cb = Client(b.port, c.key)
-            for i in range(30):
-                referral(c if i % 2 else cb, p, "D%d" % i)
-            sink.wait(to, 30, 30)
-            wait_until(lambda: psql("SELECT count(*) || ':' || sum(attempts) FROM notifications WHERE contact_id = '%s' "
-                                    "AND status = 'sent'" % cid) == "30:30", lambda: "rows: %s" % row_status(cid), 20)
-            ids = [m["Message-ID"] for m in sink.to(to)]
-            expect(len(ids) == 30 and len(set(ids)) == 30, "%d messages, %d distinct", len(ids), len(set(ids)))
-        finally:
-            a.stop()
-            b.stop()
+    with SmtpSink() as sink, two_senders(sink) as (a, b):
+        tenant, c, p = world(a.port)
+        to = addr("twice")
+        cid = contact(tenant, None, to, ["referral.submitted"])
+        cb = Client(b.port, c.key)
+        for i in range(30):
+            referral(c if i % 2 else cb, p, "D%d" % i)
+        sink.wait(to, 30, 30)
+        wait_until(lambda: psql("SELECT count(*) || ':' || sum(attempts) FROM notifications WHERE contact_id = '%s' "
+                                "AND status = 'sent'" % cid) == "30:30", lambda: "rows: %s" % row_status(cid), 20)
+        ids = [m["Message-ID"] for m in sink.to(to)]
+        expect(len(ids) == 30 and len(set(ids)) == 30, "%d messages, %d distinct", len(ids), len(set(ids)))
 
 
 @test
@@ -358,34 +365,29 @@ def daily_digest_is_one_message(ctx):
 @test
 def two_senders_send_each_digest_once(ctx):
     """two instances sending from one database send each contact's due digest once, never split in two"""
-    with SmtpSink() as sink:
-        a, b = Server(**mail_env(sink.url)), Server(**mail_env(sink.url))
-        try:
-            tenant, c, p = world(a.port)
-            cb = Client(b.port, c.key)
-            dailies = [addr("daily%d" % i) for i in range(8)]
-            cids = [contact(tenant, None, d, ["referral.submitted"], digest="daily", name="D%d" % i)
-                    for i, d in enumerate(dailies)]
-            for i in range(3):
-                referral(c if i % 2 else cb, p, "Split%d" % i)
-            ids = "'" + "','".join(cids) + "'"
-            wait_until(lambda: psql("SELECT count(*) FROM notifications WHERE contact_id IN (%s) AND digest "
-                                    "AND status = 'queued'" % ids) == "24", "24 held digest rows")
-            psql("UPDATE notifications SET next_attempt_at = now() WHERE contact_id IN (%s)" % ids)  # a day passes
-            for d in dailies:
-                [m] = sink.wait(d, 1)
-                text = parts(m)["text/plain"]
-                expect(all("Split%d" % i in text for i in range(3)), "%s's digest: %s", d, text)
-            wait_until(lambda: psql("SELECT count(*) || ':' || count(DISTINCT (contact_id, sent_at)) FROM notifications "
-                                    "WHERE contact_id IN (%s) AND status = 'sent'" % ids) == "24:8",
-                       lambda: psql("SELECT string_agg(status || '/' || attempts, ' ') FROM notifications "
-                                    "WHERE contact_id IN (%s)" % ids))
-            time.sleep(0.5)  # ten poll intervals of both senders: nothing more goes out
-            counts = [len(sink.to(d)) for d in dailies]
-            expect(counts == [1] * 8, "digests per contact %r", counts)
-        finally:
-            a.stop()
-            b.stop()
+    with SmtpSink() as sink, two_senders(sink) as (a, b):
+        tenant, c, p = world(a.port)
+        cb = Client(b.port, c.key)
+        dailies = [addr("daily%d" % i) for i in range(8)]
+        cids = [contact(tenant, None, d, ["referral.submitted"], digest="daily", name="D%d" % i)
+                for i, d in enumerate(dailies)]
+        for i in range(3):
+            referral(c if i % 2 else cb, p, "Split%d" % i)
+        ids = "'" + "','".join(cids) + "'"
+        wait_until(lambda: psql("SELECT count(*) FROM notifications WHERE contact_id IN (%s) AND digest "
+                                "AND status = 'queued'" % ids) == "24", "24 held digest rows")
+        psql("UPDATE notifications SET next_attempt_at = now() WHERE contact_id IN (%s)" % ids)  # a day passes
+        for d in dailies:
+            [m] = sink.wait(d, 1)
+            text = parts(m)["text/plain"]
+            expect(all("Split%d" % i in text for i in range(3)), "%s's digest: %s", d, text)
+        wait_until(lambda: psql("SELECT count(*) || ':' || count(DISTINCT (contact_id, sent_at)) FROM notifications "
+                                "WHERE contact_id IN (%s) AND status = 'sent'" % ids) == "24:8",
+                   lambda: psql("SELECT string_agg(status || '/' || attempts, ' ') FROM notifications "
+                                "WHERE contact_id IN (%s)" % ids))
+        time.sleep(0.5)  # ten poll intervals of both senders: nothing more goes out
+        counts = [len(sink.to(d)) for d in dailies]
+        expect(counts == [1] * 8, "digests per contact %r", counts)
 
 
 @test
