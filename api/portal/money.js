@@ -49,10 +49,11 @@ async function partnerPage(s) {
   const reload = () => partnerPage(s).catch(failed);
   page(
     h('section', {class: 'card', 'aria-labelledby': 'h-bill'}, h('h2', {id: 'h-bill'}, 'Bill what is payable'),
-      payable.length ? billForms(s, payable, reload)
+      payable.length ? billForms(s, payable, reload) : theirs.length ? null
         : h('p', {class: 'empty'}, 'Nothing is payable right now. A commission becomes payable once its holding period is over.'),
-      theirs.length ? h('p', {}, plural(theirs.length) + ' payable under an agreement where the business invoices you: ' +
-        'nothing to do, it appears under “Your invoices” when the business bills it.') : null),
+      theirs.length ? h('p', {}, plural(theirs.length) + (theirs.length === 1 ? ' is' : ' are') +
+        ' payable under an agreement where the business bills you: nothing for you to do. ' +
+        'The invoice will appear under “Your invoices”.') : null),
     h('section', {class: 'card', 'aria-labelledby': 'h-inv'}, h('h2', {id: 'h-inv'}, 'Your invoices'),
       table('Invoices', ['Number', 'Status', 'Total', 'Issued', 'Due', 'Paid', 'Document'], invoiceRows(invoices),
         'No invoices yet.')),
