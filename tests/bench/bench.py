@@ -4,7 +4,8 @@ a request: statements sent to PostgreSQL (allied_db_statements_total) and instru
 (valgrind --tool=callgrind) per request.
 
 Loopback only; every load run lasts BENCH_SECONDS (default 10) with BENCH_CONNECTIONS (32).
-Knobs: BENCH_PEER=0 skips the peer, BENCH_CALLGRIND=0 skips callgrind, BENCH_PEER_CACHE is where
+Knobs: BENCH_PEER=0 skips the peer, BENCH_CALLGRIND=0 skips callgrind, BENCH_SPREAD=0 skips the
+submissions spread over several tenants, BENCH_PEER_CACHE is where
 npm installs fastify@4 and pg@8 (default ~/.cache/allied-bench-peer, outside the repo),
 ALLIED_THREADS / ALLIED_DB_POOL / ALLIED_TENANT_WORKERS are passed to the server.
 Nothing here asserts: timings are printed, never tested."""
@@ -366,21 +367,29 @@ def callgrind(key, pid):
 
 
 # ---------------------------------------------------------------- the run
-def main():
-    tenant, key = lib.new_tenant("bench")
+def bench_tenant(port, name, listed=0):
+    """A tenant with a partner under an active agreement (referrals can be submitted for it) and
+    `listed` more partners. -> pgbench variables (tenant, pid, keyid, ...) and the key."""
+    tenant, key = lib.new_tenant(name)
     prefix = key[:15]
-    srv = lib.Server(ALLIED_LOG="warn", **SERVER_ENV)
-    c = lib.Client(srv.port, key)
+    c = lib.Client(port, key)
     pid = c.post("/v1/partners", {"name": "Read Me", "company": "Bench Co", "tags": ["a"]}).json["id"]
-    for i in range(59):  # a full list page
+    for i in range(listed):
         c.post("/v1/partners", {"name": "Listed %d" % i, "company": "Bench Co", "tags": ["a"]})
     a = c.post("/v1/agreements", {"partner_id": pid, "direction": "inbound", "starts_on": "2026-01-01",
                                   "terms": {"compensation": {"model": "percentage", "rate_bps": 1000}}}).json
     c.post("/v1/agreements/%s/sign" % a["id"], {"party": "vendor", "signer_name": "V"})
     c.post("/v1/agreements/%s/sign" % a["id"], {"party": "partner", "signer_name": "P"})
     keyid = lib.psql("SELECT id FROM api_keys WHERE prefix = '%s'" % prefix)
-    pv = {"prefix": prefix, "hash": hashlib.sha256(key.encode()).hexdigest(), "tenant": tenant, "pid": pid,
-          "keyid": keyid, "body": BODY, "limit": "51"}
+    return {"prefix": prefix, "hash": hashlib.sha256(key.encode()).hexdigest(), "tenant": tenant, "pid": pid,
+            "keyid": keyid, "body": BODY, "limit": "51"}, key
+
+
+def main():
+    srv = lib.Server(ALLIED_LOG="warn", **SERVER_ENV)
+    pv, key = bench_tenant(srv.port, "bench", listed=59)  # a full list page
+    tenant, pid = pv["tenant"], pv["pid"]
+    c = lib.Client(srv.port, key)
     peer = start_peer()
     if peer and c.get("/v1/partners/" + pid).status == 200:
         r = lib.Client(peer[1], key).get("/v1/partners/" + pid)
@@ -448,6 +457,7 @@ def main():
           "trips": sum(r["allied"]["trips"] or 0 for r in rows[-4:]),
           "exec_ms": sum(r["allied"]["exec_ms"] or 0 for r in rows[-4:]) if pgss else None}
     row("workflow (4 requests)", wf, None, pgbench(mirror.WORKFLOW, pv), None, mirror.WORKFLOW)
+    spread = feed_counter_spread(srv, pv, key) if os.environ.get("BENCH_SPREAD", "1") != "0" else None
     rss = rss_kib(srv.proc.pid)
     srv.stop()
     if peer:
@@ -457,7 +467,83 @@ def main():
     say("measuring instructions per request under callgrind ...")
     cg, cg_text = callgrind(key, pid)
     report(rows, rss, cg, cg_text)
+    report_spread(spread)
     shutil.rmtree(TMP, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- one tenant or several
+# Submissions (each appends to the tenant's feed, whose counter row is locked from the append to
+# the commit) by the same connections, all for one tenant or spread over SPREAD tenants round-robin.
+SPREAD = PG_CLIENTS
+WRK_SUBMIT_SPREAD = WRK_HEADERS + """
+local counter = 0
+local made = 0
+function setup(thread) made = made + 1; thread:set("tid", made) end
+function init(args) counter = 0 end
+function request()
+  counter = counter + 1
+  local i = (counter + tid) %% #KEYS + 1
+  local h = headers()
+  h["Authorization"] = "Bearer " .. KEYS[i]
+  local body = string.format('{"partner_id":"%%s","direction":"inbound","prospect":{"name":"Bench","email":"s@t%%d-%%d-%%d.bench"}}',
+                             PARTNERS[i], tid, counter, math.random(1, 1000000000))
+  return wrk.format("POST", "/v1/referrals", h, body)
+end
+"""
+
+
+def pgbench_each(steps, tenants):
+    """One single-client pgbench per entry of `tenants` (pgbench variables), all at once: the same
+    database concurrency however many tenants they name. -> the summed tps."""
+    procs = []
+    for i, v in enumerate(tenants):
+        script = os.path.join(TMP, "spread%d.sql" % i)
+        with open(script, "w") as fh:
+            fh.write(mirror.pgbench_script(steps))
+        args = [PGBENCH, "-n", "-M", "prepared", "-c", "1", "-T", str(SECONDS), "-f", script]
+        for k, val in v.items():
+            args += ["-D", "%s=%s" % (k, val)]
+        procs.append(subprocess.Popen(args + [URL], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                      env=dict(os.environ, PGOPTIONS="-c role=allied_app")))
+    tps = 0.0
+    for p in procs:
+        out, err = p.communicate(timeout=SECONDS + 60)
+        m = re.search(r"tps = ([\d.]+)", out)
+        if not m:
+            raise RuntimeError("pgbench failed: " + out + err[-2000:])
+        tps += float(m.group(1))
+    return tps
+
+
+def feed_counter_spread(srv, pv, key):
+    """-> {"one": (allied r/s, pgbench tps), "spread": (...)} for submissions, one tenant vs SPREAD."""
+    others = [bench_tenant(srv.port, "bench spread %d" % i) for i in range(SPREAD - 1)]
+    out = {}
+    for name, group in (("one", [(pv, key)] * SPREAD), ("spread", [(pv, key)] + others)):
+        lua = lua_file("spread_" + name, "KEYS = {%s}\nPARTNERS = {%s}\n" % (
+            ", ".join('"%s"' % k for _, k in group), ", ".join('"%s"' % v["pid"] for v, _ in group))
+            + WRK_SUBMIT_SPREAD)
+        a = wrk(srv.port, "/v1/referrals", key, lua)
+        out[name] = (a["rps"], a["bad"], pgbench_each(mirror.SUBMIT, [v for v, _ in group]))
+        say("  done: submissions, %s" % ("one tenant" if name == "one" else "%d tenants" % SPREAD))
+    return out
+
+
+def report_spread(spread):
+    if not spread:
+        return
+    say("")
+    say("Submissions (each appends to its tenant's feed) by the same clients: one tenant, or %d tenants round-robin"
+        % SPREAD)
+    head = "%-12s | %9s %9s | %9s" % ("tenants", "allied", "non-2xx", "pgbench")
+    say(head)
+    say("-" * len(head))
+    for name in ("one", "spread"):
+        a, bad, g = spread[name]
+        say("%-12s | %9.0f %9d | %9.0f" % ("1" if name == "one" else str(SPREAD), a, bad, g))
+    say("allied: wrk %d connections, each request with the next tenant's key; pgbench: %d single-client runs at once "
+        "of the submission's SQL (tests/bench/mirror.py), each for its tenant. spread/one: allied %.2f, pgbench %.2f"
+        % (CONNS, SPREAD, spread["spread"][0] / spread["one"][0], spread["spread"][2] / spread["one"][2]))
 
 
 def fmt(v, spec="%.0f"):

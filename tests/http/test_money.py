@@ -98,7 +98,9 @@ def full_money_path(ctx):
            p.json["paid_at"] == "2026-11-20T10:00:00.000000Z", "%r", p)
     expect(m.c.get("/v1/commissions/" + c["id"]).json["status"] == "paid", "paid")
     refused(m.c.post(url + "/void"), [])
-    types = [e["type"] for e in m.c.get("/v1/events?limit=1000").json["data"] if e["resource_type"] in ("commission", "invoice")]
+    # commission.payable is the scheduler's, whenever it looks: not part of what the requests appended
+    types = [e["type"] for e in m.c.get("/v1/events?limit=1000").json["data"]
+             if e["resource_type"] in ("commission", "invoice") and e["type"] != "commission.payable"]
     expect(types == ["commission.created", "invoice.created", "invoice.approved", "invoice.paid"], "%r", types)
 
 
