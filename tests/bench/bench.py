@@ -482,11 +482,11 @@ function setup(thread) made = made + 1; thread:set("tid", made) end
 function init(args) counter = 0 end
 function request()
   counter = counter + 1
-  local i = (counter + tid) %% #KEYS + 1
+  local i = (counter + tid) % #KEYS + 1
   local h = headers()
   h["Authorization"] = "Bearer " .. KEYS[i]
-  local body = string.format('{"partner_id":"%%s","direction":"inbound","prospect":{"name":"Bench","email":"s@t%%d-%%d-%%d.bench"}}',
-                             PARTNERS[i], tid, counter, math.random(1, 1000000000))
+  local body = string.format('{"partner_id":"%s","direction":"inbound","prospect":{"name":"Bench","email":"s@t%d-%d-%d.%s.bench"}}',
+                             PARTNERS[i], tid, counter, math.random(1, 1000000000), RUN)
   return wrk.format("POST", "/v1/referrals", h, body)
 end
 """
@@ -520,10 +520,18 @@ def feed_counter_spread(srv, pv, key):
     others = [bench_tenant(srv.port, "bench spread %d" % i) for i in range(SPREAD - 1)]
     out = {}
     for name, group in (("one", [(pv, key)] * SPREAD), ("spread", [(pv, key)] + others)):
-        lua = lua_file("spread_" + name, "KEYS = {%s}\nPARTNERS = {%s}\n" % (
+        # RUN in each address: wrk's math.random repeats its sequence, so two runs would otherwise
+        # submit the same prospects (duplicates, 409)
+        lua = lua_file("spread_" + name, "RUN = \"%s\"\nKEYS = {%s}\nPARTNERS = {%s}\n" % (name,
             ", ".join('"%s"' % k for _, k in group), ", ".join('"%s"' % v["pid"] for v, _ in group))
             + WRK_SUBMIT_SPREAD)
+        count = "SELECT count(*) FROM referrals WHERE prospect_email LIKE 's@%.bench'"
+        before = int(lib.psql(count))
         a = wrk(srv.port, "/v1/referrals", key, lua)
+        made = int(lib.psql(count)) - before
+        if made < a["rps"] * SECONDS * 0.9:  # wrk falls back to GET when the script fails
+            raise RuntimeError("the spread run made %d referrals at %.0f r/s (%d non-2xx): not submissions"
+                               % (made, a["rps"], a["bad"]))
         out[name] = (a["rps"], a["bad"], pgbench_each(mirror.SUBMIT, [v for v, _ in group]))
         say("  done: submissions, %s" % ("one tenant" if name == "one" else "%d tenants" % SPREAD))
     return out
