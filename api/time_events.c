@@ -1,8 +1,8 @@
 /* The scheduler of time-based events. One thread per `allied serve`, on a system connection
  * (allied.scope = 'all': it serves every tenant). For each kind, one transaction:
  *   1. claim — an indexed scan on the due moment (a partial index per kind, migrations/0020;
- *      for overdue acknowledgements the claim also marks its rows, which leave the index, so
- *      referrals that stay overdue are not walked again: 0027)
+ *      for overdue acknowledgements and payable commissions the claim also marks its rows, which
+ *      leave the index, so rows that stay due are not walked again: 0027, 0028)
  *      takes the due resources not yet announced, FOR UPDATE SKIP LOCKED, so another instance
  *      scanning at the same time takes other rows and a request changing the resource meanwhile
  *      is seen (a referral acknowledged just now is no longer overdue);
@@ -54,13 +54,14 @@
 /* Each scan: $1 now, $2 the batch size, $3 where a drain goes on from (above), $4 (where used) a
  * number of days. Columns: tenant, resource id, partner, occurrence key, the resource's JSON, the
  * referral's status (timeline), the sort key (text: a drain's next $3). */
-/* A claim that marks what it claims (migration 0027), so an announced row that stays due leaves
- * the partial index the scan walks; the mark commits or rolls back with the announcement. Only for
- * rows an UPDATE cannot refuse (see the migration: a CHECK older rows were let off would make
- * every claim of the kind fail). */
-#define CLAIM_AND_MARK(claim, table, mark, order)                                                  \
+/* A claim that marks what it claims (migrations 0027, 0028), so an announced row that stays due
+ * leaves the partial index the scan walks; the mark commits or rolls back with the announcement.
+ * `markable` keeps out the rows an UPDATE would refuse (a CHECK older rows were let off, 0010's
+ * NOT VALID): marking one would make every claim of the kind fail; unmarked, it is only walked
+ * past again (the occurrence row keeps it from being announced twice). */
+#define CLAIM_AND_MARK(claim, table, mark, markable, order)                                        \
     "WITH due AS (" claim "), m AS (UPDATE " table " x SET " mark " FROM due "                      \
-    "  WHERE x.tenant_id = due.tenant_id AND x.id = due.id) "                                      \
+    "  WHERE x.tenant_id = due.tenant_id AND x.id = due.id AND " markable ") "                     \
     "SELECT tenant_id, id, partner_id, okey, doc, status, skey FROM due ORDER BY " order
 DB_STMT(st_ack_overdue,
         CLAIM_AND_MARK(
@@ -71,7 +72,7 @@ DB_STMT(st_ack_overdue,
         NOT_ANNOUNCED("referral.acknowledgement_overdue", "r", "api_ts(r.acknowledge_by)")
         AFTER("r.acknowledge_by", "timestamptz")
         "ORDER BY r.acknowledge_by LIMIT $2 FOR UPDATE OF r SKIP LOCKED",
-        "referrals", "ack_overdue_announced_for = x.acknowledge_by", "due_at"));
+        "referrals", "ack_overdue_announced_for = x.acknowledge_by", "true", "due_at"));
 /* A threshold that varies per row (the tenant's setting, the agreement's) cannot be in a partial
  * index: the index holds the base time, the range scanned is bounded by the smallest threshold in
  * use (one probe each: tenants are few, agreements_stalled_days), and each row is then checked
@@ -89,14 +90,19 @@ DB_STMT(st_stalled,
         NOT_ANNOUNCED("referral.stalled", "r", "api_ts(r.updated_at)")
         AFTER("r.updated_at", "timestamptz")
         "ORDER BY r.updated_at LIMIT $2 FOR UPDATE OF r SKIP LOCKED");
-/* Once in a commission's life (an invoice rejected or void makes it payable again: no new event). */
+/* Once in a commission's life (an invoice rejected or void makes it payable again: no new event).
+ * The mark's condition is commissions_amount_max (migration 0010), word for word. */
+#define COMMISSION_MARKABLE "x.amount BETWEEN -1000000000000000 AND 1000000000000000"
 DB_STMT(st_payable,
-        "SELECT c.tenant_id, c.id, c.partner_id, 'payable', commission_json(c), NULL, c.payable_at::text "
-        "FROM commissions c WHERE c.status = 'pending' AND c.type = 'commission' "
+        CLAIM_AND_MARK(
+        "SELECT c.tenant_id, c.id, c.partner_id, 'payable' AS okey, commission_json(c) AS doc, NULL AS status, "
+        "  c.payable_at::text AS skey, c.payable_at AS due_at "
+        "FROM commissions c WHERE c.status = 'pending' AND c.type = 'commission' AND NOT c.payable_announced "
         "AND c.payable_at <= $1::timestamptz AND "
         NOT_ANNOUNCED("commission.payable", "c", "'payable'")
         AFTER("c.payable_at", "timestamptz")
-        "ORDER BY c.payable_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED");
+        "ORDER BY c.payable_at LIMIT $2 FOR UPDATE OF c SKIP LOCKED",
+        "commissions", "payable_announced = true", COMMISSION_MARKABLE, "due_at"));
 DB_STMT(st_invoice_overdue,
         "SELECT i.tenant_id, i.id, i.partner_id, i.due_on::text, invoice_json(i), NULL, i.due_on::text "
         "FROM invoices i WHERE i.status IN ('submitted', 'approved') AND i.due_on < " TODAY " AND "
@@ -179,7 +185,7 @@ DB_STMT(st_next_due,
         " (SELECT min(updated_at) FROM referrals WHERE status = 'engaged' "
         "    AND updated_at > $1::timestamptz - make_interval(days => $2::int)) + make_interval(days => $2::int),"
         " (SELECT min(payable_at) FROM commissions WHERE status = 'pending' AND type = 'commission' "
-        "    AND payable_at > $1::timestamptz),"
+        "    AND NOT payable_announced AND payable_at > $1::timestamptz),"
         " (SELECT (min(due_on) + 1)::timestamp AT TIME ZONE 'UTC' FROM invoices "
         "    WHERE status IN ('submitted', 'approved') AND due_on >= " TODAY "),"
         " (SELECT (min(a.ends_on) - $3::int)::timestamp AT TIME ZONE 'UTC' FROM agreements a "

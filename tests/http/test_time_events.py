@@ -204,6 +204,39 @@ def announced_rows_leave_the_scan(ctx):
 
 
 @test
+def announced_commissions_leave_the_scan(ctx):
+    """an announced payable commission is marked in the claim and leaves the scan's partial index (migration 0028), without a new version; one over the money limit from before migration 0010 is announced once, left unmarked, and blocks nothing"""
+    w = World(ctx.MAIN.port)
+    p = w.partner()
+    w.agreement(p, holding_days=1)  # payable tomorrow: due for the schedulers three days ahead only
+
+    def won(amount):
+        ref = w.referral(p, "acknowledge")
+        expect_status(w.c.post("/v1/referrals/%s/win" % ref["id"], {"deal": {"amount": amount, "currency": "EUR"}}), 200)
+        return w.c.get("/v1/commissions?referral_id=" + ref["id"]).json["data"][0]
+    legacy, fine = won(1000), won(2000)
+    # a row the mark's UPDATE would be refused for (commissions_amount_max is NOT VALID)
+    psql("BEGIN; ALTER TABLE commissions DROP CONSTRAINT commissions_amount_max; "
+         "UPDATE commissions SET amount = 9223372036854775807 WHERE id = '%s'; "
+         "ALTER TABLE commissions ADD CONSTRAINT commissions_amount_max "
+         "  CHECK (amount BETWEEN -1000000000000000 AND 1000000000000000) NOT VALID; COMMIT" % legacy["id"])
+    w.due = [("commission.payable", legacy["id"]), ("commission.payable", fine["id"])]
+    marks = ("SELECT string_agg(payable_announced::text, ',' ORDER BY amount) FROM commissions "
+             "WHERE id IN ('%s', '%s')" % (fine["id"], legacy["id"]))
+    expect(psql(marks) == "false,false", "marked before any scheduler ran")
+    with scheduler():
+        w.wait_all_due()
+        expect(psql(marks) == "true,false", "the fine one marked, the legacy one not: %r", psql(marks))
+        expect(w.c.get("/v1/commissions/" + fine["id"]).json["version"] == fine["version"], "the mark is not a change")
+        later = won(3000)  # the unmarked row in the scan does not stop the kind
+        wait_until(lambda: ("commission.payable", later["id"]) in w.announced(), "a later commission was not announced")
+        # the passes went on past the legacy row: each announced once
+        seen = w.announced()
+    for d in w.due + [("commission.payable", later["id"])]:
+        expect(seen.count(d) == 1, "%r announced %d times", d, seen.count(d))
+
+
+@test
 def time_events_two_schedulers(ctx):
     """two instances scheduling on one database announce each occurrence exactly once"""
     with scheduler() as a, scheduler():
