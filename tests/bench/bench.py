@@ -66,6 +66,9 @@ function headers()
 end
 """
 
+# Submissions, each request for the next of KEYS (and its partner, PARTNERS): one tenant, or
+# several round-robin (the feed-counter table below). RUN in each address: wrk's math.random
+# repeats its sequence, so two runs would otherwise submit the same prospects (duplicates, 409).
 WRK_SUBMIT = WRK_HEADERS + """
 local counter = 0
 local made = 0
@@ -73,11 +76,21 @@ function setup(thread) made = made + 1; thread:set("tid", made) end
 function init(args) counter = 0 end
 function request()
   counter = counter + 1
-  local body = string.format('{"partner_id":"%s","direction":"inbound","prospect":{"name":"Bench","email":"b@t%d-%d-%d.bench"}}',
-                             PARTNER, tid, counter, math.random(1, 1000000000))
-  return wrk.format("POST", "/v1/referrals", headers(), body)
+  local i = (counter + tid) % #KEYS + 1
+  local h = headers()
+  h["Authorization"] = "Bearer " .. KEYS[i]
+  local body = string.format('{"partner_id":"%s","direction":"inbound","prospect":{"name":"Bench","email":"b@t%d-%d-%d.%s.bench"}}',
+                             PARTNERS[i], tid, counter, math.random(1, 1000000000), RUN)
+  return wrk.format("POST", "/v1/referrals", h, body)
 end
 """
+
+
+def submit_lua(run, group):
+    """The submissions' script for `group`, [(pgbench variables, key)], in run `run`."""
+    return lua_file("submit_" + run, 'RUN = "%s"\nKEYS = {%s}\nPARTNERS = {%s}\n' % (
+        run, ", ".join('"%s"' % k for _, k in group), ", ".join('"%s"' % v["pid"] for v, _ in group)) + WRK_SUBMIT)
+
 
 # Each thread walks its own slice of the referral ids, one action per id.
 WRK_ACTION = WRK_HEADERS + """
@@ -437,7 +450,7 @@ def main():
         mirror.POST_PARTNER)
 
     # Referrals: submissions, then each workflow step over the submitted ones.
-    submit = allied("/v1/referrals", lua_file("submit", 'PARTNER = "%s"\n' % pid + WRK_SUBMIT))
+    submit = allied("/v1/referrals", submit_lua("main", [(pv, key)]))
     row("POST /v1/referrals", submit, None, pgbench(mirror.SUBMIT, pv), None, mirror.SUBMIT)
     step_rates = [submit["rps"]]
     for action, body, steps, status in (("acknowledge", "nil", mirror.ACKNOWLEDGE, "submitted"),
@@ -475,21 +488,6 @@ def main():
 # Submissions (each appends to the tenant's feed, whose counter row is locked from the append to
 # the commit) by the same connections, all for one tenant or spread over SPREAD tenants round-robin.
 SPREAD = PG_CLIENTS
-WRK_SUBMIT_SPREAD = WRK_HEADERS + """
-local counter = 0
-local made = 0
-function setup(thread) made = made + 1; thread:set("tid", made) end
-function init(args) counter = 0 end
-function request()
-  counter = counter + 1
-  local i = (counter + tid) % #KEYS + 1
-  local h = headers()
-  h["Authorization"] = "Bearer " .. KEYS[i]
-  local body = string.format('{"partner_id":"%s","direction":"inbound","prospect":{"name":"Bench","email":"s@t%d-%d-%d.%s.bench"}}',
-                             PARTNERS[i], tid, counter, math.random(1, 1000000000), RUN)
-  return wrk.format("POST", "/v1/referrals", h, body)
-end
-"""
 
 
 def pgbench_each(steps, tenants):
@@ -520,14 +518,9 @@ def feed_counter_spread(srv, pv, key):
     others = [bench_tenant(srv.port, "bench spread %d" % i) for i in range(SPREAD - 1)]
     out = {}
     for name, group in (("one", [(pv, key)] * SPREAD), ("spread", [(pv, key)] + others)):
-        # RUN in each address: wrk's math.random repeats its sequence, so two runs would otherwise
-        # submit the same prospects (duplicates, 409)
-        lua = lua_file("spread_" + name, "RUN = \"%s\"\nKEYS = {%s}\nPARTNERS = {%s}\n" % (name,
-            ", ".join('"%s"' % k for _, k in group), ", ".join('"%s"' % v["pid"] for v, _ in group))
-            + WRK_SUBMIT_SPREAD)
-        count = "SELECT count(*) FROM referrals WHERE prospect_email LIKE 's@%.bench'"
+        count = "SELECT count(*) FROM referrals WHERE prospect_email LIKE '%%.%s.bench'" % name
         before = int(lib.psql(count))
-        a = wrk(srv.port, "/v1/referrals", key, lua)
+        a = wrk(srv.port, "/v1/referrals", key, submit_lua(name, group))
         made = int(lib.psql(count)) - before
         if made < a["rps"] * SECONDS * 0.9:  # wrk falls back to GET when the script fails
             raise RuntimeError("the spread run made %d referrals at %.0f r/s (%d non-2xx): not submissions"
