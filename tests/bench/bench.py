@@ -92,6 +92,18 @@ def submit_lua(run, group):
         run, ", ".join('"%s"' % k for _, k in group), ", ".join('"%s"' % v["pid"] for v, _ in group)) + WRK_SUBMIT)
 
 
+def submitted(run):
+    """Referrals the submissions of run `run` have made so far."""
+    return int(lib.psql("SELECT count(*) FROM referrals WHERE prospect_email LIKE '%%.%s.bench'" % run))
+
+
+def check_submitted(run, res, made):
+    """wrk sends plain GETs when its script fails: a submission run must have made its referrals."""
+    if made < res["rps"] * SECONDS * 0.9:
+        raise RuntimeError("submissions %s made %d referrals at %.0f r/s (%d non-2xx): not submissions"
+                           % (run, made, res["rps"], res["bad"]))
+
+
 # Each thread walks its own slice of the referral ids, one action per id.
 WRK_ACTION = WRK_HEADERS + """
 local ids = {}
@@ -451,6 +463,7 @@ def main():
 
     # Referrals: submissions, then each workflow step over the submitted ones.
     submit = allied("/v1/referrals", submit_lua("main", [(pv, key)]))
+    check_submitted("main", submit, submitted("main"))
     row("POST /v1/referrals", submit, None, pgbench(mirror.SUBMIT, pv), None, mirror.SUBMIT)
     step_rates = [submit["rps"]]
     for action, body, steps, status in (("acknowledge", "nil", mirror.ACKNOWLEDGE, "submitted"),
@@ -493,11 +506,11 @@ SPREAD = PG_CLIENTS
 def pgbench_each(steps, tenants):
     """One single-client pgbench per entry of `tenants` (pgbench variables), all at once: the same
     database concurrency however many tenants they name. -> the summed tps."""
+    script = os.path.join(TMP, "spread.sql")
+    with open(script, "w") as fh:
+        fh.write(mirror.pgbench_script(steps))
     procs = []
-    for i, v in enumerate(tenants):
-        script = os.path.join(TMP, "spread%d.sql" % i)
-        with open(script, "w") as fh:
-            fh.write(mirror.pgbench_script(steps))
+    for v in tenants:
         args = [PGBENCH, "-n", "-M", "prepared", "-c", "1", "-T", str(SECONDS), "-f", script]
         for k, val in v.items():
             args += ["-D", "%s=%s" % (k, val)]
@@ -514,17 +527,13 @@ def pgbench_each(steps, tenants):
 
 
 def feed_counter_spread(srv, pv, key):
-    """-> {"one": (allied r/s, pgbench tps), "spread": (...)} for submissions, one tenant vs SPREAD."""
+    """-> {"one": (allied r/s, allied non-2xx, pgbench tps), "spread": (...)}: submissions for one
+    tenant, then spread over SPREAD tenants."""
     others = [bench_tenant(srv.port, "bench spread %d" % i) for i in range(SPREAD - 1)]
     out = {}
     for name, group in (("one", [(pv, key)] * SPREAD), ("spread", [(pv, key)] + others)):
-        count = "SELECT count(*) FROM referrals WHERE prospect_email LIKE '%%.%s.bench'" % name
-        before = int(lib.psql(count))
         a = wrk(srv.port, "/v1/referrals", key, submit_lua(name, group))
-        made = int(lib.psql(count)) - before
-        if made < a["rps"] * SECONDS * 0.9:  # wrk falls back to GET when the script fails
-            raise RuntimeError("the spread run made %d referrals at %.0f r/s (%d non-2xx): not submissions"
-                               % (made, a["rps"], a["bad"]))
+        check_submitted(name, a, submitted(name))
         out[name] = (a["rps"], a["bad"], pgbench_each(mirror.SUBMIT, [v for v, _ in group]))
         say("  done: submissions, %s" % ("one tenant" if name == "one" else "%d tenants" % SPREAD))
     return out
