@@ -65,9 +65,9 @@ DB_STMT(st_insert,
         "  ARRAY(SELECT jsonb_array_elements_text(b->'tags')), b->>'external_id', "
         "  coalesce(b->'metadata', '{}'), "
         "  CASE WHEN jsonb_typeof(b->'qualification') = 'object' THEN b->'qualification' END "
-        "FROM (SELECT $3::jsonb AS b) x RETURNING partner_json(p), p.version");
+        "FROM (SELECT $3::jsonb AS b) x RETURNING p.doc, p.version");
 DB_STMT(st_get,
-        "SELECT partner_json(p), p.version FROM partners p "
+        "SELECT p.doc, p.version FROM partners p "
         "WHERE p.tenant_id = $1 AND p.id = $2 AND ($3::uuid IS NULL OR p.id = $3)");
 DB_STMT(st_update,
         "UPDATE partners p SET "
@@ -88,7 +88,7 @@ DB_STMT(st_update,
         "  version = p.version + 1, updated_at = now() "
         "FROM (SELECT $4::jsonb AS b) x "
         "WHERE p.tenant_id = $1 AND p.id = $2 AND ($3::bigint IS NULL OR p.version = $3) "
-        "RETURNING partner_json(p), p.version");
+        "RETURNING p.doc, p.version");
 DB_STMT(st_delete,
         "DELETE FROM partners WHERE tenant_id = $1 AND id = $2 "
         "AND ($3::bigint IS NULL OR version = $3) RETURNING id");
@@ -123,7 +123,7 @@ const char *partner_in_path_or_reply(struct request *rq) {
 
 /* GET /v1/partners: $6 status, $7 kind, $8 external_id, $9 updated_since, $10 q (server/edge/list.h). */
 LIST_SPEC(partner_list,
-          "SELECT partner_json(p), api_ts(p.created_at), p.id FROM partners p "
+          "SELECT p.doc, api_ts(p.created_at), p.id FROM partners p "
           "WHERE p.tenant_id = $1 AND ($5::uuid IS NULL OR p.id = $5) "
           "  AND ($6::text IS NULL OR p.status = $6) AND ($7::text IS NULL OR p.kind = $7) "
           "  AND ($8::text IS NULL OR p.external_id = $8) AND ($9::timestamptz IS NULL OR p.updated_at >= $9) "
@@ -246,9 +246,9 @@ DB_STMT(st_upsert,
         "  p.status, p.ideal_client, p.tags, p.metadata, p.qualification) IS DISTINCT FROM (EXCLUDED.name, "
         "  EXCLUDED.company, EXCLUDED.email, EXCLUDED.phone, EXCLUDED.website, EXCLUDED.kind, EXCLUDED.status, "
         "  EXCLUDED.ideal_client, EXCLUDED.tags, EXCLUDED.metadata, EXCLUDED.qualification) "
-        "RETURNING partner_json(p), p.version, p.created_at = p.updated_at AND p.version = 1");
+        "RETURNING p.doc, p.version, p.created_at = p.updated_at AND p.version = 1");
 DB_STMT(st_by_external,
-        "SELECT partner_json(p), p.version FROM partners p WHERE p.tenant_id = $1 AND p.external_id = $2");
+        "SELECT p.doc, p.version FROM partners p WHERE p.tenant_id = $1 AND p.external_id = $2");
 /* If-Match: * -- the partner must exist, and stays so (locked) until the upsert has run */
 DB_STMT(st_lock_external,
         "SELECT 1 FROM partners WHERE tenant_id = $1 AND external_id = $2 FOR UPDATE");

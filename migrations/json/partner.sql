@@ -30,3 +30,20 @@ CREATE OR REPLACE FUNCTION partner_json(p partners) RETURNS json LANGUAGE sql ST
     p.ideal_client, p.tags, p.external_id, p.metadata, p.qualification,
     qualification_score(p.qualification), p.version, api_ts(p.created_at), api_ts(p.updated_at))::partner_doc)
 $$;
+
+-- partners.doc (migration 0029) is partner_json(row) as text, so reads return stored text. The
+-- trigger keeps it: on INSERT, and on an UPDATE that sets a column the shape shows (UPDATE OF: a
+-- referral's insert setting last_referral_at does not rebuild the document). Add a column to
+-- partner_doc above, add it here too; tests/http/test_partners.py checks that every row's doc
+-- equals partner_json after the suite's writes.
+CREATE OR REPLACE FUNCTION partners_set_doc() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.doc := partner_json(NEW)::text;
+  RETURN NEW;
+END $$;
+CREATE OR REPLACE TRIGGER partners_doc BEFORE INSERT OR UPDATE OF id, name, company, email, phone, website,
+  kind, status, ideal_client, tags, external_id, metadata, qualification, version, created_at, updated_at
+  ON partners FOR EACH ROW EXECUTE FUNCTION partners_set_doc();
+-- This file runs again whenever it changes: bring every stored document to the shape above.
+UPDATE partners p SET doc = partner_json(p)::text WHERE doc IS DISTINCT FROM partner_json(p)::text;
+ALTER TABLE partners ALTER COLUMN doc SET NOT NULL;

@@ -242,3 +242,33 @@ def idempotent_create(ctx):
     expect(rk.status == 201 and rk.h("idempotent-replayed") == "true" and rk.json["id"] == k1.json["id"],
            "api-keys POST replays too: %r", rk)
     expect(rk.json["key"] is None, "a replay must not reveal the secret again (it is never stored)")
+
+
+@test
+def stored_document_follows_writes(ctx):
+    """partners.doc, what reads return, equals partner_json after every kind of write, in every tenant"""
+    c = setup(ctx, "stored doc")
+    p = c.post("/v1/partners", {"name": "Doc", "tags": ["x"], "qualification": {"reachable": True}}).json
+    same = "SELECT doc = partner_json(p)::text FROM partners p WHERE id = '%s'" % p["id"]
+    expect(psql(same) == "t", "insert: stored document differs")
+    u = c.patch("/v1/partners/" + p["id"], {"company": "Co", "status": "active", "metadata": {"a": 1},
+                                            "qualification": {"reachable": False, "refers_back": True}})
+    expect_status(u, 200)
+    expect(psql(same) == "t", "update: stored document differs")
+    expect(c.get("/v1/partners/" + p["id"]).json == u.json, "GET differs from the PATCH's answer")
+    put = c.req("PUT", "/v1/partners/by-external-id/doc-1", {"name": "Upserted", "kind": "expert"}).json
+    expect(psql("SELECT doc = partner_json(p)::text FROM partners p WHERE id = '%s'" % put["id"]) == "t",
+           "upsert: stored document differs")
+    # A referral sets the partner's last_referral_at, which the document does not show: not rebuilt.
+    before = psql("SELECT xmin::text || doc FROM partners WHERE id = '%s'" % p["id"])
+    expect_status(c.post("/v1/referrals", {"partner_id": p["id"], "direction": "inbound",
+                                           "prospect": {"name": "P", "email": "p@doc.example"}}), 201)
+    expect(psql("SELECT last_referral_at IS NOT NULL FROM partners WHERE id = '%s'" % p["id"]) == "t",
+           "last_referral_at not kept")
+    after = psql("SELECT xmin::text || doc FROM partners WHERE id = '%s'" % p["id"])
+    expect(after[after.index("{"):] == before[before.index("{"):], "document changed by a referral")
+    # A write outside the API (an operator's SQL) keeps it too.
+    psql("UPDATE partners SET name = 'By hand' WHERE id = '%s'" % p["id"])
+    expect(c.get("/v1/partners/" + p["id"]).json["name"] == "By hand", "SQL update not in the stored document")
+    bad = psql("SELECT count(*) FROM partners p WHERE doc IS DISTINCT FROM partner_json(p)::text")
+    expect(bad == "0", "%s partners in the database have a stale stored document", bad)
