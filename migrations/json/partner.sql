@@ -34,8 +34,8 @@ $$;
 -- partners.doc (migration 0029) is partner_json(row) as text, so reads return stored text. The
 -- trigger keeps it: on INSERT, and on an UPDATE that sets a column the shape shows (UPDATE OF: a
 -- referral's insert setting last_referral_at does not rebuild the document). Add a column to
--- partner_doc above, add it here too; tests/http/test_partners.py checks that every row's doc
--- equals partner_json after the suite's writes.
+-- partner_doc above, add it here too; tests/http/test_partners.py checks that the list leaves out
+-- only tenant_id, doc and last_referral_at, and that every row's doc equals partner_json.
 CREATE OR REPLACE FUNCTION partners_set_doc() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   NEW.doc := partner_json(NEW)::text;
