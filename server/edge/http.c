@@ -244,7 +244,9 @@ static enum MHD_Result on_headers(struct request *rq, const char *version, bool 
         }
         rq->body_too_large = true; /* read and drop it, then answer 413 */
     }
-    edge_head_done(edge_of(rq->conn));
+    /* Only a body has a phase to time (and its start costs a getsockopt); without one, libmicrohttpd
+     * calls again at once and the request goes busy. */
+    if (declared > 0 || req_header(rq, MHD_HTTP_HEADER_TRANSFER_ENCODING)) edge_head_done(edge_of(rq->conn));
     if (p != P_COUNT) {
         reply_problem(rq, p, "%s", why);
         rq->early_reply = true; /* an ambiguous head: drop the body, answer, close */
