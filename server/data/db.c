@@ -165,6 +165,7 @@ bool db_settle(struct db_conn *c) {
 void db_end_read(struct request *rq) {
     struct db_conn *c = (struct db_conn *)rq->db;
     rq->nprologue = 0;
+    rq->read_closed = false;
     if (c->pipe != PIPE_OPEN) return;
     /* The sync ends the implicit transaction; its result is read with the next request's
      * statements (or by db_settle), so the client does not wait for it. */
@@ -261,7 +262,7 @@ static PGresult *run_pipelined(struct db_conn *c, struct request *rq, struct db_
     args[count - 1] = vals;
     nargs[count - 1] = n;
     rq->nprologue = 0;
-    return pipeline(c, sts, args, nargs, count, rq->read_txn);
+    return pipeline(c, sts, args, nargs, count, rq->read_txn && !rq->read_final);
 }
 
 void db_prologue(struct request *rq, struct db_stmt *st, const char *arg) {
@@ -337,9 +338,23 @@ void db_prologue_drop(struct request *rq) {
     rq->nprologue = 0;
 }
 
+PGresult *db_exec_final(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
+    if (!rq->read_txn) return db_exec(rq, st, n, vals);
+    rq->read_final = true;
+    PGresult *r = db_exec(rq, st, n, vals);
+    rq->read_final = false;
+    rq->read_closed = true;
+    return r;
+}
+
 PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
     struct db_conn *c = (struct db_conn *)rq->db;
     PGresult *r;
+    if (rq->read_txn && rq->read_closed) {
+        LOG_BUG("request %s: a statement after its read's last one (db_exec_final)", rq->request_id);
+        rq->db_fail = DBF_HARD;
+        return NULL;
+    }
     if (rq->nprologue || rq->read_txn) {
         r = run_pipelined(c, rq, st, n, vals);
     } else {

@@ -53,6 +53,12 @@ void db_deferred_into_prologue(struct request *rq);
 /* Forgets the deferred statements (after the commit, or when the attempt rolls back). */
 void db_deferred_free(struct request *rq);
 
+/* db_exec for a handler's last statement. In a read it goes out with the sync that ends the read's
+ * implicit transaction, in one flush: PostgreSQL then answers the statement and the sync in one
+ * wake-up instead of two, and the worker sends once. A statement after it in the same read would
+ * run outside the read's transaction (without its tenant): refused as a bug. In a write it is db_exec. */
+PGresult *db_exec_final(struct request *rq, struct db_stmt *st, int n, const char *const *vals);
+
 /* Reads (rq->read_txn) run as one implicit transaction in an open libpq pipeline: no BEGIN and no
  * COMMIT, the tenant set transaction-locally by the first statements, each statement one round
  * trip (the first one together with the prologue). db_end_read ends it with a sync whose result

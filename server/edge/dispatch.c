@@ -149,6 +149,7 @@ static void begin(struct request *rq, const struct txn *t) {
     rq->db_fail = DBF_NONE;
     rq->after_commit = NULL;
     rq->read_txn = t->get;
+    rq->read_closed = false;
     if (!t->get) db_prologue(rq, t->snapshot ? &st_begin_snapshot : &st_begin, NULL);
     if (rq->route->flags & RF_REPORT) db_prologue(rq, &st_report_budget, t->report_ms);
 }

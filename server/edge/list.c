@@ -102,7 +102,7 @@ void list_reply(struct request *rq, struct list_spec *spec) {
         vals[2] = pg.has_cursor ? pg.after_ts : NULL;
         vals[3] = pg.has_cursor ? pg.after_id : NULL;
         vals[4] = partner_scope(rq);
-        r = db_exec(rq, pg.has_cursor ? &spec->after : &spec->first, LIST_FIXED_PARAMS + nfilters, vals);
+        r = db_exec_final(rq, pg.has_cursor ? &spec->after : &spec->first, LIST_FIXED_PARAMS + nfilters, vals);
     }
     for (int i = 0; i < nfilters; i++) free(owned[i]);
     if (!r) return; /* replied, or the runner answers the database failure */

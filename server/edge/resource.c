@@ -13,9 +13,8 @@ void reply_resource(struct request *rq, int status, PGresult *r) {
     reply_etag(rq, atoll(PQgetvalue(r, 0, 1)));
 }
 
-PGresult *found_or_reply(struct request *rq, struct db_stmt *st, int n, const char *const *params, const char *kind,
-                         const char *id) {
-    PGresult *r = db_exec(rq, st, n, params);
+/* A row or a 404: `r` from the statement, kept (NULL after the 404 or a failure). */
+static PGresult *found_in_or_reply(struct request *rq, PGresult *r, const char *kind, const char *id) {
     if (r && PQntuples(r) == 0) {
         PQclear(r);
         reply_not_found(rq, kind, id);
@@ -24,11 +23,16 @@ PGresult *found_or_reply(struct request *rq, struct db_stmt *st, int n, const ch
     return r;
 }
 
+PGresult *found_or_reply(struct request *rq, struct db_stmt *st, int n, const char *const *params, const char *kind,
+                         const char *id) {
+    return found_in_or_reply(rq, db_exec(rq, st, n, params), kind, id);
+}
+
 void reply_resource_by_id(struct request *rq, struct db_stmt *st, const char *kind) {
     const char *id = path_uuid_or_reply(rq, 0, "id");
     if (!id) return;
     const char *p[] = {rq->auth.tenant_id, id, partner_scope(rq)};
-    PGresult *r = found_or_reply(rq, st, 3, p, kind, id);
+    PGresult *r = found_in_or_reply(rq, db_exec_final(rq, st, 3, p), kind, id); /* its only statement */
     if (r) reply_resource(rq, 200, r);
     PQclear(r);
 }
