@@ -112,7 +112,7 @@ DB_STMT(st_set_status,
 
 /* GET /v1/agreements: $6 partner_id, $7 status, $8 direction (server/edge/list.h). */
 LIST_SPEC(agreement_list,
-          "SELECT agreement_json(a), api_ts(a.created_at), a.id FROM agreements a "
+          "SELECT agreement_json(a), a.created_at, a.id FROM agreements a "
           "WHERE a.tenant_id = $1 AND ($5::uuid IS NULL OR a.partner_id = $5) "
           "  AND ($6::uuid IS NULL OR a.partner_id = $6) AND ($7::text IS NULL OR agreement_status(a) = $7) "
           "  AND ($8::text IS NULL OR a.direction = $8)",

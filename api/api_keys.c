@@ -57,7 +57,7 @@ DB_STMT(st_state, "SELECT revoked_at IS NOT NULL FROM api_keys WHERE tenant_id =
 DB_STMT(st_get, "SELECT api_key_json(k) FROM api_keys k WHERE tenant_id = $1 AND id = $2");
 /* GET /v1/api-keys (admin keys only, so $5 is always NULL): $6 role, $7 revoked. */
 LIST_SPEC(key_list,
-          "SELECT api_key_json(k), api_ts(k.created_at), k.id FROM api_keys k "
+          "SELECT api_key_json(k), k.created_at, k.id FROM api_keys k "
           "WHERE k.tenant_id = $1 AND $5::uuid IS NULL AND ($6::text IS NULL OR k.role = $6) "
           "  AND ($7::boolean IS NULL OR (k.revoked_at IS NOT NULL) = $7)",
           "k.created_at, k.id",

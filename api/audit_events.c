@@ -22,7 +22,7 @@ static const char *const CLASSES[] = {"2xx", "3xx", "4xx", "5xx", NULL};
 /* Admin keys only, so $5 is always NULL: $6 key_id, $7 method, $8 status, $9 status_class,
  * $10 route, $11 resource_id, $12 since (inclusive), $13 until (exclusive). */
 LIST_SPEC(audit_list,
-          "SELECT audit_event_json(e), api_ts(e.created_at), e.id FROM audit_events e "
+          "SELECT audit_event_json(e), e.created_at, e.id FROM audit_events e "
           "WHERE e.tenant_id = $1 AND $5::uuid IS NULL AND ($6::uuid IS NULL OR e.key_id = $6) "
           "  AND ($7::text IS NULL OR e.method = $7) AND ($8::int IS NULL OR e.status = $8::int) "
           "  AND ($9::text IS NULL OR e.status / 100 = left($9, 1)::int) "

@@ -71,13 +71,13 @@ DB_STMT(st_version,
         "WHERE c.tenant_id = $1 AND c.id = $2 AND c.partner_id IS NOT DISTINCT FROM $3::uuid");
 /* GET /v1/partners/{id}/contacts: $6 the partner (404 unless visible to the caller), $7 role. */
 LIST_SPEC_UNDER(partner_list, partner_visible_stmt, "partner",
-                "SELECT contact_json(c), api_ts(c.created_at), c.id FROM contacts c "
+                "SELECT contact_json(c), c.created_at, c.id FROM contacts c "
                 "WHERE c.tenant_id = $1 AND c.partner_id = $6 AND ($5::uuid IS NULL OR c.partner_id = $5) "
                 "  AND ($7::text IS NULL OR c.role = $7)",
                 "c.created_at, c.id", {"id", LQ_PATH_UUID, NULL, 0}, {"role", LQ_ENUM, ROLES});
 /* GET /v1/notification-contacts (staff keys only, so $5 is NULL): $6 role. */
 LIST_SPEC(tenant_list,
-          "SELECT contact_json(c), api_ts(c.created_at), c.id FROM contacts c "
+          "SELECT contact_json(c), c.created_at, c.id FROM contacts c "
           "WHERE c.tenant_id = $1 AND c.partner_id IS NULL AND $5::uuid IS NULL "
           "  AND ($6::text IS NULL OR c.role = $6)",
           "c.created_at, c.id", {"role", LQ_ENUM, ROLES});

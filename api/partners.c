@@ -123,7 +123,7 @@ const char *partner_in_path_or_reply(struct request *rq) {
 
 /* GET /v1/partners: $6 status, $7 kind, $8 external_id, $9 updated_since, $10 q (server/edge/list.h). */
 LIST_SPEC(partner_list,
-          "SELECT p.doc, api_ts(p.created_at), p.id FROM partners p "
+          "SELECT p.doc, p.created_at, p.id FROM partners p "
           "WHERE p.tenant_id = $1 AND ($5::uuid IS NULL OR p.id = $5) "
           "  AND ($6::text IS NULL OR p.status = $6) AND ($7::text IS NULL OR p.kind = $7) "
           "  AND ($8::text IS NULL OR p.external_id = $8) AND ($9::timestamptz IS NULL OR p.updated_at >= $9) "

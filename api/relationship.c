@@ -43,7 +43,7 @@ DB_STMT(st_commit_insert,
         "  period_start, period_end, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
         "RETURNING commitment_json(c), c.version");
 DB_STMT(st_commit_list,
-        "SELECT commitment_json(c), api_ts(c.created_at), c.id FROM commitments c "
+        "SELECT commitment_json(c), c.created_at, c.id FROM commitments c "
         "WHERE c.tenant_id = $1 AND c.partner_id = $2 ORDER BY c.period_start DESC, c.id LIMIT 500");
 DB_STMT(st_commit_get,
         "SELECT commitment_json(c), c.version FROM commitments c "
@@ -62,7 +62,7 @@ DB_STMT(st_commit_version,
         "SELECT version FROM commitments WHERE tenant_id = $1 AND partner_id = $2 AND id = $3");
 /* GET /v1/commitments: $6 partner_id, $7 status (server/edge/list.h). */
 LIST_SPEC(commitment_list,
-          "SELECT j, api_ts(c.created_at), c.id FROM commitments c, LATERAL commitment_json(c) j "
+          "SELECT j, c.created_at, c.id FROM commitments c, LATERAL commitment_json(c) j "
           "WHERE c.tenant_id = $1 AND ($5::uuid IS NULL OR c.partner_id = $5) "
           "  AND ($6::uuid IS NULL OR c.partner_id = $6) AND ($7::text IS NULL OR j->>'status' = $7)",
           "c.created_at, c.id",

@@ -98,7 +98,7 @@ DB_STMT(st_usage,
 
 /* GET /v1/tenants: $6 status (server/edge/list.h; $1 is "" and $5 NULL for an operator key). */
 LIST_SPEC(tenant_list,
-          "SELECT tenant_json(t), api_ts(t.created_at), t.id FROM tenants t "
+          "SELECT tenant_json(t), t.created_at, t.id FROM tenants t "
           "WHERE $1::text = '' AND $5::uuid IS NULL AND ($6::text IS NULL OR t.status = $6)",
           "t.created_at, t.id", {"status", LQ_ENUM, STATUSES});
 

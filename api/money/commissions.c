@@ -59,7 +59,7 @@ DB_STMT(st_adjust,
 
 /* GET /v1/commissions: $6 partner_id, $7 status, $8 kind, $9 currency, $10 referral_id. */
 LIST_SPEC(commission_list,
-          "SELECT commission_json(c), api_ts(c.created_at), c.id FROM commissions c "
+          "SELECT commission_json(c), c.created_at, c.id FROM commissions c "
           "WHERE c.tenant_id = $1 AND ($5::uuid IS NULL OR c.partner_id = $5) "
           "  AND ($6::uuid IS NULL OR c.partner_id = $6) AND ($7::text IS NULL OR commission_status(c) = $7) "
           "  AND ($8::text IS NULL OR c.kind = $8) AND ($9::text IS NULL OR c.currency = $9) "

@@ -75,7 +75,7 @@ DB_STMT(st_html,
 
 /* GET /v1/invoices: $6 partner_id, $7 status, $8 kind, $9 overdue (server/edge/list.h). */
 LIST_SPEC(invoice_list,
-          "SELECT invoice_json(i), api_ts(i.created_at), i.id FROM invoices i "
+          "SELECT invoice_json(i), i.created_at, i.id FROM invoices i "
           "WHERE i.tenant_id = $1 AND ($5::uuid IS NULL OR i.partner_id = $5) "
           "  AND ($6::uuid IS NULL OR i.partner_id = $6) "
           "  AND ($7::text IS NULL OR i.status = $7) AND ($8::text IS NULL OR i.kind = $8) "

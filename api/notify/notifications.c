@@ -7,7 +7,7 @@ static const char *const STATUSES[] = {"queued", "sent", "failed", "skipped", NU
 
 /* $6 status, $7 contact_id, $8 type. */
 LIST_SPEC(notification_list,
-          "SELECT notification_json(n), api_ts(n.created_at), n.id FROM notifications n "
+          "SELECT notification_json(n), n.created_at, n.id FROM notifications n "
           "WHERE n.tenant_id = $1 AND ($5::uuid IS NULL OR n.partner_id = $5) "
           "  AND ($6::text IS NULL OR n.status = $6) AND ($7::uuid IS NULL OR n.contact_id = $7) "
           "  AND ($8::text IS NULL OR n.type = $8)",

@@ -119,7 +119,7 @@ DB_STMT(st_events,
 /* GET /v1/referrals: $6 status, $7 partner_id, $8 direction, $9 external_id, $10 updated_since,
  * $11 overdue (server/edge/list.h). */
 LIST_SPEC(referral_list,
-          "SELECT referral_json(r), api_ts(r.created_at), r.id FROM referrals r "
+          "SELECT referral_json(r), r.created_at, r.id FROM referrals r "
           "WHERE r.tenant_id = $1 AND ($5::uuid IS NULL OR r.partner_id = $5) "
           "  AND ($6::text IS NULL OR r.status = $6) AND ($7::uuid IS NULL OR r.partner_id = $7) "
           "  AND ($8::text IS NULL OR r.direction = $8) AND ($9::text IS NULL OR r.external_id = $9) "

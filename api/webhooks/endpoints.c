@@ -76,14 +76,14 @@ DB_STMT(st_rotate,
         "RETURNING webhook_endpoint_json(w), w.version");
 /* GET /v1/webhook-endpoints (server/edge/list.h): a partner key sees its own endpoints. */
 LIST_SPEC(endpoint_list,
-          "SELECT webhook_endpoint_json(w), api_ts(w.created_at), w.id FROM webhook_endpoints w "
+          "SELECT webhook_endpoint_json(w), w.created_at, w.id FROM webhook_endpoints w "
           "WHERE w.tenant_id = $1 AND ($5::uuid IS NULL OR w.partner_id = $5)",
           "w.created_at, w.id");
 /* GET /v1/webhook-endpoints/{id}/deliveries: $6 the endpoint (404 unless st_version finds it),
  * $7 status. */
 static const char *const DELIVERY_STATUSES[] = {"pending", "succeeded", "failed", NULL};
 LIST_SPEC_UNDER(delivery_list, st_version, "webhook endpoint",
-          "SELECT webhook_delivery_json(d), api_ts(d.created_at), d.id FROM webhook_deliveries d "
+          "SELECT webhook_delivery_json(d), d.created_at, d.id FROM webhook_deliveries d "
           "WHERE d.tenant_id = $1 AND d.endpoint_id = $6 AND ($7::text IS NULL OR d.status = $7) "
           "  AND ($5::uuid IS NULL OR EXISTS (SELECT 1 FROM webhook_endpoints w "
           "       WHERE w.tenant_id = $1 AND w.id = d.endpoint_id AND w.partner_id = $5))",

@@ -70,8 +70,9 @@ static int set_role(PGconn *pg, char *err, size_t errlen) {
 struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
     PGconn *pg = connect_or_err(err, errlen);
     if (!pg) return NULL;
-    /* Dates in the API (periods, due dates, "today") are UTC days, whatever the server's zone. */
-    PGresult *tz = PQexec(pg, "SET TIME ZONE 'UTC'");
+    /* Dates in the API (periods, due dates, "today") are UTC days, whatever the server's zone; and
+     * timestamps print as ISO whatever the server's DateStyle (list cursors read them raw). */
+    PGresult *tz = PQexec(pg, "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'");
     PQclear(tz);
     if (session_settings(pg, app_role, err, errlen) != 0 ||
         (app_role && cfg.db_role && *cfg.db_role && set_role(pg, err, errlen) != 0)) {

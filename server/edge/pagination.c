@@ -165,6 +165,26 @@ int page_cursor_decode(const char *scope, const char *cursor, char ts[40], char 
     return 0;
 }
 
+int page_ts_from_pg(const char *pg, char out[40]) {
+    out[0] = '\0';
+    /* "YYYY-MM-DD HH:MM:SS", then an optional fraction of 1 to 6 digits, then "+00". */
+    static const char shape[] = "dddd-dd-dd dd:dd:dd";
+    for (int i = 0; shape[i]; i++)
+        if (shape[i] == 'd' ? pg[i] < '0' || pg[i] > '9' : pg[i] != shape[i]) return -1;
+    const char *f = pg + 19;
+    int digits = 0;
+    if (*f == '.')
+        while (f[1 + digits] >= '0' && f[1 + digits] <= '9') digits++;
+    if (*f == '.' && (digits < 1 || digits > 6)) return -1;
+    if (strcmp(f + (digits ? digits + 1 : 0), "+00") != 0) return -1;
+    memcpy(out, pg, 19);
+    out[10] = 'T';
+    out[19] = '.';
+    for (int i = 0; i < 6; i++) out[20 + i] = i < digits ? f[1 + i] : '0';
+    memcpy(out + 26, "Z", 2);
+    return 0;
+}
+
 void reply_page(struct request *rq, PGresult *res, const struct page *p) {
     int rows = PQntuples(res);
     int shown = rows > p->limit ? p->limit : rows;
@@ -180,10 +200,10 @@ void reply_page(struct request *rq, PGresult *res, const struct page *p) {
         w += len;
     }
     if (rows > p->limit) {
-        char cur[PAGE_CURSOR_MAX], scope[PAGE_SCOPE_MAX];
+        char cur[PAGE_CURSOR_MAX], scope[PAGE_SCOPE_MAX], ts[40];
         page_cursor_scope(rq, scope, sizeof scope);
-        if (page_cursor_encode(scope, PQgetvalue(res, shown - 1, 1), PQgetvalue(res, shown - 1, 2),
-                               cur) != 0) {
+        if (page_ts_from_pg(PQgetvalue(res, shown - 1, 1), ts) != 0 ||
+            page_cursor_encode(scope, ts, PQgetvalue(res, shown - 1, 2), cur) != 0) {
             free(buf);
             LOG_BUG_RQ(rq, "cannot sign a cursor");
             reply_problem(rq, P_INTERNAL, NULL);

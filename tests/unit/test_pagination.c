@@ -24,6 +24,21 @@ void test_pagination(void) {
     /* Well-formed base64 of the wrong content. */
     CHECK(page_cursor_decode(SCOPE, "aGVsbG8", ts, id) == -1); /* "hello" */
     CHECK(page_cursor_decode(SCOPE, "eHx5", ts, id) == -1);    /* "x|y" */
+    /* A raw timestamptz (DateStyle ISO, UTC) in the API's form; anything else refused. */
+    char api[40];
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30.085407+00", api) == 0 && strcmp(api, TS) == 0);
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30.0854+00", api) == 0 && strcmp(api, "2026-11-23T11:09:30.085400Z") == 0);
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30+00", api) == 0 && strcmp(api, "2026-11-23T11:09:30.000000Z") == 0);
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30.1+00", api) == 0 && strcmp(api, "2026-11-23T11:09:30.100000Z") == 0);
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30.085407+01", api) == -1 && api[0] == '\0');
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30.085407", api) == -1);
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30.+00", api) == -1);
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30.0854071+00", api) == -1);
+    CHECK(page_ts_from_pg("2026-11-23T11:09:30.085407Z", api) == -1);
+    CHECK(page_ts_from_pg("11/23/2026 11:09:30.085407 UTC", api) == -1);
+    CHECK(page_ts_from_pg("2026-11-23 11:09:30.085407+00 BC", api) == -1);
+    CHECK(page_ts_from_pg("", api) == -1 && page_ts_from_pg("2026-11-23 11:0", api) == -1);
+    CHECK(timestamp_valid(TS) && page_ts_from_pg("2026-11-23 11:09:30+00", api) == 0 && timestamp_valid(api));
     /* The old unsigned form (base64url of "ts|id") is no longer a cursor. */
     char plain[PAGE_CURSOR_MAX];
     b64url_encode((const unsigned char *)TS "|" ID, strlen(TS "|" ID), plain);
