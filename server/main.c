@@ -136,9 +136,10 @@ static int serve(void) {
     int sig = 0;
     sigwait(&set, &sig);
     log_msg(LOG_INFO, NULL, "received %s: draining", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    http_stop();
+    http_drain();
     services_stop(allied_app.nservices);
     workers_stop();
+    http_close();
     auth_cache_stop();
     ratelimit_stop();
     log_msg(LOG_INFO, NULL, "stopped");

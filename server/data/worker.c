@@ -98,6 +98,10 @@ bool worker_submit(struct request *rq) {
     rq->next_job = NULL;
     rq->queued_ns = now_ns();
     pthread_mutex_lock(&lock);
+    if (stopping) { /* workers_stop has begun: nothing more is run */
+        pthread_mutex_unlock(&lock);
+        return false;
+    }
     rq->lane = lane_key(prefix);
     struct lane *l = lane_get(rq->lane, true);
     if (depth >= cfg.queue_max || l->queued >= cfg.queue_per_tenant) {
@@ -158,7 +162,8 @@ static void finished(struct request *rq) {
     struct lane *l = lane_get(rq->lane, false);
     l->running--;
     lane_release(l);
-    /* No wake-up: the one job this frees a lane slot for is taken by this worker's next take(). */
+    /* No wake-up: the one job this frees a lane slot for is taken by this worker's next take().
+     * (When stopping, the queue is empty and stays so: workers_stop.) */
     pthread_mutex_unlock(&lock);
 }
 
@@ -299,6 +304,16 @@ int workers_start(int n, const struct worker_hooks *h) {
 void workers_stop(void) {
     pthread_mutex_lock(&lock);
     stopping = true;
+    /* Queued requests are answered 503 now, while libmicrohttpd still runs to send it; the ones
+     * running finish (each bounded by its statement and lock time limits). */
+    struct request *queued = unlink_expired(UINT64_MAX);
+    pthread_mutex_unlock(&lock);
+    for (struct request *rq = queued, *next; rq; rq = next) {
+        next = rq->next_job;
+        reply_problem(rq, P_UNAVAILABLE, "the server is shutting down; retry");
+        hooks.resume(rq);
+    }
+    pthread_mutex_lock(&lock);
     pthread_cond_broadcast(&ready);
     pthread_cond_signal(&reaper_wake);
     pthread_mutex_unlock(&lock);

@@ -17,10 +17,12 @@ struct worker_hooks {
 /* Starts `n` workers. Connections are opened lazily, so a database outage at start is survived. */
 int workers_start(int n, const struct worker_hooks *hooks);
 /* Queues a suspended request; a worker runs it and resumes it (the hooks). False (nothing
- * queued) when the queue, or the caller's tenant's share of it, is full: answer 503. A request
+ * queued) when the queue, or the caller's tenant's share of it, is full, or the pool is stopping:
+ * answer 503. A request
  * that waits longer than ALLIED_QUEUE_TIMEOUT_MS is answered 503 and resumed by the queue. */
 bool worker_submit(struct request *rq);
-/* Finishes queued work and stops every worker. */
+/* Answers the queued requests 503, lets each worker finish the one it runs, and stops them; later
+ * submissions are refused. Call while the HTTP daemon still runs (it sends those answers). */
 void workers_stop(void);
 /* Gauges for /metrics. */
 int workers_busy(void);

@@ -366,7 +366,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     rq->state = ST_DISPATCHED;
     MHD_suspend_connection(conn);
     if (!worker_submit(rq)) {
-        reply_problem(rq, P_UNAVAILABLE, "the server is busy; too many requests are waiting");
+        if (atomic_load(&draining))
+            reply_problem(rq, P_UNAVAILABLE, "the server is shutting down; retry");
+        else
+            reply_problem(rq, P_UNAVAILABLE, "the server is busy; too many requests are waiting");
         http_resume(rq);
     }
     return MHD_YES;
@@ -502,7 +505,7 @@ int http_start(void) {
     return edge_start();
 }
 
-void http_stop(void) {
+void http_drain(void) {
     atomic_store(&draining, 1);
     MHD_socket s = MHD_quiesce_daemon(daemon_);
     if (s != MHD_INVALID_SOCKET) close(s);
@@ -511,6 +514,10 @@ void http_stop(void) {
     if (atomic_load(&http_inflight) > 0)
         log_msg(LOG_WARN, NULL, "drain timeout: %ld requests still in flight",
                 atomic_load(&http_inflight));
+}
+
+void http_close(void) {
+    /* Only once no worker holds a request: the daemon frees every connection's request here. */
     MHD_stop_daemon(daemon_);
     daemon_ = NULL;
     edge_stop();

@@ -6,7 +6,8 @@
  * The statement's parameters are fixed by position, the same in every list:
  *   $1 tenant, $2 limit (+1), $3 and $4 the cursor's sort key (timestamptz, uuid) or NULL,
  *   $5 the partner the key is bound to (NULL for staff keys), $6... the filters in spec order.
- * So `select` is "SELECT <json>, api_ts(<ts>), <id> FROM ... WHERE <t>.tenant_id = $1 AND ..."
+ * So `select` is "SELECT <json>, <t>.created_at, <id> FROM ... WHERE <t>.tenant_id = $1 AND ..."
+ * (the raw timestamptz: reply_page puts only the cursor's row in the API's form)
  * and must use $5 (a list partner keys may call scopes itself to the partner; one they may not
  * call says `AND $5::uuid IS NULL`); `key` is the order key "<t>.created_at, <t>.id". */
 #ifndef ALLIED_LIST_H

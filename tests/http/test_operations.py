@@ -208,6 +208,49 @@ def graceful_drain(ctx):
 
 
 @test
+def drain_time_out_with_requests_in_workers(ctx):
+    """when the drain time runs out, queued requests get 503 and the one a worker runs finishes before the daemon stops; exit 0"""
+    # The daemon frees every connection's request when it stops, so it may stop only after the
+    # workers have let go of theirs (a request freed under a worker was a use-after-free).
+    srv = Server(ALLIED_DRAIN_SECONDS=0, ALLIED_DB_POOL=2, ALLIED_LOCK_TIMEOUT_MS=20000)
+    c = Client(srv.port, new_tenant("drain-out")[1])
+    p = c.post("/v1/partners", {"name": "Locked"}).json
+    locker = subprocess.Popen([PSQL, "-X", "-q", "-d", URL, "-c",
+                               "BEGIN; SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE; SELECT pg_sleep(60); COMMIT;" % p["id"]],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    result = {}
+
+    def call(name, fn):
+        try:
+            result[name] = fn()
+        except OSError as e:  # the daemon may close a connection it had not answered yet
+            result[name] = e
+    patch = threading.Thread(target=call, args=("patch", lambda: c.patch("/v1/partners/" + p["id"], {"name": "after"})))
+    queued = threading.Thread(target=call, args=("get", lambda: c.get("/v1/partners/" + p["id"])))
+    try:
+        wait_for_session("wait_event = 'PgSleep'", "the lock holder did not start")
+        patch.start()
+        wait_for_session("wait_event_type = 'Lock'", "the PATCH is not waiting for the lock")
+        queued.start()  # the tenant's one worker (pool 2, one spare) is taken: this one queues
+        wait_until(lambda: "allied_db_queue_depth 1" in Client(srv.port).get("/metrics").body.decode(),
+                   "the GET did not queue")
+        srv.proc.send_signal(15)
+        queued.join(30)
+        expect(patch.is_alive(), "the PATCH ended before its lock was released: %r", result.get("patch"))
+    finally:
+        psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+             "AND query LIKE '%FOR UPDATE%'")
+    patch.join(30)
+    locker.wait(30)
+    rc = srv.stop()
+    got = result.get("get")
+    expect(not isinstance(got, OSError) and got.status == 503 and "shutting down" in got.json["detail"],
+           "queued GET: %r", got)
+    expect(rc == 0, "exit code %d", rc)
+    expect("holding a database connection" not in srv.log_text(), "a request completed under a worker")
+
+
+@test
 def survives_postgres_restart(ctx):
     """when PostgreSQL restarts, requests get 503 problem+json during the outage and the server recovers"""
     pgdir = os.environ.get("ALLIED_TEST_PGDIR")
