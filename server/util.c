@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <uuid/uuid.h>
@@ -42,10 +43,20 @@ bool uuid_valid(const char *s) {
     return true;
 }
 
+/* SHA-256 fetched once: EVP_sha256() in EVP_Digest is looked up in the provider on every call
+ * (a key's hash is taken on every request). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void sha256_fetch(void) {
+    if (!(sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL))) abort();
+}
+
 void sha256_hex(const void *data, size_t len, char out[65]) {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
-    if (!EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL)) abort();
+    pthread_once(&sha256_once, sha256_fetch);
+    if (!EVP_Digest(data, len, md, &mdlen, sha256_md, NULL)) abort();
     static const char hex[] = "0123456789abcdef";
     for (unsigned i = 0; i < mdlen; i++) {
         out[2 * i] = hex[md[i] >> 4];

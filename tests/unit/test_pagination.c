@@ -15,6 +15,13 @@ void test_pagination(void) {
     page_cursor_set_key(KEY, sizeof KEY);
     CHECK(page_cursor_encode(SCOPE, TS, ID, cur) == 0);
     CHECK(strlen(cur) < PAGE_CURSOR_MAX);
+    /* The tag is HMAC-SHA256(key, scope NUL "ts|id") cut to 16 bytes, computed apart (Python's
+     * hmac): a cursor from another instance or an older build stays valid. */
+    CHECK(strcmp(cur, "wmHXltE04loNqdqCJDekyzIwMjYtMTEtMjNUMTE6MDk6MzAuMDg1NDA3Wnw3ODczOTQ2ZC1lMzA1LTRmNjItOTY3Zi0yMDc2"
+                      "NDc0NzI0ZGE") == 0);
+    CHECK(page_cursor_encode(SCOPE, TS, ID, cur) == 0); /* again, on the context kept for this thread */
+    CHECK(strcmp(cur, "wmHXltE04loNqdqCJDekyzIwMjYtMTEtMjNUMTE6MDk6MzAuMDg1NDA3Wnw3ODczOTQ2ZC1lMzA1LTRmNjItOTY3Zi0yMDc2"
+                      "NDc0NzI0ZGE") == 0);
     CHECK(page_cursor_decode(SCOPE, cur, ts, id) == 0);
     CHECK(strcmp(ts, TS) == 0);
     CHECK(strcmp(id, ID) == 0);
