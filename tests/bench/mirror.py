@@ -19,8 +19,9 @@ with a warm key (the benchmark's steady state; server/edge/auth_cache.c):
   go out together in one libpq pipeline (one round trip); then the handler's other statements;
   what the handler deferred (db_defer: its feed appends, which lock the tenant's feed counter row),
   the audit event (server/edge/audit.c) and COMMIT, together in one pipeline. A read (GET): no BEGIN or COMMIT; the tenant (and read-only) setting and the handler's
-  first statement go out in an open pipeline, one implicit transaction ended by a sync that is
-  read with the next request's pipeline, so a GET costs two statements and one round trip. pgbench mirrors the pipelines with
+  first statement go out in a pipeline, one implicit transaction ended by a sync; for a GET by id
+  or a list page the sync goes in the same flush as the handler's only statement (db_exec_final),
+  as pgbench's \endpipeline sends it, so a GET costs two statements and one round trip. pgbench mirrors the pipelines with
   \startpipeline/\endpipeline where it can (it cannot \gset inside a pipeline, so a transition's
   first statement, which reads into variables, costs pgbench one round trip more than the server).
 A cold key instead runs allied_authenticate(prefix, sha256 hex of the whole key) in that first
