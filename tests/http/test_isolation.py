@@ -36,6 +36,18 @@ def two_busy_tenants(ctx):
     return out
 
 
+def patch_stuck_on_lock(client, pid, seconds):
+    """Holds partner `pid`'s row lock for `seconds` and starts a PATCH of it that waits for the lock
+    (holding a database worker); returns (holder, thread) once the PATCH waits."""
+    etag = client.get("/v1/partners/" + pid).h("etag")
+    holder = hold_lock("SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE" % pid, seconds)
+    patch = threading.Thread(target=lambda: client.patch("/v1/partners/" + pid, {"name": "X"},
+                                                         headers={"If-Match": etag}))
+    patch.start()
+    wait_for_lock_waiter()
+    return holder, patch
+
+
 @test
 def forgotten_tenant_filter_still_sees_only_own_rows(ctx):
     """as the runtime role, a query with no tenant filter sees only the current tenant's rows, in every table"""
@@ -142,13 +154,7 @@ def waiting_for_a_worker_is_bounded(ctx):
     with Server(ALLIED_DB_POOL=1, ALLIED_LOCK_TIMEOUT_MS=3000, ALLIED_QUEUE_TIMEOUT_MS=300, ALLIED_QUEUE_MAX=3) as s:
         c = tenant_client("iso-queue", s.port)
         p = c.post("/v1/partners", {"name": "Busy"}).json
-        etag = c.get("/v1/partners/" + p["id"]).h("etag")
-        holder = hold_lock("SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE" % p["id"], 2)
-
-        first = threading.Thread(target=lambda: c.patch("/v1/partners/" + p["id"], {"name": "X"},
-                                                        headers={"If-Match": etag}))
-        first.start()
-        wait_for_lock_waiter()  # it holds the only worker
+        holder, first = patch_stuck_on_lock(c, p["id"], 2)  # it holds the only worker
         rs = parallel(7, lambda i: c.get("/v1/partners"))
         holder.wait()
         first.join()
@@ -200,12 +206,7 @@ def a_job_held_back_by_its_tenants_cap_runs_when_a_slot_frees(ctx):
         a, b = Client(s.port, ka), Client(s.port, kb)
         p = a.post("/v1/partners", {"name": "Held"}).json
         q = b.post("/v1/partners", {"name": "Free"}).json
-        etag = a.get("/v1/partners/" + p["id"]).h("etag")
-        holder = hold_lock("SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE" % p["id"], 1.5)
-        first = threading.Thread(target=lambda: a.patch("/v1/partners/" + p["id"], {"name": "Z"},
-                                                        headers={"If-Match": etag}))
-        first.start()
-        wait_for_lock_waiter()  # tenant A's one slot is taken
+        holder, first = patch_stuck_on_lock(a, p["id"], 1.5)  # tenant A's one slot is taken
         held = [None] * 4
         queued = [threading.Thread(target=lambda i=i: held.__setitem__(i, a.get("/v1/partners"))) for i in range(4)]
         for t in queued:

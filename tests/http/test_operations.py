@@ -169,21 +169,31 @@ def row_level_security(ctx):
     expect(out.returncode != 0, "allied_app could drop a table")
 
 
+def lock_partner_row(pid):
+    """psql holding partner `pid`'s row lock until release_partner_rows(): a request on the row stays
+    in flight for as long as a test needs, however slow the machine."""
+    locker = subprocess.Popen([PSQL, "-X", "-q", "-d", URL, "-c",
+                               "BEGIN; SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE; SELECT pg_sleep(60); COMMIT;" % pid],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_session("wait_event = 'PgSleep'", "the lock holder did not start")
+    return locker
+
+
+def release_partner_rows():
+    psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
+         "AND query LIKE '%FOR UPDATE%'")
+
+
 @test
 def graceful_drain(ctx):
     """SIGTERM stops accepting, lets the in-flight request finish, and exits 0"""
     srv = Server(ALLIED_DRAIN_SECONDS=20)
     c = Client(srv.port, new_tenant("drain")[1])
     p = c.post("/v1/partners", {"name": "Locked"}).json
-    # the row stays locked until this test lets go (it cancels the holder), so the PATCH below is
-    # in flight for as long as the test needs, however slow the machine
-    locker = subprocess.Popen([PSQL, "-X", "-q", "-d", URL, "-c",
-                               "BEGIN; SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE; SELECT pg_sleep(60); COMMIT;" % p["id"]],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    locker = lock_partner_row(p["id"])
     result = {}
     t = threading.Thread(target=lambda: result.update(r=c.patch("/v1/partners/" + p["id"], {"name": "after"})))
     try:
-        wait_for_session("wait_event = 'PgSleep'", "the lock holder did not start")
         t.start()
         wait_for_session("wait_event_type = 'Lock'", "the PATCH is not waiting for the lock")
         srv.proc.send_signal(15)
@@ -197,8 +207,7 @@ def graceful_drain(ctx):
         wait_until(refused, "new connections were still accepted while draining")
         expect("r" not in result and t.is_alive(), "the PATCH finished before the lock was released: %r", result)
     finally:
-        psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
-             "AND query LIKE '%FOR UPDATE%'")  # lets go of the row
+        release_partner_rows()
     if t.is_alive():
         t.join(30)
     locker.wait(30)
@@ -215,9 +224,7 @@ def drain_time_out_with_requests_in_workers(ctx):
     srv = Server(ALLIED_DRAIN_SECONDS=0, ALLIED_DB_POOL=2, ALLIED_LOCK_TIMEOUT_MS=20000)
     c = Client(srv.port, new_tenant("drain-out")[1])
     p = c.post("/v1/partners", {"name": "Locked"}).json
-    locker = subprocess.Popen([PSQL, "-X", "-q", "-d", URL, "-c",
-                               "BEGIN; SELECT 1 FROM partners WHERE id = '%s' FOR UPDATE; SELECT pg_sleep(60); COMMIT;" % p["id"]],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    locker = lock_partner_row(p["id"])
     result = {}
 
     def call(name, fn):
@@ -228,7 +235,6 @@ def drain_time_out_with_requests_in_workers(ctx):
     patch = threading.Thread(target=call, args=("patch", lambda: c.patch("/v1/partners/" + p["id"], {"name": "after"})))
     queued = threading.Thread(target=call, args=("get", lambda: c.get("/v1/partners/" + p["id"])))
     try:
-        wait_for_session("wait_event = 'PgSleep'", "the lock holder did not start")
         patch.start()
         wait_for_session("wait_event_type = 'Lock'", "the PATCH is not waiting for the lock")
         queued.start()  # the tenant's one worker (pool 2, one spare) is taken: this one queues
@@ -238,8 +244,7 @@ def drain_time_out_with_requests_in_workers(ctx):
         queued.join(30)
         expect(patch.is_alive(), "the PATCH ended before its lock was released: %r", result.get("patch"))
     finally:
-        psql("SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE wait_event = 'PgSleep' "
-             "AND query LIKE '%FOR UPDATE%'")
+        release_partner_rows()
     patch.join(30)
     locker.wait(30)
     rc = srv.stop()
