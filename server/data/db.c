@@ -166,7 +166,6 @@ bool db_settle(struct db_conn *c) {
 void db_end_read(struct request *rq) {
     struct db_conn *c = (struct db_conn *)rq->db;
     rq->nprologue = 0;
-    rq->read_closed = false;
     if (c->pipe != PIPE_OPEN) return;
     /* The sync ends the implicit transaction; its result is read with the next request's
      * statements (or by db_settle), so the client does not wait for it. */
@@ -248,9 +247,10 @@ broken:
 }
 
 /* Sends the request's pending prologue (BEGIN or the read's settings, the tenant setting, ...)
- * together with `st`; or `st` alone into the read's open pipeline. */
+ * together with `st`; or `st` alone into the read's open pipeline. A read's `last` statement takes
+ * the sync that ends its transaction along. */
 static PGresult *run_pipelined(struct db_conn *c, struct request *rq, struct db_stmt *st, int n,
-                               const char *const *vals) {
+                               const char *const *vals, bool last) {
     struct db_stmt *sts[DB_MAX_PROLOGUE + 1];
     const char *const *args[DB_MAX_PROLOGUE + 1];
     int nargs[DB_MAX_PROLOGUE + 1], count = rq->nprologue + 1;
@@ -263,7 +263,7 @@ static PGresult *run_pipelined(struct db_conn *c, struct request *rq, struct db_
     args[count - 1] = vals;
     nargs[count - 1] = n;
     rq->nprologue = 0;
-    return pipeline(c, sts, args, nargs, count, rq->read_txn && !rq->read_final);
+    return pipeline(c, sts, args, nargs, count, rq->read_txn && !last);
 }
 
 void db_prologue(struct request *rq, struct db_stmt *st, const char *arg) {
@@ -339,16 +339,8 @@ void db_prologue_drop(struct request *rq) {
     rq->nprologue = 0;
 }
 
-PGresult *db_exec_final(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
-    if (!rq->read_txn) return db_exec(rq, st, n, vals);
-    rq->read_final = true;
-    PGresult *r = db_exec(rq, st, n, vals);
-    rq->read_final = false;
-    rq->read_closed = true;
-    return r;
-}
-
-PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
+/* db_exec and db_exec_final (`last`). */
+static PGresult *exec_request(struct request *rq, struct db_stmt *st, int n, const char *const *vals, bool last) {
     struct db_conn *c = (struct db_conn *)rq->db;
     PGresult *r;
     if (rq->read_txn && rq->read_closed) {
@@ -357,7 +349,8 @@ PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *con
         return NULL;
     }
     if (rq->nprologue || rq->read_txn) {
-        r = run_pipelined(c, rq, st, n, vals);
+        r = run_pipelined(c, rq, st, n, vals, last);
+        if (last && rq->read_txn) rq->read_closed = true;
     } else {
         if (c->pipe != PIPE_OFF) db_settle(c); /* the last request's sync, before a plain statement */
         /* Requests' statements only (pipelines count in pipeline()): background work on system
@@ -385,6 +378,14 @@ PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *con
         log_msg(LOG_WARN, NULL, "database connection failed: %s", PQerrorMessage(c->pg));
     PQclear(r);
     return NULL;
+}
+
+PGresult *db_exec(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
+    return exec_request(rq, st, n, vals, false);
+}
+
+PGresult *db_exec_final(struct request *rq, struct db_stmt *st, int n, const char *const *vals) {
+    return exec_request(rq, st, n, vals, true);
 }
 
 PGresult *db_exec_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals) {

@@ -111,8 +111,7 @@ struct request {
     int ndeferred;
     bool read_txn; /* a GET: an implicit read-only transaction in a pipeline (server/db.c) */
     bool settle_read; /* a read whose writes must commit before it is answered (a rotated session cookie) */
-    bool read_final;  /* the read's statement being sent is its last: its sync goes with it */
-    bool read_closed; /* the read's transaction ended with its last statement (db_exec_final) */
+    bool read_closed; /* the read's transaction ended with its last statement (db_exec_final); reset by begin() */
     enum db_fail db_fail;
     int db_ok_calls; /* statements that succeeded for this request */
     char sqlstate[6];
