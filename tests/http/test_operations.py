@@ -251,6 +251,8 @@ def drain_time_out_with_requests_in_workers(ctx):
     got = result.get("get")
     expect(not isinstance(got, OSError) and got.status == 503 and "shutting down" in got.json["detail"],
            "queued GET: %r", got)
+    expect_problem(got, 503, "service-unavailable")
+    expect(got.h("retry-after"), "no Retry-After on the shutdown's 503")
     expect(rc == 0, "exit code %d", rc)
     expect("holding a database connection" not in srv.log_text(), "a request completed under a worker")
 
