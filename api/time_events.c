@@ -12,6 +12,11 @@
  *      the timeline entry;
  *   3. commit — all of it or nothing: a crash between claim and commit leaves no occurrence,
  *      and the next scan (by any instance) announces it; the unique key never lets it twice.
+ * A batch that fails with an error that will come again (a constraint, a bug; not an outage, a
+ * time limit or a deadlock) is taken again one resource at a time, and the resource that fails
+ * alone is set aside (its occurrence recorded with the error, nothing announced, logged), so one
+ * bad row never silences its kind, or the kinds after it, for every tenant. A kind that fails
+ * does not stop the pass: the others are scanned, then the loop backs off.
  * "Now" is a parameter of every scan (never now() in them), so ALLIED_TEST_CLOCK_OFFSET_S can
  * shift the scheduler's clock — and only the scheduler's — in test mode.
  * Idle, the loop asks for the next due moment (min over the same partial indexes) and sleeps
@@ -23,6 +28,7 @@
 #include "server/backoff.h"
 #include "server/config.h"
 #include "server/data/db.h"
+#include "server/edge/metrics.h"
 #include "server/log.h"
 #include "server/util.h"
 #include <pthread.h>
@@ -206,6 +212,11 @@ DB_STMT(st_rollback, "ROLLBACK");
 DB_STMT(st_occurrence,
         "INSERT INTO time_event_occurrences (tenant_id, kind, resource_id, occurrence_key) "
         "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING 1");
+/* A resource that cannot be announced: its occurrence with the error, so the scans pass it by
+ * (migration 0030; an operator deletes the row to have it announced). Its own transaction. */
+DB_STMT(st_set_aside,
+        "INSERT INTO time_event_occurrences (tenant_id, kind, resource_id, occurrence_key, set_aside) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING");
 /* The referral's timeline: a notice, not a transition (from and to are its status). */
 DB_STMT(st_timeline,
         "INSERT INTO referral_events (tenant_id, referral_id, type, from_status, to_status, actor_role) "
@@ -234,6 +245,18 @@ static const struct kind KINDS[] = {
 #define NKINDS (int)(sizeof KINDS / sizeof KINDS[0])
 
 static struct loop scheduler = LOOP_INIT;
+static atomic_long set_aside_total;
+
+static char *render_metrics(void) {
+    char *s = NULL;
+    if (asprintf(&s,
+                 "# HELP allied_time_events_set_aside_total Time-based events this instance could not announce "
+                 "and set aside (time_event_occurrences.set_aside).\n"
+                 "# TYPE allied_time_events_set_aside_total counter\nallied_time_events_set_aside_total %ld\n",
+                 atomic_load(&set_aside_total)) < 0)
+        return NULL;
+    return s;
+}
 
 struct sched {
     struct db_conn *c;
@@ -241,6 +264,8 @@ struct sched {
     double down_since;
     char err[512];
     char after[NKINDS][64]; /* per kind: the sort key a drain goes on from; "" = from the start */
+    /* the resource whose announcement failed in the last scan (tenant "" if none did) */
+    char failed_tenant[40], failed_id[40], failed_key[64];
 };
 
 static double mono_s(void) {
@@ -262,11 +287,16 @@ static void nap(double seconds) {
     if (seconds > 0) loop_nap(&scheduler, (long)(seconds * 1000));
 }
 
+/* libpq's messages span lines: one log line. */
+static void one_line(char *s) {
+    for (char *q = s; *q; q++)
+        if (*q == '\n' || *q == '\t') *q = ' ';
+    for (size_t n = strlen(s); n > 0 && s[n - 1] == ' ';) s[--n] = '\0';
+}
+
 /* A database failure: drop a broken connection, log the outage once, return the wait (s). */
 static double db_failed(struct sched *L, const char *what) {
-    for (char *q = L->err; *q; q++) /* libpq's messages span lines: one log line */
-        if (*q == '\n' || *q == '\t') *q = ' ';
-    for (size_t n = strlen(L->err); n > 0 && L->err[n - 1] == ' ';) L->err[--n] = '\0';
+    one_line(L->err);
     bool answered = L->c && db_ok(L->c);
     if (L->c && !answered) {
         db_close(L->c);
@@ -338,13 +368,15 @@ static void drain_mark(struct sched *L, int i, PGresult *r, int n) {
         L->after[i][0] = '\0';
 }
 
-/* Kind `i`'s claim, announcements and commit. Returns how many were claimed, or -1 on failure
- * (the transaction rolled back: nothing of it happened). */
-static int scan(struct sched *L, int i, const char *now) {
+/* Kind `i`'s claim of up to `limit` resources, announcements and commit. Returns how many were
+ * claimed, or -1 on failure (the transaction rolled back: nothing of it happened; the resource
+ * whose announcement failed, if one did, in L->failed_*). */
+static int scan(struct sched *L, int i, const char *now, const char *limit) {
     const struct kind *k = &KINDS[i];
     char days[16];
     snprintf(days, sizeof days, "%d", k->days ? *k->days : 0);
-    const char *p[] = {now, BATCH_TEXT, L->after[i][0] ? L->after[i] : NULL, days};
+    const char *p[] = {now, limit, L->after[i][0] ? L->after[i] : NULL, days};
+    L->failed_tenant[0] = '\0';
     PGresult *r = NULL;
     if (!run(L, &st_begin, 0, NULL, NULL)) return -1;
     bool ok = run(L, k->scan, k->days ? 4 : 3, p, &r);
@@ -357,17 +389,68 @@ static int scan(struct sched *L, int i, const char *now) {
     for (int j = 0; j < n; j++) order[j] = j;
     sort_rows = r;
     qsort(order, (size_t)n, sizeof order[0], by_tenant);
-    for (int j = 0; ok && j < n; j++) ok = announce(L, k, r, order[j]);
+    for (int j = 0; ok && j < n; j++) {
+        ok = announce(L, k, r, order[j]);
+        if (!ok) {
+            snprintf(L->failed_tenant, sizeof L->failed_tenant, "%s", PQgetvalue(r, order[j], 0));
+            snprintf(L->failed_id, sizeof L->failed_id, "%s", PQgetvalue(r, order[j], 1));
+            snprintf(L->failed_key, sizeof L->failed_key, "%s", PQgetvalue(r, order[j], 3));
+        }
+    }
     PQclear(r);
     if (ok && run(L, &st_commit, 0, NULL, NULL)) return n;
     L->after[i][0] = '\0'; /* nothing of the batch happened: the next scan starts from the start */
-    if (L->c && db_ok(L->c)) {
+    if (L->c && db_ok(L->c)) { /* the failure, not the rollback's success, is what is kept */
         char keep[sizeof L->err];
+        enum db_fail fail = L->c->fail;
         memcpy(keep, L->err, sizeof keep);
         run(L, &st_rollback, 0, NULL, NULL);
         memcpy(L->err, keep, sizeof keep);
+        L->c->fail = fail;
     }
     return -1;
+}
+
+/* True if the last failure will come again however often it is retried: a constraint, bad data
+ * or a bug, answered by a database that is there (not an outage, a time limit or a deadlock). */
+static bool lasting_failure(struct sched *L) {
+    return L->c && db_ok(L->c) && (L->c->fail == DBF_CONSTRAINT || L->c->fail == DBF_DATA || L->c->fail == DBF_HARD);
+}
+
+/* Records the resource of kind `k` whose announcement failed (L->failed_*, the error in L->err)
+ * as set aside, in a transaction of its own, and logs it. false on failure. */
+static bool set_aside(struct sched *L, const struct kind *k) {
+    char why[sizeof L->err];
+    memcpy(why, L->err, sizeof why);
+    one_line(why);
+    const char *p[] = {L->failed_tenant, k->type, L->failed_id, L->failed_key, why};
+    if (!run(L, &st_set_aside, 5, p, NULL)) return false;
+    atomic_fetch_add(&set_aside_total, 1);
+    log_msg(LOG_ERROR, NULL,
+            "time events: %s of %s (tenant %s) set aside, not announced: %s; delete its row in "
+            "time_event_occurrences (set_aside is not null) to have it announced",
+            k->type, L->failed_id, L->failed_tenant, why);
+    return true;
+}
+
+/* Kind `i`'s batch failed for good (lasting_failure). Claims one resource at a time, each in its
+ * own transaction, until one fails alone: that one is set aside. Returns how many were claimed,
+ * or -1 if a claim fails with no resource to blame (the scan itself) or the database goes away. */
+static int isolate(struct sched *L, int i, const char *now) {
+    char first[sizeof L->err];
+    memcpy(first, L->err, sizeof first);
+    int done = 0;
+    while (done < BATCH && !loop_stopping(&scheduler)) {
+        int n = scan(L, i, now, "1");
+        if (n == 0) return done; /* everything went through alone */
+        if (n < 0) {
+            if (L->failed_tenant[0] && lasting_failure(L) && set_aside(L, &KINDS[i])) return done + 1;
+            if (!L->failed_tenant[0] && L->c && db_ok(L->c)) memcpy(L->err, first, sizeof first);
+            return -1;
+        }
+        done++;
+    }
+    return done;
 }
 
 /* Seconds until something next becomes due (capped by the idle limit), or -1 on failure. */
@@ -393,15 +476,19 @@ static void *scheduler_main(void *arg) {
             nap(db_failed(&L, "cannot connect to the database"));
             continue;
         }
-        char now[40];
+        char now[40], err[sizeof L.err];
         scheduler_now(now, sizeof now);
         bool full = false, failed = false;
-        for (int i = 0; i < NKINDS && !failed && !loop_stopping(&scheduler); i++) {
-            int n = scan(&L, i, now);
-            failed = n < 0;
+        for (int i = 0; i < NKINDS && L.c && !loop_stopping(&scheduler); i++) {
+            int n = scan(&L, i, now, BATCH_TEXT);
+            if (n < 0 && lasting_failure(&L)) n = isolate(&L, i, now);
+            if (n < 0 && !failed) memcpy(err, L.err, sizeof err); /* the first failure is logged */
+            failed = failed || n < 0;
             full = full || n == BATCH;
+            if (n < 0 && !(L.c && db_ok(L.c))) break; /* the database went away: back off */
         }
         if (failed) {
+            memcpy(L.err, err, sizeof err);
             nap(db_failed(&L, "cannot scan for due events"));
             continue;
         }
@@ -422,6 +509,7 @@ static void *scheduler_main(void *arg) {
 }
 
 int time_events_start(void) {
+    metrics_add_source(render_metrics); /* zero too where no scheduler runs */
     if (!cfg.time_events) return 0;
     if (cfg.test_clock_offset_s != 0)
         log_msg(LOG_WARN, NULL, "time events: TEST MODE: the scheduler's clock runs %d s ahead of the real one",

@@ -410,7 +410,9 @@ static const char *constraint_words(const char *sqlstate) {
 PGresult *db_try_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals, char *err,
                       size_t errlen) {
     PGresult *r = run(c, st, n, vals);
+    c->fail = DBF_NONE;
     if (result_ok(r)) return r;
+    c->fail = classify(c->pg, r, PQresultErrorField(r, PG_DIAG_SQLSTATE));
     const char *m = PQresultErrorMessage(r);
     snprintf(err, errlen, "%s", *m ? m : PQerrorMessage(c->pg));
     err[strcspn(err, "\n")] = '\0';

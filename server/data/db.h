@@ -20,6 +20,7 @@ struct db_conn {
     PGconn *pg;
     unsigned char prepared[DB_MAX_STMTS + 1];
     int pipe; /* PIPE_OFF, PIPE_OPEN (a read's implicit transaction), PIPE_SYNC_PENDING */
+    enum db_fail fail; /* what the last db_try_conn failure was (DBF_NONE after a success) */
 };
 
 /* Opens a connection to cfg.database_url; if `app_role`, switches to cfg.db_role.
@@ -72,7 +73,7 @@ bool db_settle(struct db_conn *c);
 PGresult *db_exec_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals);
 
 /* Same, for background loops that log on their own terms (once per outage): on failure returns
- * NULL with the first line of the error in `err` and logs nothing. */
+ * NULL with the first line of the error in `err` and its class in c->fail, and logs nothing. */
 PGresult *db_try_conn(struct db_conn *c, struct db_stmt *st, int n, const char *const *vals, char *err,
                       size_t errlen);
 

@@ -237,6 +237,45 @@ def announced_commissions_leave_the_scan(ctx):
 
 
 @test
+def poison_row_set_aside(ctx):
+    """a resource whose announcement fails every time is set aside (its occurrence recorded with the error, logged, nothing announced) and silences neither its kind nor the kinds scanned after it, for its tenant or another"""
+    a, b = World(ctx.MAIN.port), World(ctx.MAIN.port)
+    pa = a.partner()
+    a.agreement(pa)
+    bad, good = a.referral(pa), a.referral(pa)
+    pb = b.partner()
+    b.agreement(pb)
+    other = b.referral(pb)
+    ended = b.agreement(b.partner(), ends_on=TODAY + datetime.timedelta(days=2))  # a kind scanned later
+    a.due = [("referral.acknowledgement_overdue", good["id"])]
+    b.due = [("referral.acknowledgement_overdue", other["id"]), ("agreement.expired", ended["id"])]
+    aside = "SELECT set_aside FROM time_event_occurrences WHERE resource_id = '%s'" % bad["id"]
+    # every feed append for `bad` now fails, as a row breaking a constraint of the feed would
+    psql("ALTER TABLE feed_events ADD CONSTRAINT test_poison CHECK (resource_id <> '%s') NOT VALID" % bad["id"])
+    try:
+        with scheduler() as s:
+            a.wait_all_due()
+            b.wait_all_due()
+            wait_until(lambda: psql(aside), "the failing referral was not set aside")
+            log = s.log_text()
+            metrics = Client(s.port).get("/metrics").body.decode()
+    finally:
+        psql("ALTER TABLE feed_events DROP CONSTRAINT IF EXISTS test_poison")
+    expect("test_poison" in psql(aside), "the set-aside row names the error: %r", psql(aside))
+    expect(("referral.acknowledgement_overdue", bad["id"]) not in a.announced(), "the failing one was announced")
+    tl = a.c.get("/v1/referrals/%s/events" % bad["id"]).json["data"]
+    expect([e["type"] for e in tl] == ["submitted"], "nothing of the failed announcement stays: %r", tl)
+    line = [l for l in log.splitlines() if "set aside" in l]
+    expect(len(line) == 1 and bad["id"] in line[0] and "test_poison" in line[0], "one log line for it: %r", line)
+    expect("\nallied_time_events_set_aside_total 1\n" in metrics, "counted: %r",
+           [l for l in metrics.splitlines() if "set_aside" in l])
+    for w in (a, b):
+        seen = w.announced()
+        for d in w.due:
+            expect(seen.count(d) == 1, "%r announced %d times", d, seen.count(d))
+
+
+@test
 def time_events_two_schedulers(ctx):
     """two instances scheduling on one database announce each occurrence exactly once"""
     with scheduler() as a, scheduler():
