@@ -15,7 +15,9 @@ static atomic_int next_stmt_id;
 /* Request connections get time limits so that one slow statement, one lock held too long or one
  * forgotten transaction cannot hold a pool connection (and every request queued behind it).
  * System connections (CLI, migrations, background work) instead declare that they work across
- * tenants; row-level security lets only them through without a tenant (migration 0009). */
+ * tenants; row-level security lets only them through without a tenant (migration 0009). Both:
+ * dates in the API (periods, due dates, "today") are UTC days, whatever the server's zone, and
+ * timestamps print as ISO whatever the server's DateStyle (list cursors read them raw). */
 static int session_settings(PGconn *pg, bool app_role, char *err, size_t errlen) {
     char stmt[16], lock[16], idle[16];
     snprintf(stmt, sizeof stmt, "%d", cfg.statement_timeout_ms);
@@ -23,11 +25,15 @@ static int session_settings(PGconn *pg, bool app_role, char *err, size_t errlen)
     snprintf(idle, sizeof idle, "%d", cfg.idle_tx_timeout_ms);
     const char *app[] = {stmt, lock, idle};
     PGresult *r = app_role ? PQexecParams(pg,
-                                          "SELECT set_config('statement_timeout', $1, false), "
+                                          "SELECT set_config('TimeZone', 'UTC', false), "
+                                          "set_config('DateStyle', 'ISO', false), "
+                                          "set_config('statement_timeout', $1, false), "
                                           "set_config('lock_timeout', $2, false), "
                                           "set_config('idle_in_transaction_session_timeout', $3, false)",
                                           3, NULL, app, NULL, NULL, 0)
-                           : PQexec(pg, "SELECT set_config('allied.scope', 'all', false)");
+                           : PQexec(pg, "SELECT set_config('TimeZone', 'UTC', false), "
+                                        "set_config('DateStyle', 'ISO', false), "
+                                        "set_config('allied.scope', 'all', false)");
     int rc = PQresultStatus(r) == PGRES_TUPLES_OK ? 0 : -1;
     if (rc) snprintf(err, errlen, "cannot configure the session: %s", PQresultErrorMessage(r));
     PQclear(r);
@@ -70,10 +76,6 @@ static int set_role(PGconn *pg, char *err, size_t errlen) {
 struct db_conn *db_open(bool app_role, char *err, size_t errlen) {
     PGconn *pg = connect_or_err(err, errlen);
     if (!pg) return NULL;
-    /* Dates in the API (periods, due dates, "today") are UTC days, whatever the server's zone; and
-     * timestamps print as ISO whatever the server's DateStyle (list cursors read them raw). */
-    PGresult *tz = PQexec(pg, "SET TIME ZONE 'UTC'; SET DateStyle = 'ISO'");
-    PQclear(tz);
     if (session_settings(pg, app_role, err, errlen) != 0 ||
         (app_role && cfg.db_role && *cfg.db_role && set_role(pg, err, errlen) != 0)) {
         PQfinish(pg);

@@ -132,3 +132,30 @@ def a_walk_one_row_at_a_time_sees_every_row_once(ctx):
         raw = base64.urlsafe_b64decode(cur + "=" * (-len(cur) % 4))[16:].decode()
         expect(raw.endswith("|" + want[limit - 1]) and raw[10] == "T" and raw[19] == "." and raw[26:27] == "Z",
                "cursor payload %r", raw)
+
+
+@test
+def a_database_with_other_date_settings_pages_the_same(ctx):
+    """a database whose default DateStyle and TimeZone are not ISO and UTC pages the same: each connection sets its own (db_open)"""
+    c, ids = tenant_with_partners(ctx, 3)
+    db = psql("SELECT current_database()")
+    psql("ALTER DATABASE \"%s\" SET DateStyle = 'SQL, DMY'" % db)
+    psql("ALTER DATABASE \"%s\" SET TimeZone = 'America/New_York'" % db)
+    try:
+        with Server() as s:  # new connections, which get the database's defaults
+            p = Client(s.port, c.key)
+            seen, path = [], "/v1/partners?limit=1"
+            for _ in range(5):
+                r = p.get(path)
+                expect_status(r, 200)
+                seen += [x["id"] for x in r.json["data"]]
+                if not r.json["next_cursor"]:
+                    break
+                path = "/v1/partners?limit=1&cursor=" + r.json["next_cursor"]
+            want = psql("SELECT string_agg(id::text, ' ' ORDER BY created_at, id) FROM partners WHERE id IN (%s)"
+                        % ",".join("'%s'" % i for i in ids)).split()
+            expect(seen == want, "walked %r, expected %r", seen, want)
+            expect(p.get("/v1/partners/" + ids[0]).json["created_at"].endswith("Z"), "created_at in UTC")
+    finally:
+        psql("ALTER DATABASE \"%s\" RESET DateStyle" % db)
+        psql("ALTER DATABASE \"%s\" RESET TimeZone" % db)
