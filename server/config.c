@@ -132,6 +132,9 @@ const struct config_option config_options[] = {
      INT(test_mode, 0, 1)},
     {"ALLIED_TEST_CLOCK_OFFSET_S", "0", "test only: seconds added to the scheduler's clock (refused without ALLIED_TEST_MODE=1)",
      INT(test_clock_offset_s, -1000000000, 1000000000)},
+    {"ALLIED_BENCH_INLINE_DB", "0", "measurement only: 1 runs each request's database work on the HTTP thread that received it, "
+                                    "without the worker pool (no per-tenant cap, no queue; refused without ALLIED_TEST_MODE=1)",
+     INT(bench_inline_db, 0, 1)},
     {"ALLIED_PUBLIC_BASE_URL", "", "the address people reach this instance at, e.g. https://allied.example.com: the start of sign-in links (empty = the request's own Host) and of links in e-mails (empty = http:// and ALLIED_LISTEN)",
      TEXT(public_base_url)},
     {"ALLIED_PORTAL_LINK_TTL_S", "1800", "seconds a sign-in link works (it works once)", INT(portal_link_ttl_s, 1, 604800)},
@@ -194,6 +197,10 @@ int config_load(void) {
     }
     if (cfg.test_clock_offset_s != 0 && !cfg.test_mode) {
         fprintf(stderr, "allied: ALLIED_TEST_CLOCK_OFFSET_S is a test-only setting: refused without ALLIED_TEST_MODE=1\n");
+        return -1;
+    }
+    if (cfg.bench_inline_db && !cfg.test_mode) {
+        fprintf(stderr, "allied: ALLIED_BENCH_INLINE_DB is a measurement-only setting: refused without ALLIED_TEST_MODE=1\n");
         return -1;
     }
     return 0;

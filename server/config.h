@@ -71,6 +71,7 @@ struct config {
     int mail_retry_scale;     /* ALLIED_MAIL_RETRY_SCALE: percent of the real retry schedule */
     int test_mode;            /* ALLIED_TEST_MODE: 1 = test-only settings allowed */
     int test_clock_offset_s;  /* ALLIED_TEST_CLOCK_OFFSET_S: shifts the scheduler's "now" (test mode only) */
+    int bench_inline_db;      /* ALLIED_BENCH_INLINE_DB: no hand-off to the pool, to measure it (test mode only) */
     const char *public_base_url; /* ALLIED_PUBLIC_BASE_URL: "" = the request's Host */
     int portal_link_ttl_s;    /* ALLIED_PORTAL_LINK_TTL_S: sign-in links */
     int session_idle_s;       /* ALLIED_SESSION_IDLE_S */

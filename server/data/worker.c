@@ -289,6 +289,30 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* ALLIED_BENCH_INLINE_DB: one connection per HTTP thread, closed when the thread ends. */
+static pthread_key_t inline_key;
+static pthread_once_t inline_once = PTHREAD_ONCE_INIT;
+static void inline_free(void *p) {
+    struct worker *w = p;
+    db_close(w->db);
+    free(w);
+}
+static void inline_key_make(void) {
+    if (pthread_key_create(&inline_key, inline_free) != 0) abort();
+}
+
+void worker_run_inline(struct request *rq) {
+    pthread_once(&inline_once, inline_key_make);
+    struct worker *w = pthread_getspecific(inline_key);
+    if (!w) {
+        if (!(w = calloc(1, sizeof *w))) abort();
+        pthread_setspecific(inline_key, w);
+    }
+    atomic_fetch_add(&busy, 1);
+    run_one(w, rq);
+    atomic_fetch_sub(&busy, 1);
+}
+
 int workers_start(int n, const struct worker_hooks *h) {
     hooks = *h;
     workers = calloc((size_t)n, sizeof *workers);

@@ -24,6 +24,9 @@ bool worker_submit(struct request *rq);
 /* Answers the queued requests 503, lets each worker finish the one it runs, and stops them; later
  * submissions are refused. Call while the HTTP daemon still runs (it sends those answers). */
 void workers_stop(void);
+/* Runs `rq` on the calling (HTTP) thread with a connection of that thread's own, bypassing the
+ * queue and the per-tenant cap: ALLIED_BENCH_INLINE_DB, to measure what the hand-off costs. */
+void worker_run_inline(struct request *rq);
 /* Gauges for /metrics. */
 int workers_busy(void);
 int workers_total(void);

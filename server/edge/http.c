@@ -363,6 +363,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return send_response(rq);
     }
     if (ratelimit_precheck_or_reply(rq) != 0) return send_response(rq);
+    if (cfg.bench_inline_db) { /* measurement only (server/config.c): no suspend, no hand-off */
+        worker_run_inline(rq);
+        return send_response(rq);
+    }
     rq->state = ST_DISPATCHED;
     MHD_suspend_connection(conn);
     if (!worker_submit(rq)) {

@@ -1,6 +1,8 @@
 # Alternating A/B of two server binaries on one database (throughput on this VM drifts by a third
 # within minutes, so two `make bench` runs apart cannot tell a 10 % change; pairs run seconds apart
 # can). Usage: DATABASE_URL=... sh tests/bench/ab.sh BIN_A BIN_B [ROUNDS]
+# AB_ENV_A and AB_ENV_B add settings to one side's server, e.g. one binary against itself with
+# AB_ENV_B="ALLIED_TEST_MODE=1 ALLIED_BENCH_INLINE_DB=1" (what the worker pool's hand-off costs).
 # Both serve the same tenant; each round runs wrk (2 threads, 32 connections, 5 s) on GET by id and
 # on a 50-partner list page, against A then B, and prints r/s and non-2xx. Loopback only.
 set -eu
@@ -10,8 +12,8 @@ a=$1 b=$2 rounds=${3:-8}
 key=$("$a" tenant create --name ab 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["api_key"]["key"])')
 env="ALLIED_LOG=warn ALLIED_WEBHOOK_WORKERS=0 ALLIED_RATE_KEY_PER_SECOND=1000000 ALLIED_RATE_KEY_BURST=1000000
      ALLIED_RATE_TENANT_PER_SECOND=1000000 ALLIED_RATE_TENANT_BURST=1000000 ALLIED_RATE_TENANT_PER_MINUTE=100000000"
-env $env ALLIED_LISTEN=127.0.0.1:18601 "$a" serve > /dev/null 2>&1 & pa=$!
-env $env ALLIED_LISTEN=127.0.0.1:18602 "$b" serve > /dev/null 2>&1 & pb=$!
+env $env ${AB_ENV_A:-} ALLIED_LISTEN=127.0.0.1:18601 "$a" serve > /dev/null 2>&1 & pa=$!
+env $env ${AB_ENV_B:-} ALLIED_LISTEN=127.0.0.1:18602 "$b" serve > /dev/null 2>&1 & pb=$!
 trap 'kill $pa $pb 2>/dev/null' EXIT
 sleep 1
 post() { curl -s -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \

@@ -287,3 +287,27 @@ def survives_postgres_restart(ctx):
     expect(ok >= 20, "did not recover")
     expect_status(c.post("/v1/partners", {"name": "after restart"}), 201)
     expect_status(Client(ctx.MAIN.port).get("/readyz"), 200)
+
+
+@test
+def inline_db_measurement_mode(ctx):
+    """ALLIED_BENCH_INLINE_DB (measurement only) is refused at start without ALLIED_TEST_MODE=1, and with it the server answers reads and writes as the pooled one does"""
+    env = dict(os.environ)
+    env.update({"ALLIED_BENCH_INLINE_DB": "1", "ALLIED_LISTEN": "127.0.0.1:1"})
+    env.pop("ALLIED_TEST_MODE", None)
+    out = subprocess.run([BIN, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    lines = out.stderr.strip().splitlines()
+    expect(out.returncode != 0 and len(lines) == 1 and "ALLIED_BENCH_INLINE_DB" in lines[0]
+           and "ALLIED_TEST_MODE" in lines[0], "%r", out)
+    key = new_tenant("inline")[1]
+    with Server(ALLIED_TEST_MODE="1", ALLIED_BENCH_INLINE_DB="1") as s:
+        c = Client(s.port, key)
+        made = [c.post("/v1/partners", {"name": "In %d" % i}) for i in range(3)]
+        for r in made:
+            expect_status(r, 201)
+        expect_status(c.get("/v1/partners/" + made[0].json["id"]), 200)
+        page = c.get("/v1/partners?limit=2")
+        expect(page.status == 200 and len(page.json["data"]) == 2 and page.json["next_cursor"], "%r", page)
+        expect_problem(c.get("/v1/partners/" + made[0].json["id"][:-1] + "x"), 400, "validation-error")
+        expect_problem(Client(s.port, key[:-2] + "zz").get("/v1/partners"), 401, "unauthorized")
+    expect(s.proc.returncode == 0, "exit %r", s.proc.returncode)
