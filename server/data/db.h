@@ -5,7 +5,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
-#define DB_MAX_STMTS 256
+#define DB_MAX_STMTS 320
 
 /* A named SQL statement, prepared on each connection the first time it is used there. */
 struct db_stmt {

@@ -37,6 +37,9 @@ struct list_filter {
 
 struct list_spec {
     struct db_stmt first, after;
+    /* The same two for an unfiltered page (no filter, no partner scope), under their own names:
+     * run with a generic plan and sorts off (list_reply), while filtered pages keep their plans. */
+    struct db_stmt plain_first, plain_after;
     /* A list under a resource (/v1/x/{id}/items): that resource must be visible to the caller, or
      * the answer is 404 naming `parent_kind`. `parent` takes ($1 tenant, $2 the first path filter,
      * $3 partner scope) and returns a row when it is. NULL for a top-level list. */
@@ -47,24 +50,21 @@ struct list_spec {
 
 /* A list spec named `var`: its two statements are `select` ordered by `key`, from the start or
  * after the cursor; the filters follow as struct list_filter initialisers. */
+#define LIST_FIRST_SQL(select, key)                                                                \
+    select " AND $3::timestamptz IS NULL AND $4::uuid IS NULL ORDER BY " key " LIMIT $2"
+#define LIST_AFTER_SQL(select, key) select " AND (" key ") > ($3::timestamptz, $4::uuid) ORDER BY " key " LIMIT $2"
+#define LIST_UNFILTERED "/* unfiltered page (server/edge/list.c) */ "
+#define LIST_STATEMENTS(select, key)                                                               \
+    .first = {.sql = LIST_FIRST_SQL(select, key)}, .after = {.sql = LIST_AFTER_SQL(select, key)},  \
+    .plain_first = {.sql = LIST_UNFILTERED LIST_FIRST_SQL(select, key)},                           \
+    .plain_after = {.sql = LIST_UNFILTERED LIST_AFTER_SQL(select, key)}
 #define LIST_SPEC(var, select, key, ...)                                                           \
-    static struct list_spec var = {                                                                \
-        .first = {.sql = select " AND $3::timestamptz IS NULL AND $4::uuid IS NULL "               \
-                                "ORDER BY " key " LIMIT $2"},                                      \
-        .after = {.sql = select " AND (" key ") > ($3::timestamptz, $4::uuid) "                    \
-                                "ORDER BY " key " LIMIT $2"},                                      \
-        .filters = {__VA_ARGS__}}
+    static struct list_spec var = {LIST_STATEMENTS(select, key), .filters = {__VA_ARGS__}}
 
 /* The same, for a list under the resource that `parent` finds (see struct list_spec). */
 #define LIST_SPEC_UNDER(var, parent_stmt, kind, select, key, ...)                                  \
-    static struct list_spec var = {                                                                \
-        .first = {.sql = select " AND $3::timestamptz IS NULL AND $4::uuid IS NULL "               \
-                                "ORDER BY " key " LIMIT $2"},                                      \
-        .after = {.sql = select " AND (" key ") > ($3::timestamptz, $4::uuid) "                    \
-                                "ORDER BY " key " LIMIT $2"},                                      \
-        .parent = &parent_stmt,                                                                    \
-        .parent_kind = kind,                                                                       \
-        .filters = {__VA_ARGS__}}
+    static struct list_spec var = {LIST_STATEMENTS(select, key), .parent = &parent_stmt,           \
+                                   .parent_kind = kind, .filters = {__VA_ARGS__}}
 
 /* Answers the list request `rq` as `spec` describes (400 for a bad query, the page otherwise). */
 void list_reply(struct request *rq, struct list_spec *spec);

@@ -21,7 +21,8 @@ with a warm key (the benchmark's steady state; server/edge/auth_cache.c):
   the audit event (server/edge/audit.c) and COMMIT, together in one pipeline. A read (GET): no BEGIN or COMMIT; the tenant (and read-only) setting and the handler's
   first statement go out in a pipeline, one implicit transaction ended by a sync; for a GET by id
   or a list page the sync goes in the same flush as the handler's only statement (db_exec_final),
-  as pgbench's \endpipeline sends it, so a GET costs two statements and one round trip. pgbench mirrors the pipelines with
+  as pgbench's \endpipeline sends it, so a GET costs two statements and one round trip; an
+  unfiltered list page three (its plan settings go before it: server/edge/list.c). pgbench mirrors the pipelines with
   \startpipeline/\endpipeline where it can (it cannot \gset inside a pipeline, so a transition's
   first statement, which reads into variables, costs pgbench one round trip more than the server).
 A cold key instead runs allied_authenticate(prefix, sha256 hex of the whole key) in that first
@@ -74,13 +75,15 @@ def stmt(path, name):
     return _literals(text, m.end())
 
 
-def list_first(path, name):
-    """The first-page statement of LIST_SPEC(name, select, key, ...) (server/edge/list.h)."""
+def list_first(path, name, unfiltered=False):
+    """The first-page statement of LIST_SPEC(name, select, key, ...) (server/edge/list.h); with
+    `unfiltered`, the one list_reply sends for a page with no filter and no partner scope."""
     text = _preprocessed(path)
-    m = re.search(r"struct list_spec %s = \{ *\.first = \{ *\.sql = " % re.escape(name), text)
-    if not m:
+    m = re.search(r"struct list_spec %s = \{" % re.escape(name), text)
+    f = m and re.compile(r"\.%s = \{ *\.sql = " % ("plain_first" if unfiltered else "first")).search(text, m.end())
+    if not f:
         raise KeyError("no LIST_SPEC(%s, ...) in %s" % (name, path))
-    return _literals(text, m.end())
+    return _literals(text, f.end())
 
 
 BEGIN = (stmt("server/edge/dispatch.c", "st_begin"), {})
@@ -91,7 +94,8 @@ SET_TENANT_READ = (stmt("server/edge/auth.c", "st_set_tenant_read"), {1: ":tenan
 AUTH = (stmt("server/edge/auth.c", "st_authenticate"), {1: ":prefix", 2: ":hash"})  # cold key
 
 PARTNER_GET = stmt("api/partners.c", "st_get")
-PARTNER_LIST_FIRST = list_first("api/partners.c", "partner_list")
+PARTNER_LIST_FIRST = list_first("api/partners.c", "partner_list", unfiltered=True)
+UNFILTERED_PLAN = (stmt("server/edge/list.c", "st_unfiltered_plan"), {})  # an unfiltered page's plan settings
 PARTNER_INSERT = stmt("api/partners.c", "st_insert")
 REF_PARTNER = stmt("api/referrals/referrals.c", "st_partner")
 REF_DUP_LOCK = stmt("api/referrals/referrals.c", "st_dup_lock")
@@ -133,7 +137,7 @@ def event(action, frm, to, stage="NULL"):
 PIPE, END = "\\startpipeline", "\\endpipeline"
 # A read is one implicit transaction: the statements up to the pipeline's sync (no BEGIN/COMMIT).
 GET_PARTNER = [PIPE, SET_TENANT_READ, (PARTNER_GET, {1: ":tenant", 2: ":pid", 3: "NULL"}), END]
-LIST_PARTNERS = [PIPE, SET_TENANT_READ,
+LIST_PARTNERS = [PIPE, SET_TENANT_READ, UNFILTERED_PLAN,
                  (PARTNER_LIST_FIRST, {1: ":tenant", 2: ":limit", 3: "NULL", 4: "NULL", 5: "NULL", 6: "NULL",
                                        7: "NULL", 8: "NULL", 9: "NULL", 10: "NULL"}), END]
 POST_PARTNER = [PIPE, BEGIN, SET_TENANT, (PARTNER_INSERT, {1: ":tenant", 2: "gen_random_uuid()", 3: ":body"}),

@@ -1,5 +1,6 @@
 """Pagination cursors are opaque: signed, bound to their list, and shared by every instance."""
 import base64
+import re
 from lib import test, expect, expect_status, expect_problem, new_tenant, psql, Client, Server
 
 B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
@@ -159,3 +160,33 @@ def a_database_with_other_date_settings_pages_the_same(ctx):
     finally:
         psql("ALTER DATABASE \"%s\" RESET DateStyle" % db)
         psql("ALTER DATABASE \"%s\" RESET TimeZone" % db)
+
+
+def _metric(port, name):
+    text = Client(port).get("/metrics").body.decode()
+    return int(re.search(r"^%s (\d+)" % name, text, re.M).group(1))
+
+
+@test
+def unfiltered_pages_bring_their_plan(ctx):
+    """an unfiltered list page sends its plan settings (a generic plan, no sort: server/edge/list.c) in the same round trip, three statements; a filtered page and a partner key's page send two"""
+    with Server() as s:
+        c = Client(s.port, new_tenant("plans")[1])
+        ids = [c.post("/v1/partners", {"name": "P%d" % i}).json["id"] for i in range(3)]
+        k = c.post("/v1/api-keys", {"role": "partner", "partner_id": ids[0]})
+        expect_status(k, 201)
+        partner = Client(s.port, k.json["key"])
+        cur = c.get("/v1/partners?limit=1").json["next_cursor"]
+        paths = [(c, "/v1/partners?limit=1", 3), (c, "/v1/partners?limit=1&cursor=" + cur, 3),
+                 (c, "/v1/partners?limit=1&status=prospect", 2), (partner, "/v1/referrals?limit=1", 2)]
+        for _ in range(6):  # keys cached, statements prepared on every pooled connection
+            for client, path, _n in paths:
+                expect_status(client.get(path), 200)
+        for client, path, n in paths:
+            stmts, trips = _metric(s.port, "allied_db_statements_total"), _metric(s.port, "allied_db_round_trips_total")
+            r = client.get(path)
+            expect_status(r, 200)
+            got = _metric(s.port, "allied_db_statements_total") - stmts
+            expect(got == n, "%s: %d statements, expected %d", path, got, n)
+            got = _metric(s.port, "allied_db_round_trips_total") - trips
+            expect(got == 1, "%s: %d round trips", path, got)
