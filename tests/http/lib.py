@@ -225,6 +225,16 @@ def hold_lock(lock_sql, seconds):
     return p
 
 
+def refused_at_start(**settings):
+    """Runs `allied serve` with `settings` and without ALLIED_TEST_MODE; expects it to refuse to
+    start. -> its stderr lines (a test-only setting names itself and ALLIED_TEST_MODE in one)."""
+    env = dict(os.environ, ALLIED_LISTEN="127.0.0.1:1", **settings)
+    env.pop("ALLIED_TEST_MODE", None)
+    out = subprocess.run([BIN, "serve"], env=env, capture_output=True, text=True, timeout=30)
+    expect(out.returncode != 0, "started: %r", out)
+    return out.stderr.strip().splitlines()
+
+
 def wait_until(predicate, why, timeout=10):
     """Waits until predicate() returns something true and returns that; raises AssertionError(why)
     if it has not by `timeout` seconds (`why` may be a function, called then, to describe what was

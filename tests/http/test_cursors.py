@@ -12,6 +12,19 @@ def tenant_with_partners(ctx, n=5):
     return c, ids
 
 
+def walk_by_one(c, pages):
+    """The ids of /v1/partners read one row a page, following next_cursor (at most `pages` pages)."""
+    seen, path = [], "/v1/partners?limit=1"
+    for _ in range(pages):
+        r = c.get(path)
+        expect_status(r, 200)
+        seen += [p["id"] for p in r.json["data"]]
+        if not r.json["next_cursor"]:
+            break
+        path = "/v1/partners?limit=1&cursor=" + r.json["next_cursor"]
+    return seen
+
+
 def first_cursor(c, path):
     r = c.get(path + ("&" if "?" in path else "?") + "limit=2")
     expect_status(r, 200)
@@ -118,14 +131,7 @@ def a_walk_one_row_at_a_time_sees_every_row_once(ctx):
     want = [row.split("|")[0] for row in psql(
         "SELECT id FROM partners WHERE id IN (%s) ORDER BY created_at, id" % ",".join("'%s'" % i for i in ids)
     ).split()]
-    seen, path = [], "/v1/partners?limit=1"
-    for _ in range(10):
-        r = c.get(path)
-        expect_status(r, 200)
-        seen += [p["id"] for p in r.json["data"]]
-        if not r.json["next_cursor"]:
-            break
-        path = "/v1/partners?limit=1&cursor=" + r.json["next_cursor"]
+    seen = walk_by_one(c, 10)
     expect(seen == want, "walked %r, expected %r", seen, want)
     # A page ending at each kind of time, in the API's form inside the (opaque) cursor.
     for limit in (1, 3, 4):
@@ -145,14 +151,7 @@ def a_database_with_other_date_settings_pages_the_same(ctx):
     try:
         with Server() as s:  # new connections, which get the database's defaults
             p = Client(s.port, c.key)
-            seen, path = [], "/v1/partners?limit=1"
-            for _ in range(5):
-                r = p.get(path)
-                expect_status(r, 200)
-                seen += [x["id"] for x in r.json["data"]]
-                if not r.json["next_cursor"]:
-                    break
-                path = "/v1/partners?limit=1&cursor=" + r.json["next_cursor"]
+            seen = walk_by_one(p, 5)
             want = psql("SELECT string_agg(id::text, ' ' ORDER BY created_at, id) FROM partners WHERE id IN (%s)"
                         % ",".join("'%s'" % i for i in ids)).split()
             expect(seen == want, "walked %r, expected %r", seen, want)

@@ -6,7 +6,8 @@ import shutil
 import subprocess
 import threading
 import time
-from lib import test, expect, expect_status, expect_problem, new_tenant, psql, wait_for_session, wait_until, Client, Server, BIN
+from lib import (test, expect, expect_status, expect_problem, new_tenant, psql, wait_for_session, wait_until, Client,
+                 Server, BIN, refused_at_start)
 
 PSQL = shutil.which("psql") or "/usr/lib/postgresql/15/bin/psql"
 URL = os.environ.get("DATABASE_URL", "")
@@ -292,13 +293,8 @@ def survives_postgres_restart(ctx):
 @test
 def inline_db_measurement_mode(ctx):
     """ALLIED_BENCH_INLINE_DB (measurement only) is refused at start without ALLIED_TEST_MODE=1, and with it the server answers reads and writes as the pooled one does"""
-    env = dict(os.environ)
-    env.update({"ALLIED_BENCH_INLINE_DB": "1", "ALLIED_LISTEN": "127.0.0.1:1"})
-    env.pop("ALLIED_TEST_MODE", None)
-    out = subprocess.run([BIN, "serve"], env=env, capture_output=True, text=True, timeout=30)
-    lines = out.stderr.strip().splitlines()
-    expect(out.returncode != 0 and len(lines) == 1 and "ALLIED_BENCH_INLINE_DB" in lines[0]
-           and "ALLIED_TEST_MODE" in lines[0], "%r", out)
+    lines = refused_at_start(ALLIED_BENCH_INLINE_DB="1")
+    expect(len(lines) == 1 and "ALLIED_BENCH_INLINE_DB" in lines[0] and "ALLIED_TEST_MODE" in lines[0], "%r", lines)
     key = new_tenant("inline")[1]
     with Server(ALLIED_TEST_MODE="1", ALLIED_BENCH_INLINE_DB="1") as s:
         c = Client(s.port, key)
