@@ -4,6 +4,11 @@ a request: statements sent to PostgreSQL (allied_db_statements_total) and instru
 (valgrind --tool=callgrind) per request.
 
 Loopback only; every load run lasts BENCH_SECONDS (default 10) with BENCH_CONNECTIONS (32).
+The first three rows (GET by id, the list page, POST partners) are measured in BENCH_ROUNDS (3)
+rounds of BENCH_SECONDS / BENCH_ROUNDS each, Allied and the runs it is compared with side by side
+in every round (in turn forwards and backwards): this VM's speed drifts by a third within minutes,
+so a ratio is only worth its name between runs seconds apart. Each ratio is the median of the
+rounds' ratios, printed with its range.
 Knobs: BENCH_PEER=0 skips the peer, BENCH_CALLGRIND=0 skips callgrind, BENCH_SPREAD=0 skips the
 submissions spread over several tenants, BENCH_PEER_CACHE is where
 npm installs fastify@4 and pg@8 (default ~/.cache/allied-bench-peer, outside the repo),
@@ -17,6 +22,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +34,8 @@ import lib  # noqa: E402
 import mirror  # noqa: E402
 
 SECONDS = int(os.environ.get("BENCH_SECONDS", "10"))
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "3")))
+ROUND_SECONDS = max(2, SECONDS // ROUNDS)
 CONNS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 PGBENCH = shutil.which("pgbench") or "/usr/lib/postgresql/15/bin/pgbench"
 URL = os.environ["DATABASE_URL"]
@@ -158,16 +166,17 @@ def wrk(port, path, key, lua=None, seconds=None):
             "errors": errs.group(1) if errs else ""}
 
 
-def pgbench(steps, variables, one_read_tenant=None):
+def pgbench(steps, variables, one_read_tenant=None, seconds=None):
     """Runs the mirrored SQL as allied_app (the server's role; row-level security is FORCEd, so a
     superuser would measure something else). -> dict(rps = tps, p50, p99 in ms, bad = failed)."""
+    seconds = seconds or SECONDS
     script = os.path.join(TMP, "script.sql")
     with open(script, "w") as fh:
         fh.write(mirror.pgbench_script(steps))
     logdir = os.path.join(TMP, "pglog")
     shutil.rmtree(logdir, ignore_errors=True)
     os.makedirs(logdir)
-    args = [PGBENCH, "-n", "-M", "prepared", "-c", str(PG_CLIENTS), "-j", "2", "-T", str(SECONDS), "-f", script,
+    args = [PGBENCH, "-n", "-M", "prepared", "-c", str(PG_CLIENTS), "-j", "2", "-T", str(seconds), "-f", script,
             "-l", "--log-prefix", os.path.join(logdir, "tx")]
     for k, v in variables.items():
         args += ["-D", "%s=%s" % (k, v)]
@@ -175,7 +184,7 @@ def pgbench(steps, variables, one_read_tenant=None):
     if one_read_tenant:  # a single statement cannot authenticate: the tenant is a session setting
         opts += " -c allied.tenant_id=" + one_read_tenant
     env = dict(os.environ, PGOPTIONS=opts)
-    out = subprocess.run(args + [URL], capture_output=True, text=True, env=env, timeout=SECONDS + 60)
+    out = subprocess.run(args + [URL], capture_output=True, text=True, env=env, timeout=seconds + 60)
     m = re.search(r"tps = ([\d.]+)", out.stdout)
     if not m:
         raise RuntimeError("pgbench failed: " + out.stdout + out.stderr[-2000:])
@@ -426,10 +435,11 @@ def main():
             say("peer: skipped (GET answered %d: %s)" % (r.status, r.body[:200]))
             peer[0].kill()
             peer = None
-    say("allied bench: wrk %d connections, pgbench %d clients, %ds per run, ALLIED_THREADS=%s ALLIED_DB_POOL=%s "
-        "ALLIED_TENANT_WORKERS=%s; peer %s" % (CONNS, PG_CLIENTS, SECONDS, SERVER_ENV.get("ALLIED_THREADS", "default"),
-                     SERVER_ENV.get("ALLIED_DB_POOL", "default"), SERVER_ENV.get("ALLIED_TENANT_WORKERS", "default"),
-                     "on" if peer else "off"))
+    say("allied bench: wrk %d connections, pgbench %d clients, %ds per run (the first three rows: %d rounds of %ds), "
+        "ALLIED_THREADS=%s ALLIED_DB_POOL=%s ALLIED_TENANT_WORKERS=%s; peer %s" % (
+            CONNS, PG_CLIENTS, SECONDS, ROUNDS, ROUND_SECONDS, SERVER_ENV.get("ALLIED_THREADS", "default"),
+            SERVER_ENV.get("ALLIED_DB_POOL", "default"), SERVER_ENV.get("ALLIED_TENANT_WORKERS", "default"),
+            "on" if peer else "off"))
 
     # Warm-up, not recorded: pools connect, Node compiles its hot paths.
     for port in [srv.port] + ([peer[1]] if peer else []):
@@ -437,11 +447,11 @@ def main():
     rows = []
     pgss = pgss_ready()
 
-    def allied(path, lua=None):
+    def allied(path, lua=None, seconds=None):
         if pgss:
             lib.psql("SELECT pg_stat_statements_reset()")
         s0, t0, r0 = metrics(srv.port)
-        res = wrk(srv.port, path, key, lua)
+        res = wrk(srv.port, path, key, lua, seconds)
         s1, t1, r1 = metrics(srv.port)
         res["stmts"] = (s1 - s0) / (r1 - r0) if s0 is not None and r1 > r0 else None
         res["trips"] = (t1 - t0) / (r1 - r0) if t0 is not None and r1 > r0 else res["stmts"]
@@ -455,15 +465,20 @@ def main():
 
     post_lua = lua_file("post", 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n'
                         % json.dumps(BODY))
-    one = pgbench(mirror.ONE_READ, pv, one_read_tenant=tenant)
-    row("GET /v1/partners/{id}", allied("/v1/partners/" + pid),
-        wrk(peer[1], "/v1/partners/" + pid, key) if peer else None, pgbench(mirror.GET_PARTNER, pv), one,
-        mirror.GET_PARTNER)
-    row("GET /v1/partners?limit=50", allied("/v1/partners?limit=50"), None, pgbench(mirror.LIST_PARTNERS, pv), one,
-        mirror.LIST_PARTNERS)
-    row("POST /v1/partners", allied("/v1/partners", post_lua),
-        wrk(peer[1], "/v1/partners", key, post_lua) if peer else None, pgbench(mirror.POST_PARTNER, pv), None,
-        mirror.POST_PARTNER)
+    r = ROUND_SECONDS
+    one = ("one read", lambda: pgbench(mirror.ONE_READ, pv, one_read_tenant=tenant, seconds=r))
+    get = "/v1/partners/" + pid
+    got = paired([("allied", lambda: allied(get, seconds=r))]
+                 + ([("peer", lambda: wrk(peer[1], get, key, seconds=r))] if peer else [])
+                 + [("pgbench", lambda: pgbench(mirror.GET_PARTNER, pv, seconds=r)), one])
+    row("GET /v1/partners/{id}", got["allied"], got.get("peer"), got["pgbench"], got["one read"], mirror.GET_PARTNER)
+    got = paired([("allied", lambda: allied("/v1/partners?limit=50", seconds=r)),
+                  ("pgbench", lambda: pgbench(mirror.LIST_PARTNERS, pv, seconds=r)), one])
+    row("GET /v1/partners?limit=50", got["allied"], None, got["pgbench"], got["one read"], mirror.LIST_PARTNERS)
+    got = paired([("allied", lambda: allied("/v1/partners", post_lua, seconds=r))]
+                 + ([("peer", lambda: wrk(peer[1], "/v1/partners", key, post_lua, seconds=r))] if peer else [])
+                 + [("pgbench", lambda: pgbench(mirror.POST_PARTNER, pv, seconds=r))])
+    row("POST /v1/partners", got["allied"], got.get("peer"), got["pgbench"], None, mirror.POST_PARTNER)
 
     # Referrals: submissions, then each workflow step over the submitted ones.
     submit = allied("/v1/referrals", submit_lua("main", [(pv, key)]))
@@ -560,6 +575,38 @@ def report_spread(spread):
         % (CONNS, SPREAD, spread["spread"][0] / spread["one"][0], spread["spread"][2] / spread["one"][2]))
 
 
+def paired(contenders):
+    """Runs each (name, run) of `contenders` once per round, the order reversed every other round
+    (a drift then weighs on both sides alike). -> {name: the rounds' results combined}."""
+    got = {name: [] for name, _ in contenders}
+    for i in range(ROUNDS):
+        for name, run in (contenders if i % 2 == 0 else contenders[::-1]):
+            got[name].append(run())
+    return {name: combine(results) for name, results in got.items()}
+
+
+def combine(results):
+    """Rounds of one contender: medians of r/s and latencies, non-2xx summed, costs averaged; the
+    rounds' r/s kept in "rounds" for the paired ratios."""
+    out = {"rps": statistics.median(r["rps"] for r in results), "p50": statistics.median(r["p50"] for r in results),
+           "p99": statistics.median(r["p99"] for r in results), "bad": sum(r["bad"] for r in results),
+           "errors": "; ".join(r["errors"] for r in results if r.get("errors")), "rounds": [r["rps"] for r in results]}
+    for k in ("stmts", "trips", "exec_ms"):
+        vals = [r[k] for r in results if r.get(k) is not None]
+        out[k] = sum(vals) / len(vals) if vals else None
+    return out
+
+
+def ratios(a, x):
+    """Allied's rate over x's: per round when both ran in rounds -> (median, lowest, highest)."""
+    if not x or not x.get("rps"):
+        return None
+    if a.get("rounds") and x.get("rounds") and len(a["rounds"]) == len(x["rounds"]):
+        per = [ai / xi for ai, xi in zip(a["rounds"], x["rounds"]) if xi]
+        return statistics.median(per), min(per), max(per)
+    return a["rps"] / x["rps"], None, None
+
+
 def fmt(v, spec="%.0f"):
     return "-" if v is None else spec % v
 
@@ -573,7 +620,7 @@ def report(rows, rss, cg, cg_text):
     say("-" * len(head))
     for r in rows:
         a, p, g, o = r["allied"], r["peer"] or {}, r["pg"] or {}, r["one"] or {}
-        ratio = lambda x: "%.2f" % (a["rps"] / x["rps"]) if x.get("rps") else "-"  # noqa: E731
+        ratio = lambda x: "%.2f" % ratios(a, x)[0] if x.get("rps") else "-"  # noqa: E731
         say("%-26s | %7.0f %6s %6s | %7s %6s %6s | %7s %6s %6s | %8s %8s %8s" % (
             r["name"], a["rps"], fmt(a["p50"], "%.2f"), fmt(a["p99"], "%.2f"),
             fmt(p.get("rps")), fmt(p.get("p50"), "%.2f"), fmt(p.get("p99"), "%.2f"),
@@ -589,6 +636,18 @@ def report(rows, rss, cg, cg_text):
     say("A/1read: Allied over pgbench running the handler's single SELECT alone (%.0f tps, p50 %.2f ms)" %
         (one["rps"], one["p50"]) if one else "")
     say("workflow = 1 / (sum of 1/rate of its four steps); pgbench runs the four transactions as one script")
+    say("Rows measured in %d rounds of %d s (r/s and latencies: the rounds' medians; each ratio: the median of "
+        "the rounds' ratios, lowest-highest):" % (ROUNDS, ROUND_SECONDS))
+    for r in rows:
+        if not r["allied"].get("rounds"):
+            continue
+        parts = []
+        for label, x in (("A/peer", r["peer"]), ("A/pgb", r["pg"]), ("A/1read", r["one"])):
+            q = ratios(r["allied"], x)
+            if q and q[1] is not None:
+                parts.append("%s %.2f (%.2f-%.2f)" % (label, q[0], q[1], q[2]))
+        say("  %-26s %s; allied r/s by round %s" % (r["name"], ", ".join(parts),
+                                                     " ".join("%.0f" % v for v in r["allied"]["rounds"])))
     say("Allied peak RSS (VmHWM): %.1f MiB" % (rss / 1024))
     say("")
     say("Cost per request")
